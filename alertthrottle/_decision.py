@@ -1,0 +1,119 @@
+"""The outcome of feeding one alert, its DUIS metadata, and running totals."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from ._events import Event
+
+__all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
+
+
+class Verdict(enum.StrEnum):
+    """What happens to one alert."""
+
+    DELIVER = "deliver"
+    """It reaches its recipients (a sample during an episode included)."""
+    THROTTLE = "throttle"
+    """It is held back and counted for the key's next delivered alert."""
+    EXEMPT = "exempt"
+    """Its code is exempt: it reaches its recipients and is not counted."""
+
+
+def _count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{attribute.name}: must be an integer >= 0, got {value!r}")
+
+
+@attrs.frozen(slots=True, init=False)
+class ThrottleMetadata:
+    """DUIS-style throttling metadata carried by a delivered alert.
+
+    ``throttled_count`` alerts of the same key were held back since its previous
+    delivered alert, all in episode ``sequence_id``. With nothing held back,
+    the count is 0 and the sequence id ``None``.
+    """
+
+    previously_throttled: bool
+    throttled_count: int = attrs.field(validator=_count)
+    sequence_id: int | None
+
+    def __init__(
+        self,
+        previously_throttled: bool | None = None,
+        throttled_count: int = 0,
+        sequence_id: int | None = None,
+    ) -> None:
+        if previously_throttled is None:
+            previously_throttled = throttled_count > 0
+        self.__attrs_init__(previously_throttled, throttled_count, sequence_id)
+
+    def __attrs_post_init__(self) -> None:
+        if self.previously_throttled is not (self.throttled_count > 0):
+            raise ValueError(
+                f"previously_throttled: must equal throttled_count > 0, got "
+                f"{self.previously_throttled!r} with throttled_count={self.throttled_count}"
+            )
+        if (self.sequence_id is None) is not (self.throttled_count == 0):
+            raise ValueError(
+                f"sequence_id: must be set exactly when throttled_count > 0, got "
+                f"{self.sequence_id!r} with throttled_count={self.throttled_count}"
+            )
+
+    def to_duis(self) -> dict[str, int]:
+        """The optional DUIS elements for a ``DeviceAlertMessage``.
+
+        ``{"ThrottledAlertCount": n, "ThrottledAlertSequenceId": s}``, or ``{}``
+        when nothing was throttled (so an older DUIS recipient sees no change).
+        """
+        if self.sequence_id is None:
+            return {}
+        return {
+            "ThrottledAlertCount": self.throttled_count,
+            "ThrottledAlertSequenceId": self.sequence_id,
+        }
+
+
+#: The metadata of every decision with nothing held back (shared, never copied).
+NO_METADATA = ThrottleMetadata(False, 0, None)
+
+
+@attrs.frozen(slots=True)
+class Decision:
+    """What the policy decided for one alert.
+
+    ``late`` says the alert was older than the clock and was treated as
+    arriving at the clock time. ``events`` are the episode ends that fell due
+    up to this alert's time, in order of ``at``, then this alert's
+    ``ThrottlingStarted`` if it started one. ``sampled`` marks a delivery made
+    as a sample during an episode. Decisions with nothing to report are shared
+    instances.
+    """
+
+    verdict: Verdict
+    metadata: ThrottleMetadata = NO_METADATA
+    late: bool = False
+    events: tuple[Event, ...] = ()
+    sampled: bool = False
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Stats:
+    """Running totals of a policy; ``delivered + throttled + exempt == total`` always.
+
+    ``late`` counts clamped late alerts (they are in the other counts too);
+    ``episodes`` counts episodes started and ``open_episodes`` those not yet ended;
+    ``tracked_keys`` is the number of keys with state held in memory.
+    """
+
+    total: int = 0
+    delivered: int = 0
+    throttled: int = 0
+    exempt: int = 0
+    late: int = 0
+    episodes: int = 0
+    open_episodes: int = 0
+    tracked_keys: int = 0

@@ -1,0 +1,52 @@
+"""The exceptions alertthrottle raises.
+
+Every error the library raises on purpose derives from one root, and every
+error about a bad value is also a builtin ``ValueError``, so callers can catch
+either the library's own type or the builtin they already handle::
+
+    AlertThrottleError (Exception)
+    ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
+    ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
+    └── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+
+Each carries ``field`` (the name of the offending field, dotted for nested
+values such as ``per_code.8014.limit``) and ``value`` (the value as given).
+An error raised from ``ThrottlePolicy.feed_many`` also carries ``index``: the
+position in the batch at which it stopped (the alerts before it stay applied).
+"""
+
+from __future__ import annotations
+
+__all__ = ["AlertThrottleError", "InvalidAlertError", "LateAlertError", "PolicyError"]
+
+
+class AlertThrottleError(Exception):
+    """Root of every exception alertthrottle raises on purpose."""
+
+    field: str
+    value: object
+    index: int | None
+
+    def __init__(self, field: str, value: object, problem: str) -> None:
+        super().__init__(f"{field}: {problem}, got {value!r}")
+        self.field = field
+        self.value = value
+        self.problem = problem
+        self.index = None
+
+    def at_index(self, index: int) -> None:
+        """Record the batch position at which a ``feed_many`` call stopped."""
+        self.index = index
+        self.add_note(f"feed_many stopped at index {index}; the alerts before it were applied")
+
+
+class InvalidAlertError(AlertThrottleError, ValueError):
+    """An alert (or a time passed to ``advance``) has a bad field; nothing was changed."""
+
+
+class LateAlertError(AlertThrottleError, ValueError):
+    """An alert is older than the policy's clock and the policy rejects late alerts."""
+
+
+class PolicyError(AlertThrottleError, ValueError):
+    """A threshold, a policy configuration or a policy option is invalid."""

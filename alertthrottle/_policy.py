@@ -1,0 +1,424 @@
+"""``ThrottlePolicy``: the normative semantics (docs/semantics.md), alert by alert.
+
+Cost per alert is O(1) (plus O(log n) per episode start or end, n open
+episodes or live keys); memory follows the keys with alerts in their window.
+The core never reads the wall clock: time arrives with the alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+from ._alert import Alert, parse_timestamp
+from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
+from ._events import Event, ThrottlingEnded, ThrottlingStarted
+from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._schedule import LazySchedule
+from ._threshold import PolicyConfig, Threshold
+from ._window import KeyWindow
+
+__all__ = ["LateMode", "ThrottlePolicy"]
+
+LateMode = Literal["clamp", "reject"]
+
+_DELIVER = Decision(Verdict.DELIVER)
+_DELIVER_LATE = Decision(Verdict.DELIVER, late=True)
+_THROTTLE = Decision(Verdict.THROTTLE)
+_THROTTLE_LATE = Decision(Verdict.THROTTLE, late=True)
+_EXEMPT = Decision(Verdict.EXEMPT)
+_EXEMPT_LATE = Decision(Verdict.EXEMPT, late=True)
+
+
+class _Rule:
+    """How one alert code is treated, and the windows of its keys (by device id)."""
+
+    __slots__ = (
+        "code",
+        "exempt",
+        "keys",
+        "limit",
+        "period",
+        "resume_below",
+        "sample_every",
+        "sample_interval",
+        "size",
+        "threshold",
+    )
+
+    def __init__(self, code: int, threshold: Threshold | None, exempt: bool) -> None:
+        self.code = code
+        self.exempt = exempt
+        self.threshold = threshold
+        self.keys: dict[str, KeyWindow] = {}
+        if threshold is None:
+            return
+        self.limit = threshold.limit
+        self.period = threshold.period
+        self.resume_below = threshold.resume_below
+        self.sample_every = threshold.sample_every or 0
+        self.sample_interval = threshold.sample_interval
+        self.size = threshold.limit + 1
+
+
+class _Episode:
+    """An open throttling episode of one key, and its running counts."""
+
+    __slots__ = ("alerts", "rule", "sampled", "started", "throttled", "window")
+
+    def __init__(self, rule: _Rule, window: KeyWindow, started: ThrottlingStarted) -> None:
+        self.rule = rule
+        self.window = window
+        self.started = started
+        # Alerts of the episode so far (the starting one is number 1).
+        self.alerts = 1
+        self.throttled = 1
+        self.sampled = 0
+
+    def end_time(self) -> float | None:
+        """When the key's window falls below ``resume_below`` with no more alerts.
+
+        ``None`` once the episode is closed.
+        """
+        if self.window.episode is not self:
+            return None
+        rule = self.rule
+        return self.window.recent(rule.resume_below) + rule.period
+
+
+def _idle_time(entry: tuple[_Rule, str]) -> float | None:
+    """When a key's window empties (its newest time leaves it); None once dropped."""
+    rule, device_id = entry
+    window = rule.keys.get(device_id)
+    if window is None:
+        return None
+    return window.recent(1) + rule.period
+
+
+class ThrottlePolicy:
+    """Decides, alert by alert, which alerts reach their recipients (SECMP0062 throttling).
+
+    Feed alerts in time order with :meth:`feed` or :meth:`feed_many`; each
+    returns a :class:`Decision` with DUIS-style metadata and the episode events
+    that fell due. :meth:`advance` moves the clock without an alert, to close
+    episodes that ended in a quiet spell. ``late`` says what to do with an
+    alert older than the clock: ``"clamp"`` (treat it as arriving now, flagged
+    ``late``) or ``"reject"`` (raise :class:`LateAlertError`).
+    """
+
+    def __init__(self, config: PolicyConfig, *, late: LateMode = "clamp") -> None:
+        if not isinstance(config, PolicyConfig):
+            raise PolicyError("config", config, "must be a PolicyConfig")
+        if late not in ("clamp", "reject"):
+            raise PolicyError("late", late, "must be 'clamp' or 'reject'")
+        self._config = config
+        self._late_mode: LateMode = late
+        self._reject_late = late == "reject"
+        self._rules: dict[int, _Rule] = {}
+        self._clock: float = -math.inf
+        self._sequence = 0
+        self._ends: LazySchedule[_Episode] = LazySchedule(_Episode.end_time)
+        self._idle: LazySchedule[tuple[_Rule, str]] = LazySchedule(_idle_time)
+        # Throttled counts of keys dropped for idleness: (device_id, code) -> (count, episode).
+        self._pending: dict[tuple[str, int], tuple[int, int]] = {}
+        self._tracked = 0
+        self._open = 0
+        self._total = 0
+        self._delivered = 0
+        self._throttled = 0
+        self._exempt = 0
+        self._late = 0
+
+    # -- public state ---------------------------------------------------------------
+
+    @property
+    def config(self) -> PolicyConfig:
+        """The configuration in force."""
+        return self._config
+
+    @property
+    def late(self) -> LateMode:
+        """What happens to alerts older than the clock: ``"clamp"`` or ``"reject"``."""
+        return self._late_mode
+
+    @property
+    def clock(self) -> float | None:
+        """The largest time seen through ``feed`` or ``advance``; ``None`` before any."""
+        return None if self._clock == -math.inf else self._clock
+
+    @property
+    def stats(self) -> Stats:
+        """Running totals (a snapshot; later calls do not change it)."""
+        return Stats(
+            total=self._total,
+            delivered=self._delivered,
+            throttled=self._throttled,
+            exempt=self._exempt,
+            late=self._late,
+            episodes=self._sequence,
+            open_episodes=self._open,
+            tracked_keys=self._tracked,
+        )
+
+    def pending_counts(self) -> dict[tuple[str, int], ThrottleMetadata]:
+        """Throttled counts still waiting for their key's next delivered alert.
+
+        Keyed by ``(device_id, code)``; together with the counts already
+        delivered they add up to ``stats.throttled``.
+        """
+        waiting = {
+            key: ThrottleMetadata(True, count, sequence)
+            for key, (count, sequence) in self._pending.items()
+        }
+        for rule in self._rules.values():
+            for device_id, window in rule.keys.items():
+                if window.pending_sequence is not None:
+                    waiting[device_id, rule.code] = ThrottleMetadata(
+                        True, window.pending, window.pending_sequence
+                    )
+        return waiting
+
+    def open_episodes(self) -> list[ThrottlingStarted]:
+        """The episodes not yet ended, as the events that started them, oldest first."""
+        started = [
+            episode.started for episode in self._ends.items() if episode.end_time() is not None
+        ]
+        return sorted(started, key=lambda event: event.sequence_id)
+
+    # -- feeding ----------------------------------------------------------------------
+
+    def feed(self, alert: Alert) -> Decision:
+        """Decide one alert (SEMANTICS steps 1-5) and return the decision, O(1) amortised."""
+        if type(alert) is not Alert:
+            raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
+        t = alert.timestamp
+        late = t < self._clock
+        if late:
+            if self._reject_late:
+                raise LateAlertError(
+                    "timestamp", t, f"is before the policy clock ({self._clock}) with late='reject'"
+                )
+            t = self._clock
+        else:
+            self._clock = t
+
+        # Step 1: episodes (of any key) that ended by t are closed first.
+        next_end = self._ends.next_time()
+        ended = self._close_due(t) if next_end is not None and next_end <= t else ()
+        next_idle = self._idle.next_time()
+        if next_idle is not None and next_idle <= t:
+            self._drop_idle(t)
+
+        self._total += 1
+        if late:
+            self._late += 1
+        code = alert.code
+        rule = self._rules.get(code)
+        if rule is None:
+            rule = self._rule_for(code)
+
+        # Step 2: exempt codes are never throttled nor counted.
+        if rule.exempt:
+            self._exempt += 1
+            if ended:
+                return Decision(Verdict.EXEMPT, late=late, events=tuple(ended))
+            return _EXEMPT_LATE if late else _EXEMPT
+
+        # Step 3: no threshold applies to the code.
+        if rule.threshold is None:
+            self._delivered += 1
+            if ended:
+                return Decision(Verdict.DELIVER, late=late, events=tuple(ended))
+            return _DELIVER_LATE if late else _DELIVER
+
+        device_id = alert.device_id
+        window = rule.keys.get(device_id)
+        if window is None:
+            window = self._track(rule, device_id, t)
+        else:
+            window.push(t)
+        episode = window.episode
+
+        if episode is None:
+            # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
+            # the last limit + 1 is still inside the window.
+            if window.oldest > t - rule.period:
+                return self._start_episode(rule, window, alert, t, late, ended)
+            return self._deliver(window, t, late, ended, sampled=False)
+
+        # Step 5: in an episode, only samples get through.
+        episode.alerts += 1
+        if (rule.sample_every and episode.alerts % rule.sample_every == 0) or (
+            rule.sample_interval is not None
+            and t - window.last_delivered >= rule.sample_interval
+        ):
+            episode.sampled += 1
+            return self._deliver(window, t, late, ended, sampled=True)
+        episode.throttled += 1
+        return self._throttle(window, episode, late, ended)
+
+    def feed_many(self, alerts: Iterable[Alert]) -> list[Decision]:
+        """``feed`` each alert in order and return the decisions.
+
+        If an alert raises, the ones before it stay applied and the exception's
+        ``index`` says where the batch stopped.
+        """
+        # Every successful feed counts exactly one alert, so the count since the
+        # start of the batch is the index of the alert that raised.
+        start = self._total
+        try:
+            return list(map(self.feed, alerts))
+        except AlertThrottleError as exc:
+            exc.at_index(self._total - start)
+            raise
+
+    def advance(self, now: float | object) -> list[ThrottlingEnded]:
+        """Move the clock to ``now`` and return the episode ends due by then.
+
+        A ``now`` below the clock moves nothing and returns nothing.
+        """
+        t = parse_timestamp(now, "now")
+        if t < self._clock:
+            return []
+        self._clock = t
+        next_end = self._ends.next_time()
+        ended = self._close_due(t) if next_end is not None and next_end <= t else []
+        next_idle = self._idle.next_time()
+        if next_idle is not None and next_idle <= t:
+            self._drop_idle(t)
+        return ended
+
+    # -- the verdicts -------------------------------------------------------------------
+
+    def _deliver(
+        self, window: KeyWindow, t: float, late: bool, ended: Iterable[Event], *, sampled: bool
+    ) -> Decision:
+        self._delivered += 1
+        window.last_delivered = t
+        sequence = window.pending_sequence
+        if sequence is not None:
+            metadata = ThrottleMetadata(True, window.pending, sequence)
+            window.pending = 0
+            window.pending_sequence = None
+        elif not ended and not sampled:
+            return _DELIVER_LATE if late else _DELIVER
+        else:
+            metadata = NO_METADATA
+        return Decision(Verdict.DELIVER, metadata, late, tuple(ended), sampled)
+
+    def _throttle(
+        self, window: KeyWindow, episode: _Episode, late: bool, ended: Iterable[Event]
+    ) -> Decision:
+        self._throttled += 1
+        window.pending += 1
+        window.pending_sequence = episode.started.sequence_id
+        if ended:
+            return Decision(Verdict.THROTTLE, late=late, events=tuple(ended))
+        return _THROTTLE_LATE if late else _THROTTLE
+
+    def _start_episode(
+        self,
+        rule: _Rule,
+        window: KeyWindow,
+        alert: Alert,
+        t: float,
+        late: bool,
+        ended: Iterable[Event],
+    ) -> Decision:
+        self._sequence += 1
+        self._open += 1
+        self._throttled += 1
+        started = ThrottlingStarted(
+            device_id=alert.device_id,
+            code=rule.code,
+            at=t,
+            sequence_id=self._sequence,
+            window_count=window.count_after(t - rule.period),
+            recipients=alert.recipients,
+        )
+        episode = _Episode(rule, window, started)
+        window.episode = episode
+        window.pending += 1
+        window.pending_sequence = self._sequence
+        self._ends.add(episode)
+        return Decision(Verdict.THROTTLE, late=late, events=(*ended, started))
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def _close_due(self, t: float) -> list[ThrottlingEnded]:
+        """Close every episode whose end is ``<= t``, in order of end time."""
+        ended: list[ThrottlingEnded] = []
+        for end, episode in self._ends.pop_due(t):
+            episode.window.episode = None
+            self._open -= 1
+            started = episode.started
+            ended.append(
+                ThrottlingEnded(
+                    device_id=started.device_id,
+                    code=started.code,
+                    at=end,
+                    sequence_id=started.sequence_id,
+                    started_at=started.at,
+                    throttled_count=episode.throttled,
+                    sampled_count=episode.sampled,
+                    recipients=started.recipients,
+                )
+            )
+        return ended
+
+    def _drop_idle(self, t: float) -> None:
+        """Forget keys whose window is empty at ``t``, keeping any pending count."""
+        for _, (rule, device_id) in self._idle.pop_due(t):
+            window = rule.keys.pop(device_id)
+            self._tracked -= 1
+            # Episodes end no later than the window empties, and were closed first.
+            assert window.episode is None
+            if window.pending_sequence is not None:
+                self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
+
+    def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
+        """Start holding state for a key whose first alert (in its window) is at ``t``."""
+        window = KeyWindow(rule.size)
+        window.push(t)
+        left = self._pending.pop((device_id, rule.code), None)
+        if left is not None:
+            window.pending, window.pending_sequence = left
+        rule.keys[device_id] = window
+        self._tracked += 1
+        self._idle.add((rule, device_id))
+        return window
+
+    def _rule_for(self, code: int) -> _Rule:
+        config = self._config
+        exempt = code in config.exempt_codes
+        threshold = None if exempt else config.per_code.get(code, config.default)
+        rule = _Rule(code, threshold, exempt)
+        self._rules[code] = rule
+        return rule
+
+    def _check(self) -> None:
+        """Assert the policy's invariants (tests run it after every step)."""
+        assert self._delivered + self._throttled + self._exempt == self._total
+        assert self._tracked == sum(len(rule.keys) for rule in self._rules.values())
+        self._ends._check()
+        self._idle._check()
+        live = [e for e in self._ends.items() if e.end_time() is not None]
+        assert len(live) == len({id(e) for e in live}) == self._open
+        scheduled = {(rule.code, device_id) for rule, device_id in self._idle.items()}
+        pending = 0
+        for rule in self._rules.values():
+            for device_id, window in rule.keys.items():
+                window._check()
+                assert (rule.code, device_id) in scheduled
+                assert (device_id, rule.code) not in self._pending
+                pending += window.pending
+                episode = window.episode
+                if episode is not None:
+                    assert episode.window is window and episode in live
+                    end = episode.end_time()
+                    assert end is not None and end > self._clock
+                else:
+                    assert window.recent(1) + rule.period > self._clock
+        pending += sum(count for count, _ in self._pending.values())
+        assert pending <= self._throttled

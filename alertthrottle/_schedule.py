@@ -1,0 +1,76 @@
+"""A time-ordered schedule whose entries move later without being touched.
+
+Episode ends and idle-key expiries both drift forward with every alert of
+their key. Re-keying a sorted structure on each alert would cost O(log n) per
+alert; instead each item sits in a heap once, under the time it was due when
+scheduled, and is re-scheduled only when it surfaces early. An alert then
+costs O(1) here, and an item costs O(log n) per surfacing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from itertools import count
+from typing import Generic, TypeVar
+
+__all__ = ["LazySchedule"]
+
+T = TypeVar("T")
+
+
+class LazySchedule(Generic[T]):
+    """Items due at times that only ever move later.
+
+    ``due_time(item)`` gives an item's current due time, or ``None`` when it is
+    no longer wanted; it must never be earlier than when it was scheduled.
+    """
+
+    __slots__ = ("_due_time", "_heap", "_tiebreak")
+
+    def __init__(self, due_time: Callable[[T], float | None]) -> None:
+        self._due_time = due_time
+        self._heap: list[tuple[float, int, T]] = []
+        self._tiebreak = count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def add(self, item: T) -> None:
+        """Schedule ``item`` at its current due time, O(log n)."""
+        when = self._due_time(item)
+        if when is not None:
+            heapq.heappush(self._heap, (when, next(self._tiebreak), item))
+
+    def next_time(self) -> float | None:
+        """The earliest scheduled time (a lower bound of the next due time), O(1)."""
+        return self._heap[0][0] if self._heap else None
+
+    def pop_due(self, now: float) -> Iterator[tuple[float, T]]:
+        """Remove and yield ``(due_time, item)`` for each item due at or before ``now``.
+
+        Items come in order of due time; an item that surfaces early is put back.
+        """
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, _, item = heapq.heappop(heap)
+            current = self._due_time(item)
+            if current is None:
+                continue
+            if current > when:
+                heapq.heappush(heap, (current, next(self._tiebreak), item))
+                continue
+            yield when, item
+
+    def items(self) -> list[T]:
+        """Every scheduled item, in no particular order."""
+        return [item for _, _, item in self._heap]
+
+    def _check(self) -> None:
+        """Assert the heap property and that no entry is later than its item's due time."""
+        heap = self._heap
+        for index in range(1, len(heap)):
+            assert heap[(index - 1) // 2][:2] <= heap[index][:2], index
+        for when, _, item in heap:
+            current = self._due_time(item)
+            assert current is None or current >= when, (when, current)

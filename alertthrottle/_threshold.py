@@ -1,0 +1,225 @@
+"""Thresholds and policy configurations, validated when they are made."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from ._alert import AlertCode, format_code, parse_code
+from ._exceptions import AlertThrottleError, PolicyError
+
+__all__ = ["PolicyConfig", "Threshold"]
+
+
+def _int_at_least(minimum: int, *, optional: bool = False) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if type(value) is not int or value < minimum:
+            raise PolicyError(attribute.name, value, f"must be an integer >= {minimum}")
+
+    return check
+
+
+def _seconds(*, optional: bool = False) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        # type() rather than isinstance(): a bool is an int but never a duration.
+        if type(value) not in (int, float) or not (0 < value < math.inf):  # type: ignore[operator]
+            raise PolicyError(attribute.name, value, "must be a finite number of seconds > 0")
+
+    return check
+
+
+@attrs.frozen(slots=True, init=False)
+class Threshold:
+    """When a key's alerts are throttled, and what still gets through.
+
+    Throttling starts when more than ``limit`` alerts of a key fall within a
+    sliding window of ``period`` seconds, and ends when fewer than
+    ``resume_below`` do (default ``limit``; lower is hysteresis). During an
+    episode every ``sample_every``-th alert, or one alert per
+    ``sample_interval`` seconds, is still delivered (at most one of the two).
+    """
+
+    limit: int = attrs.field(validator=_int_at_least(1))
+    period: int | float = attrs.field(validator=_seconds())
+    resume_below: int = attrs.field(validator=_int_at_least(1))
+    sample_every: int | None = attrs.field(
+        default=None, validator=_int_at_least(2, optional=True)
+    )
+    sample_interval: int | float | None = attrs.field(
+        default=None, validator=_seconds(optional=True)
+    )
+
+    def __init__(
+        self,
+        limit: int,
+        period: int | float,
+        resume_below: int | None = None,
+        sample_every: int | None = None,
+        sample_interval: int | float | None = None,
+    ) -> None:
+        self.__attrs_init__(
+            limit,
+            period,
+            limit if resume_below is None else resume_below,
+            sample_every,
+            sample_interval,
+        )
+
+    def __attrs_post_init__(self) -> None:
+        if self.resume_below > self.limit:
+            raise PolicyError(
+                "resume_below", self.resume_below, f"must be <= limit ({self.limit})"
+            )
+        if self.sample_every is not None and self.sample_interval is not None:
+            raise PolicyError(
+                "sample_interval",
+                self.sample_interval,
+                f"cannot be set together with sample_every ({self.sample_every})",
+            )
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The threshold as plain data, optional fields only when set."""
+        data: dict[str, int | float] = {
+            "limit": self.limit,
+            "period": self.period,
+            "resume_below": self.resume_below,
+        }
+        if self.sample_every is not None:
+            data["sample_every"] = self.sample_every
+        if self.sample_interval is not None:
+            data["sample_interval"] = self.sample_interval
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], path: str = "") -> Threshold:
+        """Build a threshold from plain data; errors name the key path (``default.limit``)."""
+        known = {"limit", "period", "resume_below", "sample_every", "sample_interval"}
+        for key in data:
+            if key not in known:
+                raise PolicyError(f"{path}{key}", data[key], f"unknown key; use {sorted(known)}")
+        for key in ("limit", "period"):
+            if key not in data:
+                raise PolicyError(f"{path}{key}", None, "is required")
+        try:
+            return cls(**data)  # type: ignore[arg-type]
+        except PolicyError as exc:
+            raise PolicyError(f"{path}{exc.field}", exc.value, exc.problem) from None
+
+
+def _code_key(value: object, field: str) -> int:
+    try:
+        return parse_code(value, field)
+    except AlertThrottleError as exc:
+        raise PolicyError(field, value, exc.problem) from None
+
+
+def _per_code(value: object) -> Mapping[int, Threshold]:
+    if not isinstance(value, Mapping):
+        raise PolicyError("per_code", value, "must be a mapping of alert code to Threshold")
+    table: dict[int, Threshold] = {}
+    for key, threshold in value.items():
+        code = _code_key(key, "per_code")
+        if not isinstance(threshold, Threshold):
+            raise PolicyError(f"per_code.{format_code(code)}", threshold, "must be a Threshold")
+        if code in table:
+            raise PolicyError("per_code", key, f"names code {format_code(code)} twice")
+        table[code] = threshold
+    return MappingProxyType(dict(sorted(table.items())))
+
+
+def _exempt_codes(value: object) -> frozenset[int]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise PolicyError("exempt_codes", value, "must be a set or list of alert codes")
+    return frozenset(_code_key(code, "exempt_codes") for code in value)
+
+
+def _default(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, Threshold):
+        raise PolicyError("default", value, "must be a Threshold or None")
+
+
+@attrs.frozen(slots=True)
+class PolicyConfig:
+    """Which threshold applies to which alert code, and which codes are exempt.
+
+    ``default`` applies to codes without their own threshold in ``per_code``;
+    ``default=None`` throttles only the codes in ``per_code``. Codes in
+    ``exempt_codes`` are never throttled nor counted. Codes may be given as
+    ints or hex text; they are stored as ints.
+    """
+
+    default: Threshold | None = attrs.field(default=None, validator=_default)
+    per_code: Mapping[int, Threshold] = attrs.field(
+        factory=dict, converter=_per_code, hash=False
+    )
+    exempt_codes: frozenset[int] = attrs.field(factory=frozenset, converter=_exempt_codes)
+
+    def __attrs_post_init__(self) -> None:
+        both = sorted(self.exempt_codes.intersection(self.per_code))
+        if both:
+            raise PolicyError(
+                "exempt_codes",
+                [format_code(code) for code in both],
+                "codes cannot be both exempt and in per_code",
+            )
+
+    def threshold_for(self, code: AlertCode) -> Threshold | None:
+        """The threshold that applies to ``code``, or ``None`` (exempt or unthrottled)."""
+        number = parse_code(code)
+        if number in self.exempt_codes:
+            return None
+        return self.per_code.get(number, self.default)
+
+    def is_exempt(self, code: AlertCode) -> bool:
+        """Whether alerts of ``code`` bypass throttling entirely."""
+        return parse_code(code) in self.exempt_codes
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as plain data (codes as hex text), ready for JSON or TOML."""
+        data: dict[str, Any] = {
+            "exempt_codes": [format_code(code) for code in sorted(self.exempt_codes)],
+        }
+        if self.default is not None:
+            data["default"] = self.default.as_dict()
+        data["per_code"] = {
+            format_code(code): threshold.as_dict() for code, threshold in self.per_code.items()
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> PolicyConfig:
+        """Build a configuration from plain data (as :meth:`as_dict` writes, or parsed TOML).
+
+        Errors name the key path, e.g. ``per_code.8014.limit``.
+        """
+        known = {"default", "per_code", "exempt_codes"}
+        for key in data:
+            if key not in known:
+                raise PolicyError(key, data[key], f"unknown key; use {sorted(known)}")
+        default_data = data.get("default")
+        default = None
+        if default_data is not None:
+            if not isinstance(default_data, Mapping):
+                raise PolicyError("default", default_data, "must be a table of threshold fields")
+            default = Threshold.from_dict(default_data, "default.")
+        per_code_data = data.get("per_code", {})
+        if not isinstance(per_code_data, Mapping):
+            raise PolicyError("per_code", per_code_data, "must be a table keyed by alert code")
+        per_code: dict[int, Threshold] = {}
+        for key, value in per_code_data.items():
+            code = _code_key(key, "per_code")
+            path = f"per_code.{key}"
+            if not isinstance(value, Mapping):
+                raise PolicyError(path, value, "must be a table of threshold fields")
+            if code in per_code:
+                raise PolicyError("per_code", key, f"names code {format_code(code)} twice")
+            per_code[code] = Threshold.from_dict(value, f"{path}.")
+        return cls(default=default, per_code=per_code, exempt_codes=data.get("exempt_codes", ()))
