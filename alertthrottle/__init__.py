@@ -6,8 +6,9 @@ due. See ``docs/semantics.md`` for the exact rules.
 """
 
 from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
+from ._capacity import CapacityGuard, CapacityThresholds
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
-from ._events import ThrottlingEnded, ThrottlingStarted
+from ._events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
 from ._policy import ThrottlePolicy
 from ._threshold import PolicyConfig, Threshold
@@ -17,10 +18,14 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Alert",
     "AlertThrottleError",
+    "CapacityGuard",
+    "CapacityLevel",
+    "CapacityThresholds",
     "Decision",
     "DeviceInfo",
     "InvalidAlertError",
     "LateAlertError",
+    "LevelChanged",
     "PolicyConfig",
     "PolicyError",
     "Stats",

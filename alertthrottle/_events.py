@@ -1,12 +1,20 @@
-"""What the policy tells the world about episodes: their starts and their ends."""
+"""What the policy tells the world: episodes starting and ending, capacity levels changing."""
 
 from __future__ import annotations
 
+import enum
 from typing import TypeAlias
 
 import attrs
 
-__all__ = ["Event", "ThrottlingEnded", "ThrottlingStarted"]
+__all__ = [
+    "CapacityLevel",
+    "EpisodeEvent",
+    "Event",
+    "LevelChanged",
+    "ThrottlingEnded",
+    "ThrottlingStarted",
+]
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -43,5 +51,35 @@ class ThrottlingEnded:
     recipients: tuple[str, ...] = ()
 
 
-#: Any event a policy emits.
-Event: TypeAlias = ThrottlingStarted | ThrottlingEnded
+class CapacityLevel(enum.IntEnum):
+    """How loaded the whole system is, by all alerts in a sliding window (a ``CapacityGuard``).
+
+    An ``IntEnum`` so levels compare in order: ``GREEN < AMBER < RED``.
+    """
+
+    GREEN = 0
+    AMBER = 1
+    RED = 2
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class LevelChanged:
+    """The capacity level went from ``old`` to ``new`` at ``at``.
+
+    ``window_count`` is the number of alerts (exempt ones included) in the
+    guard's window ``(at - period, at]`` once the change happened.
+    """
+
+    at: int | float
+    old: CapacityLevel
+    new: CapacityLevel
+    window_count: int
+
+
+#: The events of one throttling episode.
+EpisodeEvent: TypeAlias = ThrottlingStarted | ThrottlingEnded
+#: Any event a policy emits (``LevelChanged`` only when it has a capacity guard).
+Event: TypeAlias = ThrottlingStarted | ThrottlingEnded | LevelChanged

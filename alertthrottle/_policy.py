@@ -8,21 +8,31 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Literal
 
 from ._alert import Alert, parse_timestamp
+from ._capacity import CapacityGuard
 from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
-from ._events import Event, ThrottlingEnded, ThrottlingStarted
+from ._events import CapacityLevel, Event, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
 from ._schedule import LazySchedule
 from ._threshold import PolicyConfig, Threshold
 from ._window import KeyWindow
 
-__all__ = ["LateMode", "ThrottlePolicy"]
+__all__ = ["EngageAt", "LateMode", "ThrottlePolicy"]
 
 LateMode = Literal["clamp", "reject"]
+#: The capacity level from which per-device throttling starts episodes.
+EngageAt = Literal["always", "amber", "red"]
+_ENGAGE_LEVELS = {
+    "always": CapacityLevel.GREEN,
+    "amber": CapacityLevel.AMBER,
+    "red": CapacityLevel.RED,
+}
 
+_AT = attrgetter("at")
 _DELIVER = Decision(Verdict.DELIVER)
 _DELIVER_LATE = Decision(Verdict.DELIVER, late=True)
 _THROTTLE = Decision(Verdict.THROTTLE)
@@ -107,11 +117,19 @@ class ThrottlePolicy:
     ``late``) or ``"reject"`` (raise :class:`LateAlertError`).
     """
 
-    def __init__(self, config: PolicyConfig, *, late: LateMode = "clamp") -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        *,
+        late: LateMode = "clamp",
+        capacity: CapacityGuard | None = None,
+        engage_at: EngageAt = "always",
+    ) -> None:
         if not isinstance(config, PolicyConfig):
             raise PolicyError("config", config, "must be a PolicyConfig")
         if late not in ("clamp", "reject"):
             raise PolicyError("late", late, "must be 'clamp' or 'reject'")
+        self._init_capacity(capacity, engage_at)
         self._config = config
         self._late_mode: LateMode = late
         self._reject_late = late == "reject"
@@ -136,6 +154,16 @@ class ThrottlePolicy:
     def config(self) -> PolicyConfig:
         """The configuration in force."""
         return self._config
+
+    @property
+    def capacity(self) -> CapacityGuard | None:
+        """The capacity guard that sees every alert fed, if any (docs/operations.md)."""
+        return self._capacity
+
+    @property
+    def engage_at(self) -> EngageAt:
+        """The capacity level from which episodes start: ``"always"``, ``"amber"`` or ``"red"``."""
+        return self._engage_at
 
     @property
     def late(self) -> LateMode:
@@ -205,10 +233,19 @@ class ThrottlePolicy:
 
         # Step 1: episodes (of any key) that ended by t are closed first.
         next_end = self._ends.next_time()
-        ended = self._close_due(t) if next_end is not None and next_end <= t else ()
+        ended: Sequence[Event] = (
+            self._close_due(t) if next_end is not None and next_end <= t else ()
+        )
         next_idle = self._idle.next_time()
         if next_idle is not None and next_idle <= t:
             self._drop_idle(t)
+
+        # Capacity: the guard counts every alert, exempt ones too (docs/operations.md).
+        guard = self._capacity
+        if guard is not None:
+            changes = guard._observe(t)
+            if changes:
+                ended = sorted((*ended, *changes), key=_AT)
 
         self._total += 1
         if late:
@@ -243,7 +280,11 @@ class ThrottlePolicy:
         if episode is None:
             # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
             # the last limit + 1 is still inside the window.
-            if window.oldest > t - rule.period:
+            # Below `engage_at` no episode starts, but the alert stays in the window,
+            # so the key starts one on its first alert once the level has risen.
+            if window.oldest > t - rule.period and (
+                guard is None or guard.level >= self._engage_level
+            ):
                 return self._start_episode(rule, window, alert, t, late, ended)
             return self._deliver(window, t, late, ended, sampled=False)
 
@@ -273,20 +314,25 @@ class ThrottlePolicy:
             exc.at_index(self._total - start)
             raise
 
-    def advance(self, now: float | object) -> list[ThrottlingEnded]:
+    def advance(self, now: float | object) -> list[Event]:
         """Move the clock to ``now`` and return the episode ends due by then.
 
-        A ``now`` below the clock moves nothing and returns nothing.
+        With a capacity guard, its level falls due by then come too, all in
+        order of ``at``. A ``now`` below the clock moves nothing and returns nothing.
         """
         t = parse_timestamp(now, "now")
         if t < self._clock:
             return []
         self._clock = t
         next_end = self._ends.next_time()
-        ended = self._close_due(t) if next_end is not None and next_end <= t else []
+        ended: list[Event] = [*self._close_due(t)] if next_end is not None and next_end <= t else []
         next_idle = self._idle.next_time()
         if next_idle is not None and next_idle <= t:
             self._drop_idle(t)
+        if self._capacity is not None:
+            changes = self._capacity.advance(t)
+            if changes:
+                ended = sorted((*ended, *changes), key=_AT)
         return ended
 
     # -- the verdicts -------------------------------------------------------------------
@@ -389,6 +435,17 @@ class ThrottlePolicy:
         self._idle.add((rule, device_id))
         return window
 
+    def _init_capacity(self, capacity: CapacityGuard | None, engage_at: EngageAt) -> None:
+        if capacity is not None and not isinstance(capacity, CapacityGuard):
+            raise PolicyError("capacity", capacity, "must be a CapacityGuard or None")
+        if engage_at not in _ENGAGE_LEVELS:
+            raise PolicyError("engage_at", engage_at, "must be 'always', 'amber' or 'red'")
+        if capacity is None and engage_at != "always":
+            raise PolicyError("engage_at", engage_at, "needs a capacity guard (capacity=...)")
+        self._capacity = capacity
+        self._engage_at: EngageAt = engage_at
+        self._engage_level = _ENGAGE_LEVELS[engage_at]
+
     def _rule_for(self, code: int) -> _Rule:
         config = self._config
         exempt = code in config.exempt_codes
@@ -400,6 +457,8 @@ class ThrottlePolicy:
     def _check(self) -> None:
         """Assert the policy's invariants (tests run it after every step)."""
         assert self._delivered + self._throttled + self._exempt == self._total
+        if self._capacity is not None:
+            self._capacity._check()
         assert self._tracked == sum(len(rule.keys) for rule in self._rules.values())
         self._ends._check()
         self._idle._check()
