@@ -9,7 +9,20 @@ from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
 from ._capacity import CapacityGuard, CapacityThresholds
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
 from ._events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._exceptions import (
+    AlertThrottleError,
+    EventError,
+    InvalidAlertError,
+    LateAlertError,
+    PolicyError,
+)
+from ._incidents import (
+    Incident,
+    IncidentBook,
+    IncidentState,
+    IncidentUpdate,
+    incidents_per_recipient,
+)
 from ._policy import ThrottlePolicy
 from ._threshold import PolicyConfig, Threshold
 
@@ -23,6 +36,11 @@ __all__ = [
     "CapacityThresholds",
     "Decision",
     "DeviceInfo",
+    "EventError",
+    "Incident",
+    "IncidentBook",
+    "IncidentState",
+    "IncidentUpdate",
     "InvalidAlertError",
     "LateAlertError",
     "LevelChanged",
@@ -37,6 +55,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "format_code",
+    "incidents_per_recipient",
     "parse_code",
     "parse_device_id",
 ]

@@ -7,7 +7,9 @@ either the library's own type or the builtin they already handle::
     AlertThrottleError (Exception)
     ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
-    └── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig, policy or operations option
+    └── EventError (+ ValueError)          an event stream that cannot be one policy's
+                                           (an episode ending that never started, or twice)
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``) and ``value`` (the value as given).
@@ -17,7 +19,13 @@ position in the batch at which it stopped (the alerts before it stay applied).
 
 from __future__ import annotations
 
-__all__ = ["AlertThrottleError", "InvalidAlertError", "LateAlertError", "PolicyError"]
+__all__ = [
+    "AlertThrottleError",
+    "EventError",
+    "InvalidAlertError",
+    "LateAlertError",
+    "PolicyError",
+]
 
 
 class AlertThrottleError(Exception):
@@ -49,4 +57,16 @@ class LateAlertError(AlertThrottleError, ValueError):
 
 
 class PolicyError(AlertThrottleError, ValueError):
-    """A threshold, a policy configuration or a policy option is invalid."""
+    """A threshold, a policy configuration or a policy option is invalid.
+
+    Also raised for the options of the operations helpers (capacity thresholds,
+    incident strategies, digest preferences).
+    """
+
+
+class EventError(AlertThrottleError, ValueError):
+    """An event does not fit the stream seen so far (e.g. an end without its start).
+
+    Raised by the consumers of policy events (``IncidentBook``, ``DigestBuilder``);
+    the consumer is unchanged.
+    """
