@@ -8,6 +8,7 @@ due. See ``docs/semantics.md`` for the exact rules.
 from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
 from ._capacity import CapacityGuard, CapacityThresholds
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
+from ._digest import DigestBuilder, DigestRow
 from ._events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import (
     AlertThrottleError,
@@ -36,6 +37,8 @@ __all__ = [
     "CapacityThresholds",
     "Decision",
     "DeviceInfo",
+    "DigestBuilder",
+    "DigestRow",
     "EventError",
     "Incident",
     "IncidentBook",
