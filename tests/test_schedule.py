@@ -19,26 +19,31 @@ from alertthrottle._schedule import LazySchedule
     )
 )
 def test_pops_due_items_in_order_of_current_due_time(steps):
+    # The contract: an item is added once, and its due time only moves later
+    # (or it is cancelled), as an episode's end does. Items are never re-added.
     due: dict[int, int | None] = {}
     schedule: LazySchedule[int] = LazySchedule(due.get)
     now = 0
-    for action, item, amount in steps:
-        if action == "add" and due.get(item) is None:
+    for action, pick, amount in steps:
+        live = sorted(item for item, when in due.items() if when is not None)
+        if action == "add":
+            item = len(due)
             due[item] = now + amount
             schedule.add(item, now + amount)
-        elif action == "delay" and due.get(item) is not None:
+        elif action == "delay" and live:
+            item = live[pick % len(live)]
             due[item] += amount  # type: ignore[operator]
-        elif action == "cancel":
-            due[item] = None
+        elif action == "cancel" and live:
+            due[live[pick % len(live)]] = None
         elif action == "pop":
             now += amount
             expected = sorted(
-                (when, i) for i, when in due.items() if when is not None and when <= now
+                (when, item) for item, when in due.items() if when is not None and when <= now
             )
             got = list(schedule.pop_due(now))
             assert [when for when, _ in got] == [when for when, _ in expected]
-            assert sorted(i for _, i in got) == sorted(i for _, i in expected)
-            for _, i in got:
-                due[i] = None
+            assert sorted(item for _, item in got) == sorted(item for _, item in expected)
+            for _, item in got:
+                due[item] = None
         schedule._check()
     assert len(schedule) >= sum(1 for when in due.values() if when is not None)
