@@ -26,7 +26,7 @@ __all__ = [
     "GeneratedTraffic",
     "Scenario",
     "ScenarioParameter",
-    "generate",
+    "generate_scenario",
 ]
 
 #: Midnight UTC at the start of Monday 15 January 2024: day 1 of every scenario.
@@ -491,7 +491,7 @@ class GeneratedTraffic:
         return self.scenario._build(population, self.parameters, rng, self.days, self.start)
 
 
-def generate(
+def generate_scenario(
     name: str, *, days: int = 1, seed: int = 0, start: int = DEFAULT_START, **parameters: object
 ) -> GeneratedTraffic:
     """The traffic of scenario ``name`` (see :data:`SCENARIOS`) over ``days`` days from ``start``.

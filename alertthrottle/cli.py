@@ -31,7 +31,7 @@ from ._render import (
     report_tables,
     write_plot,
 )
-from ._scenarios import SCENARIOS, generate
+from ._scenarios import SCENARIOS, generate_scenario
 from ._simulate import Replay, Report
 from ._threshold import PolicyConfig, Threshold
 from ._traffic import SkippedRow, TrafficReader, merge_traffic, open_traffic_output, write_traffic
@@ -90,7 +90,7 @@ class _Traffic:
             if args.set:
                 raise UsageError("--set needs --scenario")
             name, parameters = DEFAULT_SCENARIO[0], {**DEFAULT_SCENARIO[1]}
-        traffic = generate(name, days=args.days, seed=args.seed, **parameters)
+        traffic = generate_scenario(name, days=args.days, seed=args.seed, **parameters)
         self._generated = traffic
         self._devices = traffic.devices
         self.description = traffic.description
@@ -272,7 +272,7 @@ def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
     if not args.scenario:
         raise UsageError("generate needs a SCENARIO (or --list)")
     parameters: dict[str, Any] = dict(_settings(args.set))
-    traffic = generate(args.scenario, days=args.days, seed=args.seed, **parameters)
+    traffic = generate_scenario(args.scenario, days=args.days, seed=args.seed, **parameters)
     fmt = args.format
     if fmt is None:
         fmt = "jsonl" if args.out.removesuffix(".gz").endswith((".jsonl", ".ndjson")) else "csv"
