@@ -114,8 +114,9 @@ class PolicySpec:
 def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    # JSON's strings, integers and finite floats are also TOML's.
-    return json.dumps(value)
+    # JSON's strings, integers and finite floats are also TOML's, once DEL is escaped
+    # (and characters beyond the BMP are left as they are: TOML has no surrogate pairs).
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def parse_policy(text: str, *, name: str = "policy") -> PolicySpec:

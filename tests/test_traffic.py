@@ -82,7 +82,7 @@ def test_skip_counts_every_bad_row_and_keeps_the_first_ten(tmp_path: Path) -> No
     for i in range(25):
         lines.append(f"{i},{DEV},8014")
         lines.append(f"-{i + 1},{DEV},8014")  # negative time: bad
-    lines.append(f"99,not-a-device,8014")
+    lines.append("99,not-a-device,8014")
     lines.append("100,too,many,fields")
     path = write(tmp_path / "s.csv", "\n".join(lines) + "\n")
     reader = TrafficReader(path, on_error="skip")
