@@ -11,7 +11,9 @@ device makes that storm, and the hourly profile. Days and hours are UTC.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -274,8 +276,8 @@ class Report:
         }
 
 
-# Counts are keyed by (day << 16 | code, recipients): one small tuple per alert,
-# from which per-code and per-recipient tables are both derived at the end.
+# Counts are keyed by (hour << 16 | code, recipients): one small tuple per alert, from
+# which the per-code, per-recipient, per-day and per-hour tables are all derived at the end.
 _Key = tuple[int, tuple[str, ...]]
 
 
@@ -288,8 +290,8 @@ class _Lane:
         "device_episodes",
         "device_throttled",
         "episodes",
+        "exempt",
         "feed",
-        "hour_throttled",
         "policy",
         "spec",
         "throttled",
@@ -301,19 +303,19 @@ class _Lane:
         self.feed = self.policy.feed
         self.delivered: dict[_Key, int] = {}
         self.throttled: dict[_Key, int] = {}
+        self.exempt: dict[_Key, int] = {}
         self.episodes: dict[_Key, int] = {}
-        self.hour_throttled: dict[int, int] = {}
         self.device_throttled: dict[str, int] = {}
         self.device_episodes: dict[str, int] = {}
         self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()
 
     def started(self, event: ThrottlingStarted) -> None:
-        day = int(event.at) // _DAY
-        key = (day << _CODE_BITS | event.code, event.recipients)
+        hour = int(event.at) // _HOUR
+        key = (hour << _CODE_BITS | event.code, event.recipients)
         self.episodes[key] = self.episodes.get(key, 0) + 1
         device = event.device_id
         self.device_episodes[device] = self.device_episodes.get(device, 0) + 1
-        self.device_days.add((device, day, event.recipients))
+        self.device_days.add((device, hour // 24, event.recipients))
 
 
 class Replay:
@@ -328,8 +330,6 @@ class Replay:
             raise ValueError("policies: at least one policy is needed")
         self._lanes = [_Lane(spec) for spec in policies]
         self._busiest = busiest
-        self._offered: dict[_Key, int] = {}
-        self._hours: dict[int, int] = {}
         self._devices: dict[str, int] = {}
         self._count = 0
         self._first: float | None = None
@@ -346,53 +346,100 @@ class Replay:
         ``progress`` is called with the running alert count every
         :data:`PROGRESS_EVERY` alerts.
         """
-        offered = self._offered
-        offered_get = offered.get
-        hours = self._hours
+        # The hot loop: per alert one key tuple, one device count, and per policy
+        # the decision and one count by verdict. Everything else is derived later.
         devices = self._devices
+        devices_get = devices.get
         lanes = self._lanes
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
+        started = ThrottlingStarted
         count = self._count
-        last = self._last if self._last is not None else float("-inf")
-        first = self._first
+        last = self._last if self._last is not None else -math.inf
+        iterator = iter(alerts)
+        if self._first is None:
+            head = next(iterator, None)
+            if head is None:
+                return
+            self._first = head.timestamp
+            iterator = itertools.chain((head,), iterator)
+        if len(lanes) == 1:
+            count, last = self._run_one(iterator, count, last, progress)
+        else:
+            for alert in iterator:
+                t = alert.timestamp
+                if t > last:
+                    last = t
+                key = (int(t) // _HOUR << _CODE_BITS | alert.code, alert.recipients)
+                device = alert.device_id
+                devices[device] = devices_get(device, 0) + 1
+                for lane in lanes:
+                    decision = lane.feed(alert)
+                    verdict = decision.verdict
+                    if verdict is deliver:
+                        table = lane.delivered
+                    elif verdict is throttle:
+                        table = lane.throttled
+                        by_device = lane.device_throttled
+                        by_device[device] = by_device.get(device, 0) + 1
+                    else:
+                        table = lane.exempt
+                    table[key] = table.get(key, 0) + 1
+                    if decision.events:
+                        for event in decision.events:
+                            if type(event) is started:
+                                lane.started(event)
+                count += 1
+                if progress is not None and not count % PROGRESS_EVERY:
+                    self._count = count
+                    progress(count)
+        self._count = count
+        self._last = last
+
+    def _run_one(
+        self,
+        alerts: Iterator[Alert],
+        count: int,
+        last: float,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[int, float]:
+        """:meth:`run` for a single policy, with its tables in local variables."""
+        devices = self._devices
+        devices_get = devices.get
+        lane = self._lanes[0]
+        feed = lane.feed
+        delivered, delivered_get = lane.delivered, lane.delivered.get
+        throttled, throttled_get = lane.throttled, lane.throttled.get
+        exempt, exempt_get = lane.exempt, lane.exempt.get
+        by_device, by_device_get = lane.device_throttled, lane.device_throttled.get
+        deliver = Verdict.DELIVER
+        throttle = Verdict.THROTTLE
+        started = ThrottlingStarted
         for alert in alerts:
             t = alert.timestamp
             if t > last:
                 last = t
-            seconds = int(t)
-            key = (seconds // _DAY << _CODE_BITS | alert.code, alert.recipients)
-            offered[key] = offered_get(key, 0) + 1
-            hour = seconds // _HOUR
-            hours[hour] = hours.get(hour, 0) + 1
+            key = (int(t) // _HOUR << _CODE_BITS | alert.code, alert.recipients)
             device = alert.device_id
-            devices[device] = devices.get(device, 0) + 1
-            for lane in lanes:
-                decision = lane.feed(alert)
-                verdict = decision.verdict
-                if verdict is deliver:
-                    table = lane.delivered
-                    table[key] = table.get(key, 0) + 1
-                elif verdict is throttle:
-                    table = lane.throttled
-                    table[key] = table.get(key, 0) + 1
-                    by_device = lane.device_throttled
-                    by_device[device] = by_device.get(device, 0) + 1
-                    by_hour = lane.hour_throttled
-                    by_hour[hour] = by_hour.get(hour, 0) + 1
-                if decision.events:
-                    for event in decision.events:
-                        if type(event) is ThrottlingStarted:
-                            lane.started(event)
+            devices[device] = devices_get(device, 0) + 1
+            decision = feed(alert)
+            verdict = decision.verdict
+            if verdict is deliver:
+                delivered[key] = delivered_get(key, 0) + 1
+            elif verdict is throttle:
+                throttled[key] = throttled_get(key, 0) + 1
+                by_device[device] = by_device_get(device, 0) + 1
+            else:
+                exempt[key] = exempt_get(key, 0) + 1
+            if decision.events:
+                for event in decision.events:
+                    if type(event) is started:
+                        lane.started(event)
             count += 1
-            if first is None:
-                first = t
             if progress is not None and not count % PROGRESS_EVERY:
                 self._count = count
                 progress(count)
-        self._count = count
-        self._first = first
-        self._last = None if first is None else last
+        return count, last
 
     def report(
         self,
@@ -404,7 +451,14 @@ class Replay:
     ) -> Report:
         """The report so far; ``devices`` (makes) and skipped rows come from the reader."""
         infos = devices or {}
-        policies = tuple(self._policy_report(lane, infos, skipped) for lane in self._lanes)
+        offered: dict[_Key, int] = {}
+        if self._lanes:
+            # Every policy saw every alert: any one's verdict counts add up to the offer.
+            first = self._lanes[0]
+            for table in (first.delivered, first.throttled, first.exempt):
+                for key, n in table.items():
+                    offered[key] = offered.get(key, 0) + n
+        policies = tuple(self._policy_report(lane, offered, infos, skipped) for lane in self._lanes)
         return Report(
             source=source,
             alerts=self._count,
@@ -418,7 +472,11 @@ class Replay:
     # -- building the tables ------------------------------------------------------------
 
     def _policy_report(
-        self, lane: _Lane, infos: Mapping[str, DeviceInfo], skipped: int
+        self,
+        lane: _Lane,
+        offered: Mapping[_Key, int],
+        infos: Mapping[str, DeviceInfo],
+        skipped: int,
     ) -> PolicyReport:
         stats = lane.policy.stats
         totals = Totals(
@@ -431,24 +489,30 @@ class Replay:
             episodes=stats.episodes,
             open_episodes=stats.open_episodes,
         )
-        exempt_codes = lane.spec.config.exempt_codes
         by_code: dict[tuple[str, int], list[int]] = {}
         by_recipient: dict[tuple[str, int], list[int]] = {}
-        keys = set(self._offered) | set(lane.episodes)
-        for key in keys:
-            daycode, recipients = key
-            day, code = daycode >> _CODE_BITS, daycode & _CODE_MASK
-            offered = self._offered.get(key, 0)
-            delivered = lane.delivered.get(key, 0)
+        hours: dict[int, list[int]] = {}
+        for key in offered.keys() | lane.episodes.keys():
+            hourcode, recipients = key
+            hour, code = hourcode >> _CODE_BITS, hourcode & _CODE_MASK
+            day = hour // 24
             throttled = lane.throttled.get(key, 0)
-            exempt = offered if code in exempt_codes else 0
-            counts = (offered, delivered, throttled, exempt, lane.episodes.get(key, 0))
+            counts = (
+                offered.get(key, 0),
+                lane.delivered.get(key, 0),
+                throttled,
+                lane.exempt.get(key, 0),
+                lane.episodes.get(key, 0),
+            )
             for table, name in [(by_code, format_code(code))] + [
                 (by_recipient, r) for r in recipients or (NO_RECIPIENT,)
             ]:
                 row = table.setdefault((name, day), [0, 0, 0, 0, 0])
                 for i, value in enumerate(counts):
                     row[i] += value
+            per_hour = hours.setdefault(hour, [0, 0])
+            per_hour[0] += counts[0]
+            per_hour[1] += throttled
 
         def rows(table: dict[tuple[str, int], list[int]]) -> tuple[FlowRow, ...]:
             return tuple(
@@ -471,7 +535,7 @@ class Replay:
         for key, episodes in lane.episodes.items():
             for r in key[1] or (NO_RECIPIENT,):
                 per_recipient[r] = per_recipient.get(r, 0) + episodes
-                recipient_days.add((r, key[0] >> _CODE_BITS))
+                recipient_days.add((r, (key[0] >> _CODE_BITS) // 24))
         notifications = Notifications(
             incidents=stats.episodes,
             emails=stats.episodes,
@@ -484,23 +548,23 @@ class Replay:
         device_rows = tuple(
             DeviceRow(
                 device_id=device,
-                offered=offered,
+                offered=sent,
                 throttled=lane.device_throttled.get(device, 0),
                 episodes=lane.device_episodes.get(device, 0),
                 info=infos.get(device),
             )
-            for device, offered in busiest
+            for device, sent in busiest
         )
 
         makes: dict[DeviceInfo, list[int]] = {}
         if infos:
-            for device, offered in self._devices.items():
+            for device, sent in self._devices.items():
                 info = infos.get(device, DeviceInfo())
                 row = makes.setdefault(info, [0, 0, 0, 0, 0])
                 episodes = lane.device_episodes.get(device, 0)
                 row[0] += 1
                 row[1] += episodes > 0
-                row[2] += offered
+                row[2] += sent
                 row[3] += lane.device_throttled.get(device, 0)
                 row[4] += episodes
         make_rows = tuple(
@@ -523,12 +587,8 @@ class Replay:
         )
 
         hourly = tuple(
-            HourRow(
-                hour=hour * _HOUR,
-                offered=offered,
-                received=offered - lane.hour_throttled.get(hour, 0),
-            )
-            for hour, offered in sorted(self._hours.items())
+            HourRow(hour=hour * _HOUR, offered=n, received=n - throttled)
+            for hour, (n, throttled) in sorted(hours.items())
         )
         return PolicyReport(
             policy=lane.spec,

@@ -21,6 +21,8 @@ import heapq
 import io
 import itertools
 import json
+import math
+import operator
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,7 +31,14 @@ from typing import IO, Any, Literal, cast
 
 import attrs
 
-from ._alert import Alert, DeviceInfo, format_code, parse_code
+from ._alert import (
+    Alert,
+    DeviceInfo,
+    format_code,
+    parse_code,
+    parse_device_id,
+    parse_timestamp,
+)
 from ._exceptions import InvalidAlertError, TrafficError
 
 __all__ = [
@@ -101,6 +110,29 @@ def _parse_time_text(text: str) -> int | float | datetime:
         ) from None
 
 
+def _time_from_text(text: str) -> int | float:
+    """Epoch seconds from an ISO 8601 CSV cell, checked as an Alert would check them."""
+    return parse_timestamp(_parse_time_text(text))
+
+
+def _csv_record(text: str, rest: Iterable[str]) -> list[str]:
+    """The cells of one CSV record starting with line ``text`` (quoting as csv reads it)."""
+    return next(csv.reader(itertools.chain((text,), rest)), [])
+
+
+_UNKNOWN: Any = object()
+_ALERT_FIELDS = ("timestamp", "device_id", "code", "recipients")
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+#: Whether Alert still has exactly these fields; if it changes shape, the reader
+#: builds alerts the ordinary way rather than guess.
+_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS
+#: Distinct device-id spellings a reader remembers (one entry per device, not per row).
+_DEVICE_CACHE = 1 << 20
+
+
 def _binary_input(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
     """Open ``source`` for binary reading, un-gzipping it when it starts with gzip's magic."""
     if isinstance(source, str | os.PathLike):
@@ -157,8 +189,9 @@ class TrafficReader:
         self.devices: dict[str, DeviceInfo] = {}
         self._source = source
         self._codes: dict[str, int] = {}
+        self._device_ids: dict[str, str] = {}
         self._recipients: dict[str, tuple[str, ...]] = {"": ()}
-        self._infos: dict[tuple[str, str, str], DeviceInfo | None] = {("", "", ""): None}
+        self._infos: dict[tuple[str, str, str], DeviceInfo | None] = {}
         self._started = False
 
     def __iter__(self) -> Iterator[Alert]:
@@ -215,80 +248,134 @@ class TrafficReader:
                 self._recipients[text] = cached
         return cached
 
-    def _device_info(self, device_id: str, parts: tuple[str, str, str]) -> None:
-        if parts in self._infos:
-            info = self._infos[parts]
-        else:
-            info = DeviceInfo(*(part or None for part in parts))
+    def _device_info(self, cells: tuple[str, str, str]) -> DeviceInfo | None:
+        """The make in ``cells`` (manufacturer, model, firmware), None when all are empty."""
+        info = self._infos.get(cells, _UNKNOWN)
+        if info is _UNKNOWN:
+            parts = [cell.strip() or None for cell in cells]
+            info = None if parts == [None, None, None] else DeviceInfo(*parts)
             if len(self._infos) < 4096:
-                self._infos[parts] = info
-        if info is not None:
-            self.devices[device_id] = info
+                self._infos[cells] = info
+        return cast("DeviceInfo | None", info)
 
     # -- CSV ----------------------------------------------------------------------------
 
     def _read_csv(self, lines: Iterable[str]) -> Iterator[Alert]:
-        reader = csv.reader(lines)
-        header = next(reader, None)
-        if header is None:
+        source = iter(lines)
+        header_line = next(source, "")
+        if not header_line:
             return
+        header = _csv_record(header_line, source)
         columns = [name.strip().lower() for name in header]
         missing = [name for name in _REQUIRED if name not in columns]
         if missing:
             # A header without the required columns makes every row meaningless.
             raise TrafficError(
                 self.name,
-                reader.line_num,
+                1,
                 "header",
                 ",".join(header),
                 f"must name the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})",
             )
         i_time, i_device, i_code = (columns.index(name) for name in _REQUIRED)
         i_recipients = columns.index("recipients") if "recipients" in columns else -1
-        device_columns = [columns.index(n) if n in columns else -1 for n in _DEVICE_FIELDS]
-        has_info = any(i >= 0 for i in device_columns)
         width = len(columns)
-        recipients_cache = self._recipients
-        codes = self._codes
+        # Absent make columns read as the empty cell appended to every row.
+        pad = any(name not in columns for name in _DEVICE_FIELDS)
+        device_cells = operator.itemgetter(
+            *(columns.index(n) if n in columns else width for n in _DEVICE_FIELDS)
+        )
+        has_info = any(name in columns for name in _DEVICE_FIELDS)
+        recipients_get = self._recipients.get
+        codes_get = self._codes.get
+        infos_get = self._infos.get
+        devices = self.devices
         bad = self._bad
-        for row in reader:
-            self.rows += 1
-            if len(row) != width:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    self.rows -= 1  # a blank line is not a row
-                    continue
-                bad(
-                    reader.line_num,
-                    "row",
-                    ",".join(row),
-                    f"has {len(row)} fields, the header {width}",
-                )
-                continue
-            try:
-                code_text = row[i_code]
-                code = codes.get(code_text)
-                if code is None:
-                    code = self._code(code_text)
-                if i_recipients >= 0:
-                    text = row[i_recipients]
-                    recipients = recipients_cache.get(text)
-                    if recipients is None:
-                        recipients = self._recipient_list(text)
+        new_alert, set_slot = _new_object, _set_slot
+        fast = _FAST_ALERTS
+        device_ids = self._device_ids
+        device_ids_get = device_ids.get
+        inf = math.inf
+        rows = self.rows
+        number = 1
+        try:
+            for line in source:
+                number += 1
+                line_number = number
+                if '"' in line:
+                    # Quoted cells may hold commas and even line breaks: let csv read them.
+                    while line.count('"') % 2:
+                        more = next(source, None)
+                        if more is None:
+                            break
+                        line += more
+                        number += 1
+                    row = _csv_record(line, ())
                 else:
-                    recipients = ()
-                stamp = row[i_time]
+                    row = line.rstrip("\r\n").split(",")
+                if len(row) != width:
+                    if len(row) <= 1 and not "".join(row).strip():
+                        continue  # a blank line is not a row
+                    rows += 1
+                    problem = f"has {len(row)} fields, the header {width}"
+                    bad(line_number, "row", line.rstrip("\r\n"), problem)
+                    continue
+                rows += 1
                 try:
-                    timestamp: int | float | datetime = int(stamp)
-                except ValueError:
-                    timestamp = _parse_time_text(stamp)
-                alert = Alert(timestamp, row[i_device], code, recipients)
-                if has_info:
-                    parts = tuple(row[i].strip() if i >= 0 else "" for i in device_columns)
-                    self._device_info(alert.device_id, parts)  # type: ignore[arg-type]
-            except InvalidAlertError as exc:
-                bad(reader.line_num, exc.field, exc.value, exc.problem)
-                continue
-            yield alert
+                    text = row[i_code]
+                    code = codes_get(text, -1)
+                    if code < 0:
+                        code = self._code(text)
+                    if i_recipients >= 0:
+                        text = row[i_recipients]
+                        recipients = recipients_get(text)
+                        if recipients is None:
+                            recipients = self._recipient_list(text)
+                    else:
+                        recipients = ()
+                    text = row[i_time]
+                    if text.isdecimal():
+                        timestamp: int | float = int(text)
+                    else:
+                        try:
+                            timestamp = float(text)
+                        except ValueError:
+                            timestamp = _time_from_text(text)
+                        # NaN fails both comparisons, so it is refused with the infinities.
+                        if not (0 <= timestamp < inf):
+                            raise InvalidAlertError("timestamp", text, "must be finite and >= 0")
+                    text = row[i_device]
+                    device_id = device_ids_get(text)
+                    if device_id is None:
+                        device_id = parse_device_id(text)
+                        if len(device_ids) < _DEVICE_CACHE:
+                            device_ids[text] = device_id
+                    if fast:
+                        # The fields are parsed and checked above with the parsers the
+                        # converters use; building the slots directly skips only the
+                        # second, identical check (this loop runs for every row).
+                        alert = new_alert(Alert)
+                        set_slot(alert, "timestamp", timestamp)
+                        set_slot(alert, "device_id", device_id)
+                        set_slot(alert, "code", code)
+                        set_slot(alert, "recipients", recipients)
+                    else:
+                        alert = Alert(timestamp, device_id, code, recipients)
+                    if has_info:
+                        if pad:
+                            row.append("")
+                        cells = device_cells(row)
+                        info = infos_get(cells, _UNKNOWN)
+                        if info is _UNKNOWN:
+                            info = self._device_info(cells)
+                        if info is not None:
+                            devices[device_id] = info
+                except InvalidAlertError as exc:
+                    bad(line_number, exc.field, exc.value, exc.problem)
+                    continue
+                yield alert
+        finally:
+            self.rows = rows
 
     # -- JSON Lines ---------------------------------------------------------------------
 
@@ -329,8 +416,10 @@ class TrafficReader:
             value = row.get(name)
             if value is not None and type(value) is not str:
                 raise InvalidAlertError(name, value, "must be a str or null")
-            parts.append((value or "").strip())
-        self._device_info(alert.device_id, tuple(parts))  # type: ignore[arg-type]
+            parts.append(value or "")
+        info = self._device_info(tuple(parts))  # type: ignore[arg-type]
+        if info is not None:
+            self.devices[alert.device_id] = info
         return alert
 
 

@@ -93,7 +93,7 @@ def test_skip_counts_every_bad_row_and_keeps_the_first_ten(tmp_path: Path) -> No
     assert len(reader.skipped_rows) == KEPT_SKIPS
     first = reader.skipped_rows[0]
     assert (first.line, first.field) == (3, "timestamp")
-    assert str(first) == f"{path}:3: timestamp: must be finite and >= 0, got -1"
+    assert str(first) == f"{path}:3: timestamp: must be finite and >= 0, got '-1'"
 
 
 def test_missing_header_column_is_fatal_even_when_skipping(tmp_path: Path) -> None:
