@@ -415,11 +415,12 @@ class Replay:
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
         started = ThrottlingStarted
+        hour_seconds, code_bits, every = _HOUR, _CODE_BITS, PROGRESS_EVERY
         for alert in alerts:
             t = alert.timestamp
             if t > last:
                 last = t
-            key = (int(t) // _HOUR << _CODE_BITS | alert.code, alert.recipients)
+            key = (int(t) // hour_seconds << code_bits | alert.code, alert.recipients)
             device = alert.device_id
             devices[device] = devices_get(device, 0) + 1
             decision = feed(alert)
@@ -436,7 +437,7 @@ class Replay:
                     if type(event) is started:
                         lane.started(event)
             count += 1
-            if progress is not None and not count % PROGRESS_EVERY:
+            if progress is not None and not count % every:
                 self._count = count
                 progress(count)
         return count, last

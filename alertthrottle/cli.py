@@ -127,6 +127,11 @@ def _settings(items: Sequence[str]) -> Iterator[tuple[str, str]]:
         yield name.strip(), value.strip()
 
 
+def _rich(args: argparse.Namespace) -> bool | None:
+    """``False`` with ``--plain``, else ``None``: rich when it is installed."""
+    return False if args.plain else None
+
+
 def _policy(ref: str) -> PolicySpec:
     """A policy file path, or the name of a built-in policy."""
     try:
@@ -231,7 +236,7 @@ def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
     elif args.csv:
         report_csv(report, out)
     else:
-        render_tables(report_tables(report), out)
+        render_tables(report_tables(report), out, use_rich=_rich(args))
         if args.plot:
             out.write(f"plot written to {args.plot}\n")
     return 0
@@ -266,8 +271,8 @@ def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
         for scenario in SCENARIOS.values():
             rows.append((scenario.name, "", scenario.summary))
             rows.extend(("", f"{p.name}={p.default}", p.help) for p in scenario.parameters)
-        render_tables([Table("Scenarios", ("scenario", "parameter", "meaning"), tuple(rows),
-                             labels=3)], out)  # fmt: skip
+        table = Table("Scenarios", ("scenario", "parameter", "meaning"), tuple(rows), labels=3)
+        render_tables([table], out, use_rich=_rich(args))
         return 0
     if not args.scenario:
         raise UsageError("generate needs a SCENARIO (or --list)")
@@ -429,7 +434,7 @@ def _run_sweep(args: argparse.Namespace, out: IO[str]) -> int:
         caption=f"{report.source}: {report.alerts:,} alerts; episodes = incidents and e-mails "
         "under per-episode notification; digests = one e-mail per recipient per day",
     )  # fmt: skip
-    render_tables([table], out)
+    render_tables([table], out, use_rich=_rich(args))
     return 0
 
 
@@ -478,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model what alert throttling would do to GB smart-metering alert traffic.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--plain", action="store_true", help="plain-text tables, even when rich is installed"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)

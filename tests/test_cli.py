@@ -89,6 +89,8 @@ def test_generate_jsonl_to_stdout_and_list(capsys: pytest.CaptureFixture[str]) -
     assert status == 0 and len(lines) == 20 and json.loads(lines[0])["code"] == "8F84"
     status, out, _ = run(capsys, "generate", "--list")
     assert status == 0 and "storm_share" in out and "ten-thousand-meters" in out
+    status, out, _ = run(capsys, "--plain", "generate", "--list")
+    assert status == 0 and "┃" not in out and "storm_share=0.95" in out
 
 
 def test_bad_row_fails_with_location_or_is_skipped(

@@ -240,3 +240,18 @@ def test_write_then_read_round_trips(alerts: list[Alert], info: DeviceInfo, fmt:
     assert list(reader) == alerts
     expected = {d: i for d, i in devices.items() if i != DeviceInfo()}
     assert reader.devices == expected
+
+
+def test_quoted_cells_may_hold_commas_and_line_breaks(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "q.csv",
+        "timestamp,device_id,code,recipients,manufacturer\n"
+        f'1,{DEV},8014,A,"Acme, Inc."\n'
+        f'2,{DEV},8014,A,"Two\nlines"\n'
+        f"3,{DEV},80X4,A,\n",
+    )
+    reader = TrafficReader(path, on_error="skip")
+    assert [a.timestamp for a in reader] == [1, 2]
+    assert reader.devices[DEV] == DeviceInfo("Two\nlines")
+    # The record after a two-line one is reported at its own line.
+    assert reader.skipped_rows[0].line == 5
