@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alertthrottle import (  # noqa: E402
+from alertthrottle import (
     Alert,
     Replay,
     TrafficReader,
