@@ -152,7 +152,8 @@ limit = 100
 period = 3600
 """,
     # What docs/scenarios.md proposes: per-code thresholds for the codes that storm,
-    # long hysteresis so one storm is one episode, hourly samples that carry counts.
+    # a day-long window and deep hysteresis so that one storm of one device is one
+    # episode, and samples that carry the held-back count to the recipient.
     "proposed": """\
 name = "proposed"
 late = "clamp"
@@ -165,20 +166,20 @@ resume_below = 3
 sample_interval = 3600
 
 [per_code.8014]
-limit = 4
-period = 3600
+limit = 10
+period = 86400
 resume_below = 1
 sample_interval = 21600
 
 [per_code.8015]
-limit = 4
-period = 3600
+limit = 10
+period = 86400
 resume_below = 1
 sample_interval = 21600
 
 [per_code.8F84]
-limit = 5
-period = 900
+limit = 10
+period = 3600
 resume_below = 2
 sample_every = 10
 """,
