@@ -8,9 +8,31 @@ due. See ``docs/semantics.md`` for the exact rules.
 from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
 from ._events import ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._exceptions import (
+    AlertThrottleError,
+    InvalidAlertError,
+    LateAlertError,
+    PolicyError,
+    ScenarioError,
+    TrafficError,
+)
 from ._policy import ThrottlePolicy
+from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
+from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
+from ._simulate import (
+    DeviceRow,
+    FlowRow,
+    HourRow,
+    MakeRow,
+    Notifications,
+    PolicyReport,
+    Replay,
+    Report,
+    Totals,
+    simulate,
+)
 from ._threshold import PolicyConfig, Threshold
+from ._traffic import SkippedRow, TrafficReader, merge_traffic, read_traffic, write_traffic
 
 __version__ = "0.1.0.dev0"
 
@@ -19,19 +41,43 @@ __all__ = [
     "AlertThrottleError",
     "Decision",
     "DeviceInfo",
+    "DeviceRow",
+    "FlowRow",
+    "GeneratedTraffic",
+    "HourRow",
     "InvalidAlertError",
     "LateAlertError",
+    "MakeRow",
+    "Notifications",
     "PolicyConfig",
     "PolicyError",
+    "PolicyReport",
+    "PolicySpec",
+    "Replay",
+    "Report",
+    "Scenario",
+    "ScenarioError",
+    "SkippedRow",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
     "ThrottlePolicy",
     "ThrottlingEnded",
     "ThrottlingStarted",
+    "Totals",
+    "TrafficError",
+    "TrafficReader",
     "Verdict",
     "__version__",
+    "builtin_policy",
     "format_code",
+    "generate_scenario",
+    "load_policy",
+    "merge_traffic",
     "parse_code",
     "parse_device_id",
+    "parse_policy",
+    "read_traffic",
+    "simulate",
+    "write_traffic",
 ]

@@ -6,8 +6,10 @@ either the library's own type or the builtin they already handle::
 
     AlertThrottleError (Exception)
     ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
+    │   └── TrafficError                   ... read from a traffic file, at file:line
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
-    └── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    └── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``) and ``value`` (the value as given).
@@ -17,7 +19,14 @@ position in the batch at which it stopped (the alerts before it stay applied).
 
 from __future__ import annotations
 
-__all__ = ["AlertThrottleError", "InvalidAlertError", "LateAlertError", "PolicyError"]
+__all__ = [
+    "AlertThrottleError",
+    "InvalidAlertError",
+    "LateAlertError",
+    "PolicyError",
+    "ScenarioError",
+    "TrafficError",
+]
 
 
 class AlertThrottleError(Exception):
@@ -50,3 +59,24 @@ class LateAlertError(AlertThrottleError, ValueError):
 
 class PolicyError(AlertThrottleError, ValueError):
     """A threshold, a policy configuration or a policy option is invalid."""
+
+
+class ScenarioError(AlertThrottleError, ValueError):
+    """A synthetic traffic scenario was asked for by an unknown name or with a bad parameter."""
+
+
+class TrafficError(InvalidAlertError):
+    """A row of a traffic file is malformed; ``source`` and ``line`` say where.
+
+    The message reads ``file:line: field: problem, got value`` so that an
+    editor or a terminal can jump to the row.
+    """
+
+    source: str
+    line: int
+
+    def __init__(self, source: str, line: int, field: str, value: object, problem: str) -> None:
+        super().__init__(field, value, problem)
+        self.source = source
+        self.line = line
+        self.args = (f"{source}:{line}: {self.args[0]}",)

@@ -10,21 +10,45 @@ EXPECTED = [
     "AlertThrottleError",
     "Decision",
     "DeviceInfo",
+    "DeviceRow",
+    "FlowRow",
+    "GeneratedTraffic",
+    "HourRow",
     "InvalidAlertError",
     "LateAlertError",
+    "MakeRow",
+    "Notifications",
     "PolicyConfig",
     "PolicyError",
+    "PolicyReport",
+    "PolicySpec",
+    "Replay",
+    "Report",
+    "Scenario",
+    "ScenarioError",
+    "SkippedRow",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
     "ThrottlePolicy",
     "ThrottlingEnded",
     "ThrottlingStarted",
+    "Totals",
+    "TrafficError",
+    "TrafficReader",
     "Verdict",
     "__version__",
+    "builtin_policy",
     "format_code",
+    "generate_scenario",
+    "load_policy",
+    "merge_traffic",
     "parse_code",
     "parse_device_id",
+    "parse_policy",
+    "read_traffic",
+    "simulate",
+    "write_traffic",
 ]
 
 
@@ -55,7 +79,13 @@ def test_testing_package_surface():
 
 
 def test_exceptions_hierarchy():
-    for name in ("InvalidAlertError", "LateAlertError", "PolicyError"):
+    for name in (
+        "InvalidAlertError",
+        "LateAlertError",
+        "PolicyError",
+        "ScenarioError",
+        "TrafficError",
+    ):
         error = getattr(alertthrottle, name)
         assert issubclass(error, alertthrottle.AlertThrottleError)
         assert issubclass(error, ValueError)
