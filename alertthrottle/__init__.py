@@ -8,8 +8,15 @@ due. See ``docs/semantics.md`` for the exact rules.
 from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
 from ._events import ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._exceptions import (
+    AlertThrottleError,
+    InvalidAlertError,
+    LateAlertError,
+    PolicyError,
+    SnapshotError,
+)
 from ._policy import ThrottlePolicy
+from ._reconfigure import ConfigChange, SettingChange
 from ._threshold import PolicyConfig, Threshold
 
 __version__ = "0.1.0.dev0"
@@ -17,12 +24,15 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Alert",
     "AlertThrottleError",
+    "ConfigChange",
     "Decision",
     "DeviceInfo",
     "InvalidAlertError",
     "LateAlertError",
     "PolicyConfig",
     "PolicyError",
+    "SettingChange",
+    "SnapshotError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",

@@ -7,7 +7,8 @@ either the library's own type or the builtin they already handle::
     AlertThrottleError (Exception)
     ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
-    └── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    └── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``) and ``value`` (the value as given).
@@ -17,7 +18,13 @@ position in the batch at which it stopped (the alerts before it stay applied).
 
 from __future__ import annotations
 
-__all__ = ["AlertThrottleError", "InvalidAlertError", "LateAlertError", "PolicyError"]
+__all__ = [
+    "AlertThrottleError",
+    "InvalidAlertError",
+    "LateAlertError",
+    "PolicyError",
+    "SnapshotError",
+]
 
 
 class AlertThrottleError(Exception):
@@ -50,3 +57,11 @@ class LateAlertError(AlertThrottleError, ValueError):
 
 class PolicyError(AlertThrottleError, ValueError):
     """A threshold, a policy configuration or a policy option is invalid."""
+
+
+class SnapshotError(AlertThrottleError, ValueError):
+    """A snapshot is truncated, corrupted, of a newer format or for another configuration.
+
+    ``field`` names the part of the snapshot at fault (``version``, ``checksum``,
+    ``state.keys[3].times``...). Nothing was restored.
+    """

@@ -8,6 +8,7 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Literal
 
@@ -15,6 +16,7 @@ from ._alert import Alert, parse_timestamp
 from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
 from ._events import Event, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._reconfigure import ConfigChange, apply_config, initial_entry
 from ._schedule import LazySchedule
 from ._threshold import PolicyConfig, Threshold
 from ._window import KeyWindow
@@ -96,6 +98,12 @@ def _idle_time(entry: tuple[_Rule, str]) -> float | None:
     return window.recent(1) + rule.period
 
 
+def _evictable(entry: tuple[_Rule, str]) -> bool:
+    """Whether a key may be evicted: never while it is in an open episode."""
+    rule, device_id = entry
+    return rule.keys[device_id].episode is None
+
+
 class ThrottlePolicy:
     """Decides, alert by alert, which alerts reach their recipients (SECMP0062 throttling).
 
@@ -104,10 +112,17 @@ class ThrottlePolicy:
     that fell due. :meth:`advance` moves the clock without an alert, to close
     episodes that ended in a quiet spell. ``late`` says what to do with an
     alert older than the clock: ``"clamp"`` (treat it as arriving now, flagged
-    ``late``) or ``"reject"`` (raise :class:`LateAlertError`).
+    ``late``) or ``"reject"`` (raise :class:`LateAlertError`). ``max_keys``
+    bounds the keys held in memory (docs/memory.md says which key is evicted).
     """
 
-    def __init__(self, config: PolicyConfig, *, late: LateMode = "clamp") -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        *,
+        late: LateMode = "clamp",
+        max_keys: int | None = None,
+    ) -> None:
         if not isinstance(config, PolicyConfig):
             raise PolicyError("config", config, "must be a PolicyConfig")
         if late not in ("clamp", "reject"):
@@ -129,6 +144,11 @@ class ThrottlePolicy:
         self._throttled = 0
         self._exempt = 0
         self._late = 0
+        if max_keys is not None and (type(max_keys) is not int or max_keys < 1):
+            raise PolicyError("max_keys", max_keys, "must be an integer >= 1 or None")
+        self._max_keys = max_keys
+        self._evicted = 0
+        self._history: list[ConfigChange] = [initial_entry(config)]
 
     # -- public state ---------------------------------------------------------------
 
@@ -159,6 +179,7 @@ class ThrottlePolicy:
             episodes=self._sequence,
             open_episodes=self._open,
             tracked_keys=self._tracked,
+            evicted=self._evicted,
         )
 
     def pending_counts(self) -> dict[tuple[str, int], ThrottleMetadata]:
@@ -289,6 +310,61 @@ class ThrottlePolicy:
             self._drop_idle(t)
         return ended
 
+    # -- state that survives ------------------------------------------------------------
+
+    @property
+    def max_keys(self) -> int | None:
+        """The bound on keys held in memory, or ``None`` for no bound."""
+        return self._max_keys
+
+    @property
+    def config_history(self) -> tuple[ConfigChange, ...]:
+        """Every configuration this policy has had, oldest first (version 1 is the initial one)."""
+        return tuple(self._history)
+
+    def reconfigure(
+        self, new_config: PolicyConfig, *, at: float | object, reason: str
+    ) -> ConfigChange:
+        """Put ``new_config`` in force at ``at`` (not before the clock), keeping all key history.
+
+        Episodes due by ``at`` are closed first; the returned :class:`ConfigChange`
+        (also appended to :attr:`config_history`) carries those events and the
+        ones the change itself causes. docs/reconfiguration.md gives the rules.
+        """
+        return apply_config(self, new_config, at, reason)
+
+    def snapshot(self, *, compress: bool = False) -> bytes:
+        """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md."""
+        from ._snapshot import dump_policy
+
+        return dump_policy(self, compress=compress)
+
+    @classmethod
+    def restore(cls, data: bytes, *, expected_config: PolicyConfig | None = None) -> ThrottlePolicy:
+        """A policy in exactly the state :meth:`snapshot` saw: it goes on as if never stopped.
+
+        Raises :class:`SnapshotError` for a newer format, truncated or corrupted
+        data, or (when ``expected_config`` is given) a snapshot of another config.
+        """
+        from ._snapshot import load_policy
+
+        return load_policy(cls, data, expected_config)
+
+    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
+        """Write :meth:`snapshot` to ``path`` atomically: a crash leaves the old file whole."""
+        from ._snapshot import write_atomically
+
+        write_atomically(path, self.snapshot(compress=compress))
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, expected_config: PolicyConfig | None = None
+    ) -> ThrottlePolicy:
+        """Read a file written by :meth:`save` and :meth:`restore` it."""
+        with open(path, "rb") as stream:
+            data = stream.read()
+        return cls.restore(data, expected_config=expected_config)
+
     # -- the verdicts -------------------------------------------------------------------
 
     def _deliver(
@@ -379,6 +455,8 @@ class ThrottlePolicy:
 
     def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
         """Start holding state for a key whose first alert (in its window) is at ``t``."""
+        if self._max_keys is not None and self._tracked >= self._max_keys:
+            self._evict()
         window = KeyWindow(rule.size)
         window.push(t)
         left = self._pending.pop((device_id, rule.code), None)
@@ -388,6 +466,22 @@ class ThrottlePolicy:
         self._tracked += 1
         self._idle.add((rule, device_id))
         return window
+
+    def _evict(self) -> None:
+        """Forget the key whose window empties soonest, outside open episodes (max_keys).
+
+        Its pending count is kept, as for an idle key. With every key in an open
+        episode nothing is evicted and the bound is exceeded until one ends.
+        """
+        victim = self._idle.pop_first(_evictable)
+        if victim is None:
+            return
+        rule, device_id = victim
+        window = rule.keys.pop(device_id)
+        self._tracked -= 1
+        self._evicted += 1
+        if window.pending_sequence is not None:
+            self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
 
     def _rule_for(self, code: int) -> _Rule:
         config = self._config

@@ -19,6 +19,10 @@ __all__ = ["LazySchedule"]
 T = TypeVar("T")
 
 
+def _entry_order(entry: tuple[float, int, object]) -> tuple[float, int]:
+    return entry[0], entry[1]
+
+
 class LazySchedule(Generic[T]):
     """Items due at times that only ever move later.
 
@@ -61,6 +65,61 @@ class LazySchedule(Generic[T]):
                 heapq.heappush(heap, (current, next(self._tiebreak), item))
                 continue
             yield when, item
+
+    def entries(self) -> list[tuple[float, T]]:
+        """``(scheduled time, item)`` for every entry, in the order they would surface.
+
+        With :meth:`push` this reproduces a schedule exactly, ties included (snapshots).
+        """
+        return [(when, item) for when, _, item in sorted(self._heap, key=_entry_order)]
+
+    def push(self, when: float, item: T) -> None:
+        """Schedule ``item`` at ``when`` (at or before its due time), after every tie, O(log n)."""
+        heapq.heappush(self._heap, (when, next(self._tiebreak), item))
+
+    def retarget(self, convert: Callable[[T], T | None]) -> None:
+        """Replace each item by ``convert(item)`` (dropping ``None``) at its current due time.
+
+        For changes that may move due times earlier, which the lazy scheme forbids
+        otherwise (a reconfiguration). Ties keep their order; O(n). The heap list
+        is rebuilt in place, so references to it stay valid.
+        """
+        heap = self._heap
+        kept: list[tuple[float, int, T]] = []
+        for _, tiebreak, item in heap:
+            converted = convert(item)
+            if converted is None:
+                continue
+            when = self._due_time(converted)
+            if when is not None:
+                kept.append((when, tiebreak, converted))
+        heap[:] = kept
+        heapq.heapify(heap)
+
+    def pop_first(self, eligible: Callable[[T], bool]) -> T | None:
+        """Remove and return the soonest-due item that ``eligible`` accepts, or ``None``.
+
+        Items passed over stay scheduled, in their order; O(k log n) for k of them.
+        """
+        heap = self._heap
+        passed: list[tuple[float, int, T]] = []
+        found: T | None = None
+        while heap:
+            entry = heapq.heappop(heap)
+            when, _, item = entry
+            current = self._due_time(item)
+            if current is None:
+                continue
+            if current > when:
+                heapq.heappush(heap, (current, next(self._tiebreak), item))
+                continue
+            if eligible(item):
+                found = item
+                break
+            passed.append(entry)
+        for entry in passed:
+            heapq.heappush(heap, entry)
+        return found
 
     def items(self) -> list[T]:
         """Every scheduled item, in no particular order."""
