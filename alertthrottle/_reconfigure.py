@@ -146,7 +146,7 @@ def apply_config(
             policy._tracked -= len(keys)
             continue
         rule.keys = keys
-        if rule.size != old_rule.size:
+        if keys and rule.size != old_rule.size:
             for window in keys.values():
                 window.resize(rule.size)
         for window in keys.values():
