@@ -456,7 +456,7 @@ class ThrottlePolicy:
     def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
         """Start holding state for a key whose first alert (in its window) is at ``t``."""
         if self._max_keys is not None and self._tracked >= self._max_keys:
-            self._evict()
+            self._evict(self._tracked - self._max_keys + 1)
         window = KeyWindow(rule.size)
         window.push(t)
         left = self._pending.pop((device_id, rule.code), None)
@@ -467,21 +467,23 @@ class ThrottlePolicy:
         self._idle.add((rule, device_id))
         return window
 
-    def _evict(self) -> None:
-        """Forget the key whose window empties soonest, outside open episodes (max_keys).
+    def _evict(self, count: int) -> None:
+        """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
 
-        Its pending count is kept, as for an idle key. With every key in an open
-        episode nothing is evicted and the bound is exceeded until one ends.
+        Their pending counts are kept, as for idle keys. Keys in open episodes
+        are never evicted: with too few others, the bound is exceeded until a
+        later new key finds episodes ended.
         """
-        victim = self._idle.pop_first(_evictable)
-        if victim is None:
-            return
-        rule, device_id = victim
-        window = rule.keys.pop(device_id)
-        self._tracked -= 1
-        self._evicted += 1
-        if window.pending_sequence is not None:
-            self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
+        for _ in range(count):
+            victim = self._idle.pop_first(_evictable)
+            if victim is None:
+                return
+            rule, device_id = victim
+            window = rule.keys.pop(device_id)
+            self._tracked -= 1
+            self._evicted += 1
+            if window.pending_sequence is not None:
+                self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
 
     def _rule_for(self, code: int) -> _Rule:
         config = self._config

@@ -48,11 +48,17 @@ def reseal(document: dict[str, Any]) -> bytes:
     late=st.sampled_from(["clamp", "reject"]),
     steps=streams(),
     compress=st.booleans(),
+    max_keys=st.none() | st.integers(1, 4),
     data=st.data(),
 )
 @settings(max_examples=200, deadline=None)
 def test_restoring_at_random_cuts_changes_nothing(
-    config: PolicyConfig, late: Any, steps: list[Any], compress: bool, data: st.DataObject
+    config: PolicyConfig,
+    late: Any,
+    steps: list[Any],
+    compress: bool,
+    max_keys: int | None,
+    data: st.DataObject,
 ) -> None:
     if late == "reject":
         # Late alerts raise with late="reject": keep only the ones in time order.
@@ -65,10 +71,10 @@ def test_restoring_at_random_cuts_changes_nothing(
                 clock = max(clock, t)
         steps = kept
     cuts = data.draw(st.sets(st.integers(0, len(steps)), min_size=1, max_size=4), label="cuts")
-    straight = ThrottlePolicy(config, late=late)
+    straight = ThrottlePolicy(config, late=late, max_keys=max_keys)
     expected = run(straight, steps)
 
-    policy = ThrottlePolicy(config, late=late)
+    policy = ThrottlePolicy(config, late=late, max_keys=max_keys)
     results = []
     for index, step in enumerate(steps):
         if index in cuts:
