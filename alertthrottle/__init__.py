@@ -17,6 +17,7 @@ from ._exceptions import (
 )
 from ._policy import ThrottlePolicy
 from ._reconfigure import ConfigChange, SettingChange
+from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._threshold import PolicyConfig, Threshold
 
 __version__ = "0.1.0.dev0"
@@ -32,6 +33,9 @@ __all__ = [
     "PolicyConfig",
     "PolicyError",
     "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
     "SnapshotError",
     "Stats",
     "Threshold",
