@@ -15,6 +15,7 @@ from ._exceptions import (
     PolicyError,
     SnapshotError,
 )
+from ._partition import partition_for
 from ._policy import ThrottlePolicy
 from ._reconfigure import ConfigChange, SettingChange
 from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
@@ -48,4 +49,5 @@ __all__ = [
     "format_code",
     "parse_code",
     "parse_device_id",
+    "partition_for",
 ]
