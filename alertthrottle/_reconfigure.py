@@ -9,6 +9,7 @@ its open episodes, which end at ``at`` if the new threshold says they are over.
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 import attrs
@@ -19,7 +20,7 @@ from ._exceptions import InvalidAlertError, PolicyError
 from ._threshold import PolicyConfig
 
 if TYPE_CHECKING:
-    from ._policy import ThrottlePolicy, _Episode, _Rule
+    from ._policy import ThrottlePolicy, _Episode
 
 __all__ = ["ConfigChange", "SettingChange", "apply_config", "diff_configs"]
 
@@ -166,12 +167,16 @@ def apply_config(
     def open_episode(episode: _Episode) -> _Episode | None:
         return episode if episode.window.episode is episode else None
 
-    def tracked_key(entry: tuple[_Rule, str]) -> tuple[_Rule, str] | None:
-        rule = policy._rules[entry[0].code]
-        return (rule, entry[1]) if entry[1] in rule.keys else None
-
     policy._ends.retarget(open_episode)
-    policy._idle.retarget(tracked_key)
+    # One idle entry per tracked key, at the time its window now empties (a
+    # new period can move it earlier); rebuilt in place, the hot path holds it.
+    idle = policy._idle_heap
+    idle[:] = [
+        (window.recent(1) + rule.period, device_id, code)
+        for code, rule in policy._rules.items()
+        for device_id, window in rule.keys.items()
+    ]
+    heapq.heapify(idle)
     # A shorter period may have emptied windows already.
     policy._drop_idle(t)
 

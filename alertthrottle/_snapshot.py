@@ -103,9 +103,7 @@ def _state(policy: ThrottlePolicy) -> dict[str, Any]:
         if episode.window.episode is episode
     ]
     idle = [
-        [when, device_id, format_code(rule.code)]
-        for when, (rule, device_id) in policy._idle.entries()
-        if rule.keys.get(device_id) is not None
+        [when, device_id, format_code(code)] for when, device_id, code in sorted(policy._idle_heap)
     ]
     return {
         "config": policy._config.as_dict(),
@@ -450,10 +448,11 @@ def _restore_schedules(
         if episode is None or parts[1] in filed or end is None or when > end:
             raise _fail(field, item, "must file each open episode once, no later than its end")
         filed.add(parts[1])
-        policy._ends.push(when, episode)
+        policy._ends.add(episode, when)
     if len(filed) != len(episodes):
         raise _fail("state.schedule.ends", len(filed), f"must file all {len(episodes)} episodes")
     idle: set[tuple[int, str]] = set()
+    entries: list[tuple[float, str, int]] = []
     for index, item in enumerate(_list(_get(schedule, "idle", "state.schedule"), "idle")):
         field = f"state.schedule.idle[{index}]"
         parts = _list(item, field)
@@ -469,9 +468,11 @@ def _restore_schedules(
         if when > window.recent(1) + rule.period:
             raise _fail(field, item, "is filed after the key's window empties")
         idle.add((code, device_id))
-        policy._idle.push(when, (rule, device_id))
+        entries.append((when, device_id, code))
     if len(idle) != policy._tracked:
         raise _fail("state.schedule.idle", len(idle), f"must file all {policy._tracked} keys")
+    # A sorted list is a heap; the entries' order is that of their content.
+    policy._idle_heap[:] = sorted(entries)
 
 
 def load_policy(
