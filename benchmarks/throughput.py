@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy  # noqa: E402
+from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy
 
 DAY = 86_400
 CODES = (0x8014, 0x8015, 0x8F84, 0x8F35, 0x8F36)

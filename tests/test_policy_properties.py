@@ -78,7 +78,9 @@ def test_accounting_invariants(config, stream):
     check_events_in_time_order(events)
     # Once every episode has ended, the ends account for every throttled alert.
     assert policy.stats.open_episodes == 0
-    assert sum(e.throttled_count for e in events if hasattr(e, "throttled_count")) == stats.throttled
+    assert (
+        sum(e.throttled_count for e in events if hasattr(e, "throttled_count")) == stats.throttled
+    )
 
 
 @given(config=policy_configs(), stream=alert_streams(), cut=st.integers(0, 60))
