@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy  # noqa: E402
+from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy
 
 DAY = 86_400
 START = 1_700_000_000

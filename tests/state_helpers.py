@@ -1,8 +1,11 @@
 """Hypothesis strategies and drivers shared by the state tests (snapshots, shadows, partitions).
 
-Small on purpose: few devices and codes, short periods and small limits, so
-that random streams keep running into episodes, samples, late alerts, idle
-keys and ties between episode ends.
+Each strategy mixes :mod:`alertthrottle.testing`'s (integer grid, boundary
+heavy) with a local one that adds what state tests need besides: float
+times (they must survive JSON exactly), large epoch times, and ``advance``
+steps between alerts. Small on purpose: few devices and codes, short periods
+and small limits, so that random streams keep running into episodes,
+samples, late alerts, idle keys and ties between episode ends.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from alertthrottle import (
     ThrottlePolicy,
     ThrottlingEnded,
 )
+from alertthrottle.testing import alert_streams, policy_configs
 
 DEVICES = (
     "00-0D-6F-00-0A-BC-12-34",
@@ -34,7 +38,7 @@ Step = tuple[str, Any]
 
 
 @st.composite
-def thresholds(draw: st.DrawFn) -> Threshold:
+def _thresholds(draw: st.DrawFn) -> Threshold:
     limit = draw(st.integers(1, 4))
     period = draw(st.sampled_from([2, 3, 5, 7.5, 10]))
     resume_below = draw(st.integers(1, limit))
@@ -49,15 +53,15 @@ def thresholds(draw: st.DrawFn) -> Threshold:
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> PolicyConfig:
-    default = draw(st.none() | thresholds())
-    per_code = draw(st.dictionaries(st.sampled_from(CODES[:3]), thresholds(), max_size=2))
+def _configs(draw: st.DrawFn) -> PolicyConfig:
+    default = draw(st.none() | _thresholds())
+    per_code = draw(st.dictionaries(st.sampled_from(CODES[:3]), _thresholds(), max_size=2))
     exempt = draw(st.frozensets(st.sampled_from(CODES), max_size=2)) - per_code.keys()
     return PolicyConfig(default=default, per_code=per_code, exempt_codes=exempt)
 
 
 @st.composite
-def streams(draw: st.DrawFn, max_size: int = 60) -> list[Step]:
+def _streams(draw: st.DrawFn, max_size: int = 60) -> list[Step]:
     """Mostly time-ordered alerts (ties and bursts included), some late, some advances."""
     steps: list[Step] = []
     t: float = draw(st.sampled_from([0, 100, 1_700_000_000]))
@@ -75,6 +79,27 @@ def streams(draw: st.DrawFn, max_size: int = 60) -> list[Step]:
         code = draw(st.sampled_from(CODES))
         steps.append(("feed", Alert(when, device, code, recipients)))
     return steps
+
+
+@st.composite
+def _grid_streams(draw: st.DrawFn) -> list[Step]:
+    """alertthrottle.testing's streams, with an ``advance`` now and then between alerts."""
+    steps: list[Step] = []
+    for alert in draw(alert_streams(devices=DEVICES, codes=CODES)):
+        if draw(st.integers(0, 7)) == 0:
+            steps.append(("advance", alert.timestamp + draw(st.sampled_from([0, 1, 5, 10]))))
+        steps.append(("feed", alert))
+    return steps
+
+
+def configs() -> st.SearchStrategy[PolicyConfig]:
+    """Policy configurations: alertthrottle.testing's, or local ones with float periods."""
+    return st.one_of(policy_configs(codes=CODES), _configs())
+
+
+def streams() -> st.SearchStrategy[list[Step]]:
+    """Steps of a run: alerts (some late) and advances, on an integer grid or in floats."""
+    return st.one_of(_grid_streams(), _streams())
 
 
 def run_step(policy: ThrottlePolicy, step: Step) -> Decision | list[ThrottlingEnded]:

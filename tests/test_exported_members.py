@@ -8,12 +8,18 @@ import alertthrottle.testing
 EXPECTED = [
     "Alert",
     "AlertThrottleError",
+    "ConfigChange",
     "Decision",
     "DeviceInfo",
     "InvalidAlertError",
     "LateAlertError",
     "PolicyConfig",
     "PolicyError",
+    "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
+    "SnapshotError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
@@ -25,6 +31,7 @@ EXPECTED = [
     "format_code",
     "parse_code",
     "parse_device_id",
+    "partition_for",
 ]
 
 
@@ -55,7 +62,7 @@ def test_testing_package_surface():
 
 
 def test_exceptions_hierarchy():
-    for name in ("InvalidAlertError", "LateAlertError", "PolicyError"):
+    for name in ("InvalidAlertError", "LateAlertError", "PolicyError", "SnapshotError"):
         error = getattr(alertthrottle, name)
         assert issubclass(error, alertthrottle.AlertThrottleError)
         assert issubclass(error, ValueError)

@@ -91,7 +91,7 @@ def _tracked(policy: ThrottlePolicy) -> list[tuple[str, int]]:
 
 
 @given(config=configs(), steps=streams(), data=st.data())
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 def test_a_bound_above_the_number_of_keys_changes_nothing(
     config: PolicyConfig, steps: list[Any], data: st.DataObject
 ) -> None:
@@ -102,7 +102,7 @@ def test_a_bound_above_the_number_of_keys_changes_nothing(
 
 
 @given(config=configs(), steps=streams(), max_keys=st.integers(1, 3))
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 def test_bounded_policies_keep_every_count_and_the_bound(
     config: PolicyConfig, steps: list[Any], max_keys: int
 ) -> None:

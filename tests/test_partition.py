@@ -120,7 +120,7 @@ class _PerKey:
     partitions=st.integers(1, 4),
     data=st.data(),
 )
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 def test_partitioned_policies_decide_as_one(
     config: PolicyConfig, steps: list[Any], partitions: int, data: st.DataObject
 ) -> None:

@@ -226,7 +226,7 @@ def test_history_survives_a_snapshot() -> None:
 
 
 @given(config=configs(), steps=streams(), data=st.data())
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 def test_reconfiguring_to_the_same_config_changes_no_decision(
     config: PolicyConfig, steps: list[Any], data: st.DataObject
 ) -> None:
@@ -244,7 +244,7 @@ def test_reconfiguring_to_the_same_config_changes_no_decision(
 
 
 @given(configs=st.lists(configs(), min_size=2, max_size=4), steps=streams(), data=st.data())
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 def test_no_count_is_ever_lost_across_reconfigurations(
     configs: list[PolicyConfig], steps: list[Any], data: st.DataObject
 ) -> None:

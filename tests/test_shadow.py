@@ -104,7 +104,7 @@ def _tally(decisions: list[Decision], ended: list[Any]) -> tuple[int, ...]:
 
 
 @given(live=configs(), candidates=st.lists(configs(), max_size=3), steps=streams())
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 def test_shadowing_changes_nothing_and_tallies_what_each_would_do(
     live: PolicyConfig, candidates: list[PolicyConfig], steps: list[Any]
 ) -> None:

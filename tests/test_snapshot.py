@@ -51,7 +51,7 @@ def reseal(document: dict[str, Any]) -> bytes:
     max_keys=st.none() | st.integers(1, 4),
     data=st.data(),
 )
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 def test_restoring_at_random_cuts_changes_nothing(
     config: PolicyConfig,
     late: Any,
