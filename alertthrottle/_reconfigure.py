@@ -168,14 +168,16 @@ def apply_config(
         return episode if episode.window.episode is episode else None
 
     policy._ends.retarget(open_episode)
-    # One idle entry per tracked key, at the time its window now empties (a
-    # new period can move it earlier); rebuilt in place, the hot path holds it.
+    # One idle entry per tracked key, re-filed where a new period moves its
+    # window's end earlier; rebuilt in place, the hot path holds the list.
     idle = policy._idle_heap
-    idle[:] = [
-        (window.recent(1) + rule.period, device_id, code)
-        for code, rule in policy._rules.items()
-        for device_id, window in rule.keys.items()
-    ]
+    kept: list[tuple[float, str, int]] = []
+    for when, device_id, code in idle:
+        rule = policy._rules[code]
+        held = rule.keys.get(device_id)
+        if held is not None:
+            kept.append((min(when, held.recent(1) + rule.period), device_id, code))
+    idle[:] = kept
     heapq.heapify(idle)
     # A shorter period may have emptied windows already.
     policy._drop_idle(t)

@@ -74,21 +74,23 @@ class LazySchedule(Generic[T]):
         return [(when, item) for when, _, item in sorted(self.heap, key=_entry_order)]
 
     def retarget(self, convert: Callable[[T], T | None]) -> None:
-        """Replace each item by ``convert(item)`` (dropping ``None``) at its current due time.
+        """Replace each item by ``convert(item)`` (``None`` drops it); re-file those due earlier.
 
         For changes that may move due times earlier, which the lazy scheme forbids
-        otherwise (a reconfiguration). Ties keep their order; O(n). The heap list
-        is rebuilt in place, so references to it stay valid.
+        otherwise (a reconfiguration). Entries still filed no later than their due
+        time stay as they are, so a change that moves nothing changes nothing (not
+        even the order of ties); O(n). The heap list is rebuilt in place, so
+        references to it stay valid.
         """
         heap = self.heap
         kept: list[tuple[float, int, T]] = []
-        for _, tiebreak, item in heap:
+        for when, tiebreak, item in heap:
             converted = convert(item)
             if converted is None:
                 continue
-            when = self._due_time(converted)
-            if when is not None:
-                kept.append((when, tiebreak, converted))
+            current = self._due_time(converted)
+            if current is not None:
+                kept.append((min(when, current), tiebreak, converted))
         heap[:] = kept
         heapq.heapify(heap)
 

@@ -283,7 +283,7 @@ def _decode(data: object) -> Mapping[str, Any]:
 
     try:
         document = json.loads(raw.decode("utf-8"), parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise _fail("data", size, "is not a whole JSON document (truncated or corrupted)") from None
     if not isinstance(document, dict):
         raise _fail("document", type(document).__name__, "must be a JSON object")

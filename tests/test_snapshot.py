@@ -260,3 +260,54 @@ def test_restore_keeps_pending_counts_of_dropped_keys() -> None:
     assert restored.pending_counts() == policy.pending_counts()
     decision = restored.feed(Alert(200, DEVICE, 0x8014))
     assert (decision.metadata.throttled_count, decision.metadata.sequence_id) == (3, 1)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside a JSON document."""
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, (*path, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_paths(item, (*path, index)))
+    return found
+
+
+_JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 20),
+    st.sampled_from([0.5, 1e9, -1.0, 2.5]),
+    st.sampled_from(["", "8014", "clamp", DEVICE, "zz"]),
+    st.just([]),
+    st.just({}),
+    st.lists(st.integers(0, 20), max_size=3),
+)
+
+
+@given(config=configs(), steps=streams(), data=st.data())
+@settings(deadline=None)
+def test_a_resealed_edit_restores_whole_or_raises_snapshot_error(
+    config: PolicyConfig, steps: list[Any], data: st.DataObject
+) -> None:
+    policy = ThrottlePolicy(config)
+    for step in steps:
+        run_step(policy, step)
+    document = json.loads(policy.snapshot())
+    paths = [path for path in _paths(document["state"]) if path]
+    path = data.draw(st.sampled_from(paths), label="path")
+    parent = document["state"]
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = data.draw(_JSON_VALUES, label="value")
+    try:
+        restored = ThrottlePolicy.restore(reseal(document))
+    except SnapshotError:
+        return
+    # Whatever was accepted is a consistent policy that keeps working.
+    restored._check()
+    for step in steps[-5:]:
+        if step[0] == "feed":
+            restored.feed(Alert(restored.clock or 0, step[1].device_id, step[1].code))
+            restored._check()
