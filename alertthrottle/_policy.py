@@ -46,6 +46,7 @@ class _Rule:
         "resume_below",
         "sample_every",
         "sample_interval",
+        "sampling",
         "size",
         "threshold",
     )
@@ -62,6 +63,7 @@ class _Rule:
         self.resume_below = threshold.resume_below
         self.sample_every = threshold.sample_every or 0
         self.sample_interval = threshold.sample_interval
+        self.sampling = threshold.sample_every is not None or threshold.sample_interval is not None
         self.size = threshold.limit + 1
 
 
@@ -235,20 +237,26 @@ class ThrottlePolicy:
         device_id = alert.device_id
         window = rule.keys.get(device_id)
         if window is None:
+            # Step 4 for a key with nothing in its window: one alert never exceeds
+            # a limit (limit >= 1), so it is delivered.
             window = self._track(rule, device_id, t)
-        else:
-            # KeyWindow.push, inlined: this is the hottest line of the library.
-            times = window.times
-            pos = window.pos
-            times[pos] = t
-            pos += 1
-            window.pos = pos = 0 if pos == rule.size else pos
+            self._delivered += 1
+            if window.pending or ended or late:
+                return self._report(window, late, ended, sampled=False)
+            return _DELIVER
+
+        # KeyWindow.push, inlined: this is the hottest code of the library.
+        times = window.times
+        pos = window.pos
+        times[pos] = t
+        pos += 1
+        window.pos = pos = 0 if pos == rule.size else pos
         episode = window.episode
 
         if episode is None:
             # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
             # the last limit + 1 (the slot the next push overwrites) is inside it.
-            if window.times[window.pos] > t - rule.period:
+            if times[pos] > t - rule.period:
                 return self._start_episode(rule, window, alert, t, late, ended)
             self._delivered += 1
             window.last_delivered = t
@@ -258,9 +266,12 @@ class ThrottlePolicy:
 
         # Step 5: in an episode, only samples get through.
         number = episode.alerts = episode.alerts + 1
-        if (rule.sample_every and number % rule.sample_every == 0) or (
-            rule.sample_interval is not None
-            and t - window.last_delivered >= rule.sample_interval
+        if rule.sampling and (
+            (rule.sample_every and number % rule.sample_every == 0)
+            or (
+                rule.sample_interval is not None
+                and t - window.last_delivered >= rule.sample_interval
+            )
         ):
             episode.sampled += 1
             self._delivered += 1
@@ -457,11 +468,12 @@ class ThrottlePolicy:
                 self._pending[device_id, code] = (window.pending, window.pending_sequence)
 
     def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
-        """Start holding state for a key whose only alert in its window is at ``t``."""
+        """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
         if self._max_keys is not None and self._tracked >= self._max_keys:
             self._evict(self._tracked - self._max_keys + 1)
         window = KeyWindow(rule.size)
         window.push(t)
+        window.last_delivered = t
         if self._pending:
             left = self._pending.pop((device_id, rule.code), None)
             if left is not None:
