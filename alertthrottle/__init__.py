@@ -14,11 +14,15 @@ from ._exceptions import (
     LateAlertError,
     PolicyError,
     ScenarioError,
+    SnapshotError,
     TrafficError,
 )
+from ._partition import partition_for
 from ._policy import ThrottlePolicy
 from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
+from ._reconfigure import ConfigChange, SettingChange
 from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
+from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._simulate import (
     DeviceRow,
     FlowRow,
@@ -39,6 +43,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Alert",
     "AlertThrottleError",
+    "ConfigChange",
     "Decision",
     "DeviceInfo",
     "DeviceRow",
@@ -57,7 +62,12 @@ __all__ = [
     "Report",
     "Scenario",
     "ScenarioError",
+    "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
     "SkippedRow",
+    "SnapshotError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
@@ -77,6 +87,7 @@ __all__ = [
     "parse_code",
     "parse_device_id",
     "parse_policy",
+    "partition_for",
     "read_traffic",
     "simulate",
     "write_traffic",

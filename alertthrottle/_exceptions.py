@@ -9,7 +9,8 @@ either the library's own type or the builtin they already handle::
     │   └── TrafficError                   ... read from a traffic file, at file:line
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
     ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
-    └── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
+    ├── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
+    └── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``) and ``value`` (the value as given).
@@ -25,6 +26,7 @@ __all__ = [
     "LateAlertError",
     "PolicyError",
     "ScenarioError",
+    "SnapshotError",
     "TrafficError",
 ]
 
@@ -80,3 +82,9 @@ class TrafficError(InvalidAlertError):
         self.source = source
         self.line = line
         self.args = (f"{source}:{line}: {self.args[0]}",)
+class SnapshotError(AlertThrottleError, ValueError):
+    """A snapshot is truncated, corrupted, of a newer format or for another configuration.
+
+    ``field`` names the part of the snapshot at fault (``version``, ``checksum``,
+    ``state.keys[3].times``...). Nothing was restored.
+    """

@@ -8,6 +8,7 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import Literal
@@ -16,6 +17,7 @@ from ._alert import Alert, parse_timestamp
 from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
 from ._events import ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._reconfigure import ConfigChange, apply_config, initial_entry
 from ._schedule import LazySchedule
 from ._threshold import PolicyConfig, Threshold
 from ._window import KeyWindow
@@ -99,10 +101,17 @@ class ThrottlePolicy:
     that fell due. :meth:`advance` moves the clock without an alert, to close
     episodes that ended in a quiet spell. ``late`` says what to do with an
     alert older than the clock: ``"clamp"`` (treat it as arriving now, flagged
-    ``late``) or ``"reject"`` (raise :class:`LateAlertError`).
+    ``late``) or ``"reject"`` (raise :class:`LateAlertError`). ``max_keys``
+    bounds the keys held in memory (docs/memory.md says which key is evicted).
     """
 
-    def __init__(self, config: PolicyConfig, *, late: LateMode = "clamp") -> None:
+    def __init__(
+        self,
+        config: PolicyConfig,
+        *,
+        late: LateMode = "clamp",
+        max_keys: int | None = None,
+    ) -> None:
         if not isinstance(config, PolicyConfig):
             raise PolicyError("config", config, "must be a PolicyConfig")
         if late not in ("clamp", "reject"):
@@ -129,6 +138,11 @@ class ThrottlePolicy:
         self._throttled = 0
         self._exempt = 0
         self._late = 0
+        if max_keys is not None and (type(max_keys) is not int or max_keys < 1):
+            raise PolicyError("max_keys", max_keys, "must be an integer >= 1 or None")
+        self._max_keys = max_keys
+        self._evicted = 0
+        self._history: list[ConfigChange] = [initial_entry(config)]
 
     # -- public state ---------------------------------------------------------------
 
@@ -159,6 +173,7 @@ class ThrottlePolicy:
             episodes=self._sequence,
             open_episodes=self._open,
             tracked_keys=self._tracked,
+            evicted=self._evicted,
         )
 
     def pending_counts(self) -> dict[tuple[str, int], ThrottleMetadata]:
@@ -298,6 +313,61 @@ class ThrottlePolicy:
         self._drop_idle(t)
         return ended
 
+    # -- state that survives ------------------------------------------------------------
+
+    @property
+    def max_keys(self) -> int | None:
+        """The bound on keys held in memory, or ``None`` for no bound."""
+        return self._max_keys
+
+    @property
+    def config_history(self) -> tuple[ConfigChange, ...]:
+        """Every configuration this policy has had, oldest first (version 1 is the initial one)."""
+        return tuple(self._history)
+
+    def reconfigure(
+        self, new_config: PolicyConfig, *, at: float | object, reason: str
+    ) -> ConfigChange:
+        """Put ``new_config`` in force at ``at`` (not before the clock), keeping all key history.
+
+        Episodes due by ``at`` are closed first; the returned :class:`ConfigChange`
+        (also appended to :attr:`config_history`) carries those events and the
+        ones the change itself causes. docs/reconfiguration.md gives the rules.
+        """
+        return apply_config(self, new_config, at, reason)
+
+    def snapshot(self, *, compress: bool = False) -> bytes:
+        """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md."""
+        from ._snapshot import dump_policy
+
+        return dump_policy(self, compress=compress)
+
+    @classmethod
+    def restore(cls, data: bytes, *, expected_config: PolicyConfig | None = None) -> ThrottlePolicy:
+        """A policy in exactly the state :meth:`snapshot` saw: it goes on as if never stopped.
+
+        Raises :class:`SnapshotError` for a newer format, truncated or corrupted
+        data, or (when ``expected_config`` is given) a snapshot of another config.
+        """
+        from ._snapshot import load_policy
+
+        return load_policy(cls, data, expected_config)
+
+    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
+        """Write :meth:`snapshot` to ``path`` atomically: a crash leaves the old file whole."""
+        from ._snapshot import write_atomically
+
+        write_atomically(path, self.snapshot(compress=compress))
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, expected_config: PolicyConfig | None = None
+    ) -> ThrottlePolicy:
+        """Read a file written by :meth:`save` and :meth:`restore` it."""
+        with open(path, "rb") as stream:
+            data = stream.read()
+        return cls.restore(data, expected_config=expected_config)
+
     # -- the verdicts -------------------------------------------------------------------
 
     def _pass(self, exempt: bool, late: bool, ended: list[ThrottlingEnded] | None) -> Decision:
@@ -399,6 +469,8 @@ class ThrottlePolicy:
 
     def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
         """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
+        if self._max_keys is not None and self._tracked >= self._max_keys:
+            self._evict(self._tracked - self._max_keys + 1)
         window = KeyWindow(rule.size)
         window.push(t)
         window.last_delivered = t
@@ -410,6 +482,36 @@ class ThrottlePolicy:
         self._tracked += 1
         heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
         return window
+
+    def _evict(self, count: int) -> None:
+        """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
+
+        Their pending counts are kept, as for idle keys. Keys in open episodes
+        are never evicted: with too few others, the bound is exceeded until a
+        later new key finds episodes ended. O(k log n) for k entries looked at.
+        """
+        heap = self._idle_heap
+        rules = self._rules
+        passed: list[tuple[float, str, int]] = []
+        while count and heap:
+            entry = heappop(heap)
+            _, device_id, code = entry
+            rule = rules[code]
+            window = rule.keys[device_id]
+            empties = window.times[window.pos - 1] + rule.period
+            if empties > entry[0]:
+                heappush(heap, (empties, device_id, code))
+            elif window.episode is not None:
+                passed.append(entry)
+            else:
+                del rule.keys[device_id]
+                self._tracked -= 1
+                self._evicted += 1
+                count -= 1
+                if window.pending_sequence is not None:
+                    self._pending[device_id, code] = (window.pending, window.pending_sequence)
+        for entry in passed:
+            heappush(heap, entry)
 
     def _rule_for(self, code: int) -> _Rule:
         config = self._config

@@ -19,6 +19,10 @@ __all__ = ["LazySchedule"]
 T = TypeVar("T")
 
 
+def _entry_order(entry: tuple[float, int, object]) -> tuple[float, int]:
+    return entry[0], entry[1]
+
+
 class LazySchedule(Generic[T]):
     """Items due at times that only ever move later.
 
@@ -61,6 +65,34 @@ class LazySchedule(Generic[T]):
                 heapq.heappush(heap, (current, next(self._tiebreak), item))
                 continue
             yield when, item
+
+    def entries(self) -> list[tuple[float, T]]:
+        """``(scheduled time, item)`` for every entry, in the order they would surface.
+
+        Adding them back in this order reproduces the schedule, ties included (snapshots).
+        """
+        return [(when, item) for when, _, item in sorted(self.heap, key=_entry_order)]
+
+    def retarget(self, convert: Callable[[T], T | None]) -> None:
+        """Replace each item by ``convert(item)`` (``None`` drops it); re-file those due earlier.
+
+        For changes that may move due times earlier, which the lazy scheme forbids
+        otherwise (a reconfiguration). Entries still filed no later than their due
+        time stay as they are, so a change that moves nothing changes nothing (not
+        even the order of ties); O(n). The heap list is rebuilt in place, so
+        references to it stay valid.
+        """
+        heap = self.heap
+        kept: list[tuple[float, int, T]] = []
+        for when, tiebreak, item in heap:
+            converted = convert(item)
+            if converted is None:
+                continue
+            current = self._due_time(converted)
+            if current is not None:
+                kept.append((min(when, current), tiebreak, converted))
+        heap[:] = kept
+        heapq.heapify(heap)
 
     def items(self) -> list[T]:
         """Every scheduled item, in no particular order."""

@@ -8,6 +8,7 @@ import alertthrottle.testing
 EXPECTED = [
     "Alert",
     "AlertThrottleError",
+    "ConfigChange",
     "Decision",
     "DeviceInfo",
     "DeviceRow",
@@ -26,7 +27,12 @@ EXPECTED = [
     "Report",
     "Scenario",
     "ScenarioError",
+    "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
     "SkippedRow",
+    "SnapshotError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
@@ -46,6 +52,7 @@ EXPECTED = [
     "parse_code",
     "parse_device_id",
     "parse_policy",
+    "partition_for",
     "read_traffic",
     "simulate",
     "write_traffic",
@@ -84,6 +91,7 @@ def test_exceptions_hierarchy():
         "LateAlertError",
         "PolicyError",
         "ScenarioError",
+        "SnapshotError",
         "TrafficError",
     ):
         error = getattr(alertthrottle, name)
