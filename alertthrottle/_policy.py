@@ -471,8 +471,7 @@ class ThrottlePolicy:
         """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
         if self._max_keys is not None and self._tracked >= self._max_keys:
             self._evict(self._tracked - self._max_keys + 1)
-        window = KeyWindow(rule.size)
-        window.push(t)
+        window = KeyWindow(rule.size, t)
         window.last_delivered = t
         if self._pending:
             left = self._pending.pop((device_id, rule.code), None)
