@@ -16,6 +16,9 @@ from ._exceptions import (
     InvalidAlertError,
     LateAlertError,
     PolicyError,
+    ScenarioError,
+    SnapshotError,
+    TrafficError,
 )
 from ._incidents import (
     Incident,
@@ -24,8 +27,26 @@ from ._incidents import (
     IncidentUpdate,
     incidents_per_recipient,
 )
+from ._partition import partition_for
 from ._policy import ThrottlePolicy
+from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
+from ._reconfigure import ConfigChange, SettingChange
+from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
+from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
+from ._simulate import (
+    DeviceRow,
+    FlowRow,
+    HourRow,
+    MakeRow,
+    Notifications,
+    PolicyReport,
+    Replay,
+    Report,
+    Totals,
+    simulate,
+)
 from ._threshold import PolicyConfig, Threshold
+from ._traffic import SkippedRow, TrafficReader, merge_traffic, read_traffic, write_traffic
 
 __version__ = "0.1.0.dev0"
 
@@ -35,11 +56,16 @@ __all__ = [
     "CapacityGuard",
     "CapacityLevel",
     "CapacityThresholds",
+    "ConfigChange",
     "Decision",
     "DeviceInfo",
+    "DeviceRow",
     "DigestBuilder",
     "DigestRow",
     "EventError",
+    "FlowRow",
+    "GeneratedTraffic",
+    "HourRow",
     "Incident",
     "IncidentBook",
     "IncidentState",
@@ -47,18 +73,44 @@ __all__ = [
     "InvalidAlertError",
     "LateAlertError",
     "LevelChanged",
+    "MakeRow",
+    "Notifications",
     "PolicyConfig",
     "PolicyError",
+    "PolicyReport",
+    "PolicySpec",
+    "Replay",
+    "Report",
+    "Scenario",
+    "ScenarioError",
+    "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
+    "SkippedRow",
+    "SnapshotError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
     "ThrottlePolicy",
     "ThrottlingEnded",
     "ThrottlingStarted",
+    "Totals",
+    "TrafficError",
+    "TrafficReader",
     "Verdict",
     "__version__",
+    "builtin_policy",
     "format_code",
+    "generate_scenario",
     "incidents_per_recipient",
+    "load_policy",
+    "merge_traffic",
     "parse_code",
     "parse_device_id",
+    "parse_policy",
+    "partition_for",
+    "read_traffic",
+    "simulate",
+    "write_traffic",
 ]

@@ -106,7 +106,8 @@ class Stats:
 
     ``late`` counts clamped late alerts (they are in the other counts too);
     ``episodes`` counts episodes started and ``open_episodes`` those not yet ended;
-    ``tracked_keys`` is the number of keys with state held in memory.
+    ``tracked_keys`` is the number of keys with state held in memory, and
+    ``evicted`` the number of keys forgotten early to stay within ``max_keys``.
     """
 
     total: int = 0
@@ -117,3 +118,4 @@ class Stats:
     episodes: int = 0
     open_episodes: int = 0
     tracked_keys: int = 0
+    evicted: int = 0

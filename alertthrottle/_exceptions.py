@@ -6,8 +6,11 @@ either the library's own type or the builtin they already handle::
 
     AlertThrottleError (Exception)
     ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
+    │   └── TrafficError                   ... read from a traffic file, at file:line
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
     ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig, policy or operations option
+    ├── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
+    ├── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
     └── EventError (+ ValueError)          an event stream that cannot be one policy's
                                            (an episode ending that never started, or twice)
 
@@ -25,6 +28,9 @@ __all__ = [
     "InvalidAlertError",
     "LateAlertError",
     "PolicyError",
+    "ScenarioError",
+    "SnapshotError",
+    "TrafficError",
 ]
 
 
@@ -69,4 +75,31 @@ class EventError(AlertThrottleError, ValueError):
 
     Raised by the consumers of policy events (``IncidentBook``, ``DigestBuilder``);
     the consumer is unchanged.
+    """
+
+
+class ScenarioError(AlertThrottleError, ValueError):
+    """A synthetic traffic scenario was asked for by an unknown name or with a bad parameter."""
+
+
+class TrafficError(InvalidAlertError):
+    """A row of a traffic file is malformed; ``source`` and ``line`` say where.
+
+    The message reads ``file:line: field: problem, got value`` so that an
+    editor or a terminal can jump to the row.
+    """
+
+    source: str
+    line: int
+
+    def __init__(self, source: str, line: int, field: str, value: object, problem: str) -> None:
+        super().__init__(field, value, problem)
+        self.source = source
+        self.line = line
+        self.args = (f"{source}:{line}: {self.args[0]}",)
+class SnapshotError(AlertThrottleError, ValueError):
+    """A snapshot is truncated, corrupted, of a newer format or for another configuration.
+
+    ``field`` names the part of the snapshot at fault (``version``, ``checksum``,
+    ``state.keys[3].times``...). Nothing was restored.
     """

@@ -8,7 +8,9 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Literal
 
@@ -17,6 +19,7 @@ from ._capacity import CapacityGuard
 from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
 from ._events import CapacityLevel, Event, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from ._reconfigure import ConfigChange, apply_config, initial_entry
 from ._schedule import LazySchedule
 from ._threshold import PolicyConfig, Threshold
 from ._window import KeyWindow
@@ -31,8 +34,8 @@ _ENGAGE_LEVELS = {
     "amber": CapacityLevel.AMBER,
     "red": CapacityLevel.RED,
 }
-
 _AT = attrgetter("at")
+
 _DELIVER = Decision(Verdict.DELIVER)
 _DELIVER_LATE = Decision(Verdict.DELIVER, late=True)
 _THROTTLE = Decision(Verdict.THROTTLE)
@@ -53,6 +56,7 @@ class _Rule:
         "resume_below",
         "sample_every",
         "sample_interval",
+        "sampling",
         "size",
         "threshold",
     )
@@ -69,18 +73,20 @@ class _Rule:
         self.resume_below = threshold.resume_below
         self.sample_every = threshold.sample_every or 0
         self.sample_interval = threshold.sample_interval
+        self.sampling = threshold.sample_every is not None or threshold.sample_interval is not None
         self.size = threshold.limit + 1
 
 
 class _Episode:
     """An open throttling episode of one key, and its running counts."""
 
-    __slots__ = ("alerts", "rule", "sampled", "started", "throttled", "window")
+    __slots__ = ("alerts", "rule", "sampled", "sequence_id", "started", "throttled", "window")
 
     def __init__(self, rule: _Rule, window: KeyWindow, started: ThrottlingStarted) -> None:
         self.rule = rule
         self.window = window
         self.started = started
+        self.sequence_id = started.sequence_id
         # Alerts of the episode so far (the starting one is number 1).
         self.alerts = 1
         self.throttled = 1
@@ -97,15 +103,6 @@ class _Episode:
         return self.window.recent(rule.resume_below) + rule.period
 
 
-def _idle_time(entry: tuple[_Rule, str]) -> float | None:
-    """When a key's window empties (its newest time leaves it); None once dropped."""
-    rule, device_id = entry
-    window = rule.keys.get(device_id)
-    if window is None:
-        return None
-    return window.recent(1) + rule.period
-
-
 class ThrottlePolicy:
     """Decides, alert by alert, which alerts reach their recipients (SECMP0062 throttling).
 
@@ -114,7 +111,8 @@ class ThrottlePolicy:
     that fell due. :meth:`advance` moves the clock without an alert, to close
     episodes that ended in a quiet spell. ``late`` says what to do with an
     alert older than the clock: ``"clamp"`` (treat it as arriving now, flagged
-    ``late``) or ``"reject"`` (raise :class:`LateAlertError`).
+    ``late``) or ``"reject"`` (raise :class:`LateAlertError`). ``max_keys``
+    bounds the keys held in memory (docs/memory.md says which key is evicted).
     """
 
     def __init__(
@@ -122,6 +120,7 @@ class ThrottlePolicy:
         config: PolicyConfig,
         *,
         late: LateMode = "clamp",
+        max_keys: int | None = None,
         capacity: CapacityGuard | None = None,
         engage_at: EngageAt = "always",
     ) -> None:
@@ -137,7 +136,12 @@ class ThrottlePolicy:
         self._clock: float = -math.inf
         self._sequence = 0
         self._ends: LazySchedule[_Episode] = LazySchedule(_Episode.end_time)
-        self._idle: LazySchedule[tuple[_Rule, str]] = LazySchedule(_idle_time)
+        self._end_heap = self._ends.heap
+        # Keys that may be idle: (time its window empties, device_id, code), one entry
+        # per tracked key. An entry is a lower bound: a key that got alerts since is
+        # put back when it surfaces (the same lazy scheme as LazySchedule, inlined
+        # here because every short-lived key passes through it twice).
+        self._idle_heap: list[tuple[float, str, int]] = []
         # Throttled counts of keys dropped for idleness: (device_id, code) -> (count, episode).
         self._pending: dict[tuple[str, int], tuple[int, int]] = {}
         self._tracked = 0
@@ -147,6 +151,11 @@ class ThrottlePolicy:
         self._throttled = 0
         self._exempt = 0
         self._late = 0
+        if max_keys is not None and (type(max_keys) is not int or max_keys < 1):
+            raise PolicyError("max_keys", max_keys, "must be an integer >= 1 or None")
+        self._max_keys = max_keys
+        self._evicted = 0
+        self._history: list[ConfigChange] = [initial_entry(config)]
 
     # -- public state ---------------------------------------------------------------
 
@@ -187,6 +196,7 @@ class ThrottlePolicy:
             episodes=self._sequence,
             open_episodes=self._open,
             tracked_keys=self._tracked,
+            evicted=self._evicted,
         )
 
     def pending_counts(self) -> dict[tuple[str, int], ThrottleMetadata]:
@@ -221,23 +231,24 @@ class ThrottlePolicy:
         if type(alert) is not Alert:
             raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
         t = alert.timestamp
-        late = t < self._clock
-        if late:
+        if t < self._clock:
             if self._reject_late:
                 raise LateAlertError(
                     "timestamp", t, f"is before the policy clock ({self._clock}) with late='reject'"
                 )
             t = self._clock
+            late = True
+            self._late += 1
         else:
             self._clock = t
+            late = False
 
-        # Step 1: episodes (of any key) that ended by t are closed first.
-        next_end = self._ends.next_time()
-        ended: Sequence[Event] = (
-            self._close_due(t) if next_end is not None and next_end <= t else ()
-        )
-        next_idle = self._idle.next_time()
-        if next_idle is not None and next_idle <= t:
+        # Step 1: episodes (of any key) that ended by t are closed first. The heaps'
+        # first entries are lower bounds, so a quiet check costs two comparisons.
+        ends = self._end_heap
+        ended: Sequence[Event] | None = self._close_due(t) if ends and ends[0][0] <= t else None
+        idle = self._idle_heap
+        if idle and idle[0][0] <= t:
             self._drop_idle(t)
 
         # Capacity: the guard counts every alert, exempt ones too (docs/operations.md).
@@ -245,59 +256,68 @@ class ThrottlePolicy:
         if guard is not None:
             changes = guard._observe(t)
             if changes:
-                ended = sorted((*ended, *changes), key=_AT)
+                ended = sorted([*(ended or ()), *changes], key=_AT)
 
         self._total += 1
-        if late:
-            self._late += 1
-        code = alert.code
-        rule = self._rules.get(code)
-        if rule is None:
-            rule = self._rule_for(code)
-
-        # Step 2: exempt codes are never throttled nor counted.
-        if rule.exempt:
-            self._exempt += 1
-            if ended:
-                return Decision(Verdict.EXEMPT, late=late, events=tuple(ended))
-            return _EXEMPT_LATE if late else _EXEMPT
-
-        # Step 3: no threshold applies to the code.
+        rule = self._rules.get(alert.code) or self._rule_for(alert.code)
         if rule.threshold is None:
-            self._delivered += 1
-            if ended:
-                return Decision(Verdict.DELIVER, late=late, events=tuple(ended))
-            return _DELIVER_LATE if late else _DELIVER
+            # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
+            return self._pass(rule.exempt, late, ended)
 
         device_id = alert.device_id
         window = rule.keys.get(device_id)
         if window is None:
+            # Step 4 for a key with nothing in its window: one alert never exceeds
+            # a limit (limit >= 1), so it is delivered.
             window = self._track(rule, device_id, t)
-        else:
-            window.push(t)
+            self._delivered += 1
+            if window.pending or ended or late:
+                return self._report(window, late, ended, sampled=False)
+            return _DELIVER
+
+        # KeyWindow.push, inlined: this is the hottest code of the library.
+        times = window.times
+        pos = window.pos
+        times[pos] = t
+        pos += 1
+        window.pos = pos = 0 if pos == rule.size else pos
         episode = window.episode
 
         if episode is None:
             # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
-            # the last limit + 1 is still inside the window.
+            # the last limit + 1 (the slot the next push overwrites) is inside it.
             # Below `engage_at` no episode starts, but the alert stays in the window,
             # so the key starts one on its first alert once the level has risen.
-            if window.oldest > t - rule.period and (
+            if times[pos] > t - rule.period and (
                 guard is None or guard.level >= self._engage_level
             ):
                 return self._start_episode(rule, window, alert, t, late, ended)
-            return self._deliver(window, t, late, ended, sampled=False)
+            self._delivered += 1
+            window.last_delivered = t
+            if window.pending or ended or late:
+                return self._report(window, late, ended, sampled=False)
+            return _DELIVER
 
         # Step 5: in an episode, only samples get through.
-        episode.alerts += 1
-        if (rule.sample_every and episode.alerts % rule.sample_every == 0) or (
-            rule.sample_interval is not None
-            and t - window.last_delivered >= rule.sample_interval
+        number = episode.alerts = episode.alerts + 1
+        if rule.sampling and (
+            (rule.sample_every and number % rule.sample_every == 0)
+            or (
+                rule.sample_interval is not None
+                and t - window.last_delivered >= rule.sample_interval
+            )
         ):
             episode.sampled += 1
-            return self._deliver(window, t, late, ended, sampled=True)
+            self._delivered += 1
+            window.last_delivered = t
+            return self._report(window, late, ended, sampled=True)
         episode.throttled += 1
-        return self._throttle(window, episode, late, ended)
+        self._throttled += 1
+        window.pending += 1
+        window.pending_sequence = episode.sequence_id
+        if ended or late:
+            return Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ()))
+        return _THROTTLE
 
     def feed_many(self, alerts: Iterable[Alert]) -> list[Decision]:
         """``feed`` each alert in order and return the decisions.
@@ -323,45 +343,104 @@ class ThrottlePolicy:
         t = parse_timestamp(now, "now")
         if t < self._clock:
             return []
-        self._clock = t
-        next_end = self._ends.next_time()
-        ended: list[Event] = [*self._close_due(t)] if next_end is not None and next_end <= t else []
-        next_idle = self._idle.next_time()
-        if next_idle is not None and next_idle <= t:
-            self._drop_idle(t)
+        ended: list[Event] = [*self._advance_episodes(t)]
         if self._capacity is not None:
             changes = self._capacity.advance(t)
             if changes:
                 ended = sorted((*ended, *changes), key=_AT)
         return ended
 
+    def _advance_episodes(self, t: float) -> list[ThrottlingEnded]:
+        """``advance`` to ``t`` (not below the clock) without the capacity guard."""
+        self._clock = t
+        ended = self._close_due(t)
+        self._drop_idle(t)
+        return ended
+
+    # -- state that survives ------------------------------------------------------------
+
+    @property
+    def max_keys(self) -> int | None:
+        """The bound on keys held in memory, or ``None`` for no bound."""
+        return self._max_keys
+
+    @property
+    def config_history(self) -> tuple[ConfigChange, ...]:
+        """Every configuration this policy has had, oldest first (version 1 is the initial one)."""
+        return tuple(self._history)
+
+    def reconfigure(
+        self, new_config: PolicyConfig, *, at: float | object, reason: str
+    ) -> ConfigChange:
+        """Put ``new_config`` in force at ``at`` (not before the clock), keeping all key history.
+
+        Episodes due by ``at`` are closed first; the returned :class:`ConfigChange`
+        (also appended to :attr:`config_history`) carries those events and the
+        ones the change itself causes. docs/reconfiguration.md gives the rules.
+        """
+        return apply_config(self, new_config, at, reason)
+
+    def snapshot(self, *, compress: bool = False) -> bytes:
+        """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md."""
+        from ._snapshot import dump_policy
+
+        return dump_policy(self, compress=compress)
+
+    @classmethod
+    def restore(cls, data: bytes, *, expected_config: PolicyConfig | None = None) -> ThrottlePolicy:
+        """A policy in exactly the state :meth:`snapshot` saw: it goes on as if never stopped.
+
+        Raises :class:`SnapshotError` for a newer format, truncated or corrupted
+        data, or (when ``expected_config`` is given) a snapshot of another config.
+        """
+        from ._snapshot import load_policy
+
+        return load_policy(cls, data, expected_config)
+
+    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
+        """Write :meth:`snapshot` to ``path`` atomically: a crash leaves the old file whole."""
+        from ._snapshot import write_atomically
+
+        write_atomically(path, self.snapshot(compress=compress))
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, expected_config: PolicyConfig | None = None
+    ) -> ThrottlePolicy:
+        """Read a file written by :meth:`save` and :meth:`restore` it."""
+        with open(path, "rb") as stream:
+            data = stream.read()
+        return cls.restore(data, expected_config=expected_config)
+
     # -- the verdicts -------------------------------------------------------------------
 
-    def _deliver(
-        self, window: KeyWindow, t: float, late: bool, ended: Iterable[Event], *, sampled: bool
+    def _pass(self, exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
+        """Decide an alert whose key is not throttled (steps 2 and 3)."""
+        if exempt:
+            self._exempt += 1
+            verdict = Verdict.EXEMPT
+        else:
+            self._delivered += 1
+            verdict = Verdict.DELIVER
+        if ended:
+            return Decision(verdict, late=late, events=tuple(ended))
+        if exempt:
+            return _EXEMPT_LATE if late else _EXEMPT
+        return _DELIVER_LATE if late else _DELIVER
+
+    def _report(
+        self, window: KeyWindow, late: bool, ended: Sequence[Event] | None, *, sampled: bool
     ) -> Decision:
-        self._delivered += 1
-        window.last_delivered = t
+        """A delivery with something to say: a count to report, events, lateness or a sample."""
         sequence = window.pending_sequence
+        metadata = NO_METADATA
         if sequence is not None:
             metadata = ThrottleMetadata(True, window.pending, sequence)
             window.pending = 0
             window.pending_sequence = None
-        elif not ended and not sampled:
+        elif not (ended or sampled):
             return _DELIVER_LATE if late else _DELIVER
-        else:
-            metadata = NO_METADATA
-        return Decision(Verdict.DELIVER, metadata, late, tuple(ended), sampled)
-
-    def _throttle(
-        self, window: KeyWindow, episode: _Episode, late: bool, ended: Iterable[Event]
-    ) -> Decision:
-        self._throttled += 1
-        window.pending += 1
-        window.pending_sequence = episode.started.sequence_id
-        if ended:
-            return Decision(Verdict.THROTTLE, late=late, events=tuple(ended))
-        return _THROTTLE_LATE if late else _THROTTLE
+        return Decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
 
     def _start_episode(
         self,
@@ -370,7 +449,7 @@ class ThrottlePolicy:
         alert: Alert,
         t: float,
         late: bool,
-        ended: Iterable[Event],
+        ended: Sequence[Event] | None,
     ) -> Decision:
         self._sequence += 1
         self._open += 1
@@ -387,8 +466,8 @@ class ThrottlePolicy:
         window.episode = episode
         window.pending += 1
         window.pending_sequence = self._sequence
-        self._ends.add(episode)
-        return Decision(Verdict.THROTTLE, late=late, events=(*ended, started))
+        self._ends.add(episode, window.recent(rule.resume_below) + rule.period)
+        return Decision(Verdict.THROTTLE, late=late, events=(*(ended or ()), started))
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -415,25 +494,67 @@ class ThrottlePolicy:
 
     def _drop_idle(self, t: float) -> None:
         """Forget keys whose window is empty at ``t``, keeping any pending count."""
-        for _, (rule, device_id) in self._idle.pop_due(t):
-            window = rule.keys.pop(device_id)
+        heap = self._idle_heap
+        rules = self._rules
+        while heap and heap[0][0] <= t:
+            _, device_id, code = heappop(heap)
+            rule = rules[code]
+            window = rule.keys[device_id]
+            empties = window.times[window.pos - 1] + rule.period
+            if empties > t:
+                heappush(heap, (empties, device_id, code))
+                continue
+            del rule.keys[device_id]
             self._tracked -= 1
-            # Episodes end no later than the window empties, and were closed first.
+            # An episode ends no later than its window empties, and was closed first.
             assert window.episode is None
             if window.pending_sequence is not None:
-                self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
+                self._pending[device_id, code] = (window.pending, window.pending_sequence)
 
     def _track(self, rule: _Rule, device_id: str, t: float) -> KeyWindow:
-        """Start holding state for a key whose first alert (in its window) is at ``t``."""
-        window = KeyWindow(rule.size)
-        window.push(t)
-        left = self._pending.pop((device_id, rule.code), None)
-        if left is not None:
-            window.pending, window.pending_sequence = left
+        """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
+        if self._max_keys is not None and self._tracked >= self._max_keys:
+            self._evict(self._tracked - self._max_keys + 1)
+        window = KeyWindow(rule.size, t)
+        window.last_delivered = t
+        if self._pending:
+            left = self._pending.pop((device_id, rule.code), None)
+            if left is not None:
+                window.pending, window.pending_sequence = left
         rule.keys[device_id] = window
         self._tracked += 1
-        self._idle.add((rule, device_id))
+        heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
         return window
+
+    def _evict(self, count: int) -> None:
+        """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
+
+        Their pending counts are kept, as for idle keys. Keys in open episodes
+        are never evicted: with too few others, the bound is exceeded until a
+        later new key finds episodes ended. O(k log n) for k entries looked at.
+        """
+        heap = self._idle_heap
+        rules = self._rules
+        passed: list[tuple[float, str, int]] = []
+        while count and heap:
+            entry = heappop(heap)
+            _, device_id, code = entry
+            rule = rules[code]
+            window = rule.keys[device_id]
+            empties = window.times[window.pos - 1] + rule.period
+            if empties > entry[0]:
+                heappush(heap, (empties, device_id, code))
+            elif window.episode is not None:
+                passed.append(entry)
+            else:
+                del rule.keys[device_id]
+                self._tracked -= 1
+                self._evicted += 1
+                count -= 1
+                if window.pending_sequence is not None:
+                    self._pending[device_id, code] = (window.pending, window.pending_sequence)
+        for entry in passed:
+            heappush(heap, entry)
 
     def _init_capacity(self, capacity: CapacityGuard | None, engage_at: EngageAt) -> None:
         if capacity is not None and not isinstance(capacity, CapacityGuard):
@@ -461,15 +582,21 @@ class ThrottlePolicy:
             self._capacity._check()
         assert self._tracked == sum(len(rule.keys) for rule in self._rules.values())
         self._ends._check()
-        self._idle._check()
+        idle = self._idle_heap
+        for index in range(1, len(idle)):
+            assert idle[(index - 1) // 2] <= idle[index], index
         live = [e for e in self._ends.items() if e.end_time() is not None]
         assert len(live) == len({id(e) for e in live}) == self._open
-        scheduled = {(rule.code, device_id) for rule, device_id in self._idle.items()}
+        scheduled = {(code, device_id) for _, device_id, code in idle}
+        assert len(scheduled) == len(idle) == self._tracked
         pending = 0
         for rule in self._rules.values():
             for device_id, window in rule.keys.items():
                 window._check()
                 assert (rule.code, device_id) in scheduled
+                assert window.recent(1) + rule.period >= min(
+                    when for when, d, c in idle if (d, c) == (device_id, rule.code)
+                )
                 assert (device_id, rule.code) not in self._pending
                 pending += window.pending
                 episode = window.episode

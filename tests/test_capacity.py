@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ops_helpers import NaiveGuard
 
 from alertthrottle import (
     CapacityGuard,
@@ -18,56 +17,6 @@ from alertthrottle import (
 )
 
 GREEN, AMBER, RED = CapacityLevel.GREEN, CapacityLevel.AMBER, CapacityLevel.RED
-
-
-@dataclass
-class NaiveGuard:
-    """Recounts every alert ever seen at every instant where the count can change."""
-
-    thresholds: CapacityThresholds
-    times: list[float] = field(default_factory=list)
-    clock: float = float("-inf")
-    level: CapacityLevel = GREEN
-
-    def count_at(self, u: float) -> int:
-        return sum(1 for s in self.times if s + self.thresholds.period > u)
-
-    def _falls(self, now: float) -> list[LevelChanged]:
-        period = self.thresholds.period
-        departures = sorted({s + period for s in self.times if self.clock < s + period <= now})
-        out = []
-        for d in departures:
-            count = self.count_at(d)
-            level = self.level
-            while level > GREEN and count < self.thresholds.clear_of(level):
-                level = CapacityLevel(level - 1)
-            if level != self.level:
-                out.append(LevelChanged(at=d, old=self.level, new=level, window_count=count))
-                self.level = level
-        return out
-
-    def observe(self, t: float) -> list[LevelChanged]:
-        t = max(t, self.clock)
-        out = self._falls(t)
-        self.clock = t
-        self.times.append(t)
-        count = self.count_at(t)
-        entered = max(
-            (lvl for lvl, enter in ((AMBER, self.thresholds.amber), (RED, self.thresholds.red))
-             if count >= enter),
-            default=GREEN,
-        )
-        if entered > self.level:
-            out.append(LevelChanged(at=t, old=self.level, new=entered, window_count=count))
-            self.level = entered
-        return out
-
-    def advance(self, now: float) -> list[LevelChanged]:
-        if now < self.clock:
-            return []
-        out = self._falls(now)
-        self.clock = now
-        return out
 
 
 @st.composite

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ops_helpers import DAY, DEVICES, run, traffic
 
 from alertthrottle import (
     Alert,
@@ -25,7 +26,6 @@ from alertthrottle import (
     ThrottlingEnded,
     ThrottlingStarted,
 )
-from tests.test_incidents import DAY, DEVICES, run, traffic
 
 
 def attachment_rows(message: EmailMessage) -> list[dict[str, str]]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ops_helpers import DAY, DEVICES, REGISTRY, run, traffic
 
 from alertthrottle import (
     Alert,
@@ -25,43 +26,6 @@ from alertthrottle import (
     ThrottlingStarted,
     incidents_per_recipient,
 )
-
-DAY = 86_400
-DEVICES = [f"00-0D-6F-00-0A-BC-12-{n:02X}" for n in range(6)]
-REGISTRY = {
-    DEVICES[0]: DeviceInfo("Acme", "M1", "1.0"),
-    DEVICES[1]: DeviceInfo("Acme", "M1", "1.0"),
-    DEVICES[2]: DeviceInfo("Acme", "M1", "1.1"),
-    DEVICES[3]: DeviceInfo("Bolt", None, None),
-    # DEVICES[4] and [5] are unknown.
-}
-RECIPIENTS = [(), ("DNO-A",), ("SUP-B",), ("DNO-A", "SUP-B")]
-
-
-@st.composite
-def traffic(draw: st.DrawFn) -> list[Alert]:
-    """Bursty alerts over up to three days, a few devices, codes and recipient sets."""
-    alerts = []
-    t = draw(st.integers(0, DAY))
-    for _ in range(draw(st.integers(0, 120))):
-        t += draw(st.sampled_from([0, 1, 1, 2, 5, 60, 3600, 20_000]))
-        alerts.append(
-            Alert(
-                t,
-                draw(st.sampled_from(DEVICES)),
-                draw(st.sampled_from([0x8014, 0x8015, 0x8F84])),
-                draw(st.sampled_from(RECIPIENTS)),
-            )
-        )
-    return alerts
-
-
-def run(alerts: list[Alert], config: PolicyConfig | None = None) -> list[Any]:
-    """Feed the alerts, then advance far enough that every episode has ended."""
-    policy = ThrottlePolicy(config or PolicyConfig(Threshold(limit=2, period=30, resume_below=1)))
-    events = [e for alert in alerts for e in policy.feed(alert).events]
-    events += policy.advance((alerts[-1].timestamp if alerts else 0) + 10 * DAY)
-    return events
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ops_helpers import NaiveGuard
 
 from alertthrottle import (
     Alert,
@@ -23,7 +24,6 @@ from alertthrottle import (
     ThrottlingStarted,
     Verdict,
 )
-from tests.test_capacity import NaiveGuard
 
 GREEN, AMBER, RED = CapacityLevel.GREEN, CapacityLevel.AMBER, CapacityLevel.RED
 DEVICES = ["00-0D-6F-00-0A-BC-12-34", "00-0D-6F-00-0A-BC-12-35", "00-0D-6F-00-0A-BC-12-36"]

@@ -1,0 +1,394 @@
+"""Showing a :class:`Report`: terminal tables, JSON, CSV and an hourly plot.
+
+Reports become plain :class:`Table` values first; those are drawn with
+``rich`` when it is installed (the ``cli`` extra) and as aligned plain text
+otherwise, so the numbers never depend on the renderer. ``matplotlib`` (the
+``plot`` extra) is imported only when a plot is asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any
+
+import attrs
+
+from ._simulate import FlowRow, PolicyReport, Report
+from ._threshold import Threshold
+
+__all__ = [
+    "Table",
+    "describe_threshold",
+    "progress_reporter",
+    "render_tables",
+    "report_csv",
+    "report_json",
+    "report_tables",
+    "write_plot",
+]
+
+
+@attrs.frozen(slots=True)
+class Table:
+    """A titled table of text cells; the first ``labels`` columns are left-aligned labels."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    labels: int = 1
+    caption: str = ""
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def describe_threshold(threshold: Threshold | None) -> str:
+    """A threshold in one short phrase: ``>10 in 3600s, resume <3, 1 per 3600s``."""
+    if threshold is None:
+        return "none"
+    text = f">{threshold.limit} in {threshold.period:g}s"
+    if threshold.resume_below != threshold.limit:
+        text += f", resume <{threshold.resume_below}"
+    if threshold.sample_every is not None:
+        text += f", 1 in {threshold.sample_every}"
+    if threshold.sample_interval is not None:
+        text += f", 1 per {threshold.sample_interval:g}s"
+    return text
+
+
+def _when(t: float | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _policies_table(report: Report) -> Table:
+    rows = []
+    for policy in report.policies:
+        config = policy.policy.config
+        per_code = "; ".join(
+            f"{code:04X} {describe_threshold(threshold)}"
+            for code, threshold in config.per_code.items()
+        )
+        exempt = " ".join(f"{code:04X}" for code in sorted(config.exempt_codes))
+        rows.append(
+            (
+                policy.name,
+                describe_threshold(config.default),
+                per_code or "-",
+                exempt or "-",
+                policy.policy.late,
+            )
+        )
+    return Table(
+        "Policies",
+        ("policy", "default threshold", "per code", "exempt", "late"),
+        tuple(rows),
+        labels=5,
+    )
+
+
+def _totals_table(report: Report) -> Table:
+    names = tuple(p.name for p in report.policies)
+    t = [p.totals for p in report.policies]
+    rows = [
+        ("alerts offered", *(_n(x.alerts) for x in t)),
+        ("delivered", *(_n(x.delivered) for x in t)),
+        ("throttled (held back)", *(_n(x.throttled) for x in t)),
+        ("exempt (delivered)", *(_n(x.exempt) for x in t)),
+        ("suppressed", *(_pct(x.suppression) for x in t)),
+        ("late (clamped)", *(_n(x.late) for x in t)),
+        ("skipped rows", *(_n(x.skipped) for x in t)),
+        ("episodes started", *(_n(x.episodes) for x in t)),
+        ("episodes open at the end", *(_n(x.open_episodes) for x in t)),
+    ]
+    return Table("Totals", ("", *names), tuple(rows))
+
+
+def _traffic_table(report: Report) -> Table:
+    rows = (
+        ("source", report.source),
+        ("alerts", _n(report.alerts)),
+        ("first", f"{_when(report.first)} UTC"),
+        ("last", f"{_when(report.last)} UTC"),
+    )
+    return Table("Traffic replayed", ("", ""), rows, labels=2)
+
+
+def _notifications_table(report: Report) -> Table:
+    names = tuple(p.name for p in report.policies)
+    n = [p.notifications for p in report.policies]
+    rows = [
+        ("incidents (1 per episode)", *(_n(x.incidents) for x in n)),
+        ("e-mails (1 per episode)", *(_n(x.emails) for x in n)),
+        ("e-mails (1 per device, recipient, day)", *(_n(x.device_daily_emails) for x in n)),
+        ("e-mails (1 digest per recipient, day)", *(_n(x.recipient_daily_emails) for x in n)),
+    ]
+    return Table("What notifying would cost", ("", *names), tuple(rows))
+
+
+def _peak_table(report: Report) -> Table:
+    rows = []
+    first = report.policies[0]
+    peak = first.peak_offered
+    if peak is not None:
+        rows.append(("offered", peak.label, _n(peak.offered)))
+    for policy in report.policies:
+        top = policy.peak_received
+        if top is not None:
+            rows.append((f"received ({policy.name})", top.label, _n(top.received)))
+            if peak is not None:
+                at_peak = next(h for h in policy.hourly if h.hour == peak.hour)
+                rows.append(
+                    (f"received at the offered peak ({policy.name})", peak.label,
+                     _n(at_peak.received))
+                )  # fmt: skip
+    return Table("Peak hour (UTC)", ("", "hour", "alerts"), tuple(rows), labels=2)
+
+
+def _flow_table(title: str, label: str, report: Report, pick: str) -> Table:
+    policies = report.policies
+    tables: list[tuple[FlowRow, ...]] = [getattr(p, pick) for p in policies]
+    columns = [label, "day", "offered"]
+    for p in policies:
+        prefix = f"{p.name}: " if len(policies) > 1 else ""
+        columns += [f"{prefix}received", f"{prefix}held back", f"{prefix}suppr.", "episodes"]
+    rows = []
+    for i, row in enumerate(tables[0]):
+        cells = [row.key, row.day, _n(row.offered)]
+        for table in tables:
+            other = table[i]
+            cells += [
+                _n(other.received),
+                _n(other.throttled),
+                _pct(other.suppression),
+                _n(other.episodes),
+            ]
+        rows.append(tuple(cells))
+    caption = "received = delivered + exempt: what reached the recipients"
+    return Table(title, tuple(columns), tuple(rows), labels=2, caption=caption)
+
+
+def _busiest_table(report: Report) -> Table:
+    policies = report.policies
+    columns = ["device", "make", "offered"]
+    for p in policies:
+        prefix = f"{p.name}: " if len(policies) > 1 else ""
+        columns += [f"{prefix}held back", f"{prefix}suppr.", "episodes"]
+    rows = []
+    for i, row in enumerate(policies[0].busiest):
+        info = row.info
+        make = (
+            " ".join(x for x in (info.manufacturer, info.model, info.firmware) if x)
+            if info
+            else "-"
+        )
+        cells = [row.device_id, make or "-", _n(row.offered)]
+        for p in policies:
+            other = p.busiest[i]
+            cells += [_n(other.throttled), _pct(other.suppression), _n(other.episodes)]
+        rows.append(tuple(cells))
+    return Table("Busiest devices", tuple(columns), tuple(rows), labels=2)
+
+
+def _makes_table(report: Report) -> Table | None:
+    policies = report.policies
+    if not policies[0].by_make:
+        return None
+    columns = ["manufacturer", "model", "firmware", "devices", "offered"]
+    for p in policies:
+        prefix = f"{p.name}: " if len(policies) > 1 else ""
+        columns += [f"{prefix}storming", f"{prefix}held back", "episodes"]
+    lookup = [{(m.manufacturer, m.model, m.firmware): m for m in p.by_make} for p in policies]
+    rows = []
+    for make in policies[0].by_make:
+        key = (make.manufacturer, make.model, make.firmware)
+        cells = [key[0] or "?", key[1] or "?", key[2] or "?", _n(make.devices), _n(make.offered)]
+        for table in lookup:
+            other = table[key]
+            cells += [_n(other.storming), _n(other.throttled), _n(other.episodes)]
+        rows.append(tuple(cells))
+    caption = "storming = devices with at least one throttling episode: where the root cause is"
+    return Table("By device make", tuple(columns), tuple(rows), labels=3, caption=caption)
+
+
+def report_tables(report: Report) -> list[Table]:
+    """Every table of a report, in reading order (empty sections left out)."""
+    tables = [_traffic_table(report), _policies_table(report), _totals_table(report)]
+    if report.alerts:
+        tables += [
+            _notifications_table(report),
+            _peak_table(report),
+            _flow_table("Per alert code and day", "code", report, "by_code"),
+            _flow_table("Per recipient and day", "recipient", report, "by_recipient"),
+            _busiest_table(report),
+        ]
+        makes = _makes_table(report)
+        if makes is not None:
+            tables.append(makes)
+    if report.skipped_rows:
+        rows = tuple((str(row),) for row in report.skipped_rows)
+        more = report.skipped - len(report.skipped_rows)
+        caption = f"and {more:,} more" if more else ""
+        tables.append(Table(f"Skipped rows ({report.skipped:,})", ("row",), rows, caption=caption))
+    return tables
+
+
+def _rich_available() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def render_tables(tables: Sequence[Table], out: IO[str], *, use_rich: bool | None = None) -> None:
+    """Draw ``tables`` on ``out``: with rich if installed (or ``use_rich``), else plain text."""
+    if use_rich is None:
+        use_rich = _rich_available()
+    if use_rich:
+        _render_rich(tables, out)
+    else:
+        _render_plain(tables, out)
+
+
+def _render_rich(tables: Sequence[Table], out: IO[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    terminal = hasattr(out, "isatty") and out.isatty()
+    # Off a terminal (a pipe, a file, a test) rich would assume 80 columns and fold the tables.
+    console = Console(file=out, width=None if terminal else 160, soft_wrap=False)
+    for table in tables:
+        rich_table = RichTable(
+            title=table.title,
+            caption=table.caption or None,
+            title_justify="left",
+            show_header=any(table.columns),
+        )
+        for i, column in enumerate(table.columns):
+            rich_table.add_column(column, justify="left" if i < table.labels else "right")
+        for row in table.rows:
+            rich_table.add_row(*row)
+        console.print(rich_table)
+
+
+def _render_plain(tables: Sequence[Table], out: IO[str]) -> None:
+    for table in tables:
+        widths = [len(c) for c in table.columns]
+        for row in table.rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+        def line(
+            cells: Sequence[str], widths: list[int] = widths, labels: int = table.labels
+        ) -> str:
+            return "  ".join(
+                cell.ljust(w) if i < labels else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+
+        out.write(f"{table.title}\n")
+        if any(table.columns):
+            out.write(line(table.columns) + "\n")
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for row in table.rows:
+            out.write(line(row) + "\n")
+        if table.caption:
+            out.write(f"({table.caption})\n")
+        out.write("\n")
+
+
+def report_json(report: Report) -> str:
+    """The report as one JSON object (``policies[i].totals`` and all the tables)."""
+    return json.dumps(report.as_dict(), indent=2)
+
+
+def report_csv(report: Report, out: IO[str]) -> None:
+    """The per-code table as CSV, one row per policy, code and day."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["policy", "code", "day", "offered", "delivered", "exempt", "throttled",
+         "suppression_pct", "episodes"]
+    )  # fmt: skip
+    for policy in report.policies:
+        for row in policy.by_code:
+            writer.writerow(
+                [policy.name, row.key, row.day, row.offered, row.delivered, row.exempt,
+                 row.throttled, row.suppression, row.episodes]
+            )  # fmt: skip
+
+
+def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
+    """A PNG of alerts offered and received per hour, one received line per policy.
+
+    Needs matplotlib (``pip install "alertthrottle[plot]"``); raises
+    ``ImportError`` saying so when it is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError('plotting needs matplotlib: pip install "alertthrottle[plot]"') from exc
+    from datetime import UTC, datetime
+
+    figure, axes = plt.subplots(figsize=(11, 5), dpi=100)
+    first = report.policies[0]
+    hours: Any = [datetime.fromtimestamp(row.hour, UTC) for row in first.hourly]
+    axes.plot(hours, [row.offered for row in first.hourly], label="offered", color="black")
+    for policy in report.policies:
+        axes.plot(hours, [row.received for row in policy.hourly], label=f"received ({policy.name})")
+    axes.set_ylabel("alerts per hour")
+    axes.set_xlabel("hour (UTC)")
+    axes.set_title(f"Offered vs received per hour: {report.source}"[:110])
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(os.fspath(path), format="png")
+    plt.close(figure)
+
+
+@contextmanager
+def progress_reporter(
+    out: IO[str], *, label: str = "replaying"
+) -> Iterator[Callable[[int], None] | None]:
+    """A callback that shows a live alert count on ``out`` (a terminal, with rich), else None."""
+    if not (hasattr(out, "isatty") and out.isatty()) or not _rich_available():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns: list[Any] = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} alerts"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=Console(file=out), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(count: int) -> None:
+            progress.update(task, completed=count)
+
+        yield update
+
+
+def policy_flow_summary(policy: PolicyReport) -> str:
+    """One line: how much a policy held back and how many episodes it started."""
+    t = policy.totals
+    return (
+        f"{policy.name}: {t.suppression:.1f}% held back ({t.throttled:,} of {t.alerts:,}), "
+        f"{t.episodes:,} episodes"
+    )

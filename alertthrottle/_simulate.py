@@ -1,0 +1,623 @@
+"""What-if replay: feed alert traffic through one or more policies and account for everything.
+
+:func:`simulate` reads the alerts once and feeds each to every policy, so
+policies compared side by side see exactly the same traffic. The
+:class:`Report` it returns holds plain, frozen values: totals that equal the
+policies' own :class:`Stats`, offered vs delivered per code and per recipient
+per day, what DCC-style notifications would cost, the busiest devices, the
+device makes that storm, and the hourly profile. Days and hours are UTC.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+
+import attrs
+
+from ._alert import Alert, DeviceInfo, format_code
+from ._decision import Verdict
+from ._events import ThrottlingStarted
+from ._policyfile import PolicySpec
+from ._traffic import SkippedRow
+
+__all__ = [
+    "DeviceRow",
+    "FlowRow",
+    "HourRow",
+    "MakeRow",
+    "Notifications",
+    "PolicyReport",
+    "Replay",
+    "Report",
+    "Totals",
+    "simulate",
+]
+
+_DAY = 86_400
+_HOUR = 3600
+_CODE_BITS = 16
+_CODE_MASK = (1 << _CODE_BITS) - 1
+#: Label of alerts addressed to nobody in the per-recipient table.
+NO_RECIPIENT = "(none)"
+#: How often (in alerts) a replay reports progress.
+PROGRESS_EVERY = 1 << 16
+
+
+def _day_text(day: int) -> str:
+    return datetime.fromtimestamp(day * _DAY, UTC).date().isoformat()
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Totals:
+    """A policy's totals over a replay: ``delivered + throttled + exempt == alerts``.
+
+    ``late`` alerts are counted in the others too; ``skipped`` rows never
+    reached the policy; ``episodes`` started, ``open_episodes`` of them were
+    still open at the last alert.
+    """
+
+    alerts: int
+    delivered: int
+    throttled: int
+    exempt: int
+    late: int
+    skipped: int
+    episodes: int
+    open_episodes: int
+
+    @property
+    def suppression(self) -> float:
+        """Percent of the alerts held back."""
+        return _percent(self.throttled, self.alerts)
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {**attrs.asdict(self), "suppression_pct": self.suppression}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class FlowRow:
+    """Offered vs delivered for one alert code (or one recipient) on one UTC day.
+
+    ``delivered`` counts DELIVER verdicts (samples included) and ``exempt``
+    the exempt alerts, which reach the recipients too; ``episodes`` counts
+    the throttling episodes started that day.
+    """
+
+    key: str
+    day: str
+    offered: int
+    delivered: int
+    throttled: int
+    exempt: int
+    episodes: int
+
+    @property
+    def received(self) -> int:
+        """What reached the recipients: delivered and exempt alerts."""
+        return self.delivered + self.exempt
+
+    @property
+    def suppression(self) -> float:
+        """Percent of the offered alerts held back."""
+        return _percent(self.throttled, self.offered)
+
+    def as_dict(self) -> dict[str, object]:
+        return {**attrs.asdict(self), "suppression_pct": self.suppression}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class DeviceRow:
+    """One of the busiest devices: what it sent, what was held back, and its make."""
+
+    device_id: str
+    offered: int
+    throttled: int
+    episodes: int
+    info: DeviceInfo | None
+
+    @property
+    def suppression(self) -> float:
+        return _percent(self.throttled, self.offered)
+
+    def as_dict(self) -> dict[str, object]:
+        info = self.info or DeviceInfo()
+        return {
+            "device_id": self.device_id,
+            "offered": self.offered,
+            "throttled": self.throttled,
+            "suppression_pct": self.suppression,
+            "episodes": self.episodes,
+            "manufacturer": info.manufacturer,
+            "model": info.model,
+            "firmware": info.firmware,
+        }
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class MakeRow:
+    """Alerts and episodes of one manufacturer/model/firmware: where storms come from."""
+
+    manufacturer: str | None
+    model: str | None
+    firmware: str | None
+    devices: int
+    storming: int
+    """Devices of this make that started at least one episode."""
+    offered: int
+    throttled: int
+    episodes: int
+
+    def as_dict(self) -> dict[str, object]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class HourRow:
+    """One UTC hour: alerts offered, and how many reached the recipients."""
+
+    hour: int
+    """Start of the hour, epoch seconds."""
+    offered: int
+    received: int
+
+    @property
+    def label(self) -> str:
+        return datetime.fromtimestamp(self.hour, UTC).strftime("%Y-%m-%d %H:00")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"hour": self.label, "offered": self.offered, "received": self.received}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Notifications:
+    """What telling people about episodes would cost, three ways.
+
+    ``incidents`` and ``emails``: the DCC proposal, one incident and one
+    e-mail per episode start. ``device_daily_emails``: one e-mail per device,
+    recipient and day with an episode (the revised proposal).
+    ``recipient_daily_emails``: one digest per recipient and day with an
+    episode. ``per_recipient``: episodes (incidents) per recipient.
+    """
+
+    incidents: int
+    emails: int
+    device_daily_emails: int
+    recipient_daily_emails: int
+    per_recipient: tuple[tuple[str, int], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "incidents": self.incidents,
+            "emails": self.emails,
+            "device_daily_emails": self.device_daily_emails,
+            "recipient_daily_emails": self.recipient_daily_emails,
+            "per_recipient": dict(self.per_recipient),
+        }
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class PolicyReport:
+    """Everything one policy did to the replayed traffic."""
+
+    policy: PolicySpec
+    totals: Totals
+    by_code: tuple[FlowRow, ...]
+    by_recipient: tuple[FlowRow, ...]
+    notifications: Notifications
+    busiest: tuple[DeviceRow, ...]
+    by_make: tuple[MakeRow, ...]
+    hourly: tuple[HourRow, ...]
+
+    @property
+    def name(self) -> str:
+        return self.policy.name
+
+    @property
+    def peak_offered(self) -> HourRow | None:
+        """The hour with most alerts offered."""
+        return max(self.hourly, key=lambda row: row.offered, default=None)
+
+    @property
+    def peak_received(self) -> HourRow | None:
+        """The hour with most alerts reaching recipients."""
+        return max(self.hourly, key=lambda row: row.received, default=None)
+
+    def as_dict(self) -> dict[str, object]:
+        peak_offered, peak_received = self.peak_offered, self.peak_received
+        return {
+            "name": self.name,
+            "policy": self.policy.as_dict(),
+            "totals": self.totals.as_dict(),
+            "notifications": self.notifications.as_dict(),
+            "peak_hour": {
+                "offered": peak_offered.as_dict() if peak_offered else None,
+                "received": peak_received.as_dict() if peak_received else None,
+            },
+            "by_code": [row.as_dict() for row in self.by_code],
+            "by_recipient": [row.as_dict() for row in self.by_recipient],
+            "busiest_devices": [row.as_dict() for row in self.busiest],
+            "by_make": [row.as_dict() for row in self.by_make],
+            "hourly": [row.as_dict() for row in self.hourly],
+        }
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class Report:
+    """A replay's outcome: the traffic replayed and one :class:`PolicyReport` per policy."""
+
+    source: str
+    alerts: int
+    first: float | None
+    last: float | None
+    skipped: int
+    skipped_rows: tuple[SkippedRow, ...]
+    policies: tuple[PolicyReport, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        def when(t: float | None) -> str | None:
+            return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+        return {
+            "source": self.source,
+            "alerts": self.alerts,
+            "first": when(self.first),
+            "last": when(self.last),
+            "skipped": self.skipped,
+            "skipped_rows": [str(row) for row in self.skipped_rows],
+            "policies": [policy.as_dict() for policy in self.policies],
+        }
+
+
+# Counts are keyed by (hour << 16 | code, recipients): one small tuple per alert, from
+# which the per-code, per-recipient, per-day and per-hour tables are all derived at the end.
+_Key = tuple[int, tuple[str, ...]]
+
+
+class _Lane:
+    """One policy being replayed, and its counts."""
+
+    __slots__ = (
+        "delivered",
+        "device_days",
+        "device_episodes",
+        "device_throttled",
+        "episodes",
+        "exempt",
+        "feed",
+        "policy",
+        "spec",
+        "throttled",
+    )
+
+    def __init__(self, spec: PolicySpec) -> None:
+        self.spec = spec
+        self.policy = spec.build()
+        self.feed = self.policy.feed
+        self.delivered: dict[_Key, int] = {}
+        self.throttled: dict[_Key, int] = {}
+        self.exempt: dict[_Key, int] = {}
+        self.episodes: dict[_Key, int] = {}
+        self.device_throttled: dict[str, int] = {}
+        self.device_episodes: dict[str, int] = {}
+        self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()
+
+    def started(self, event: ThrottlingStarted) -> None:
+        hour = int(event.at) // _HOUR
+        key = (hour << _CODE_BITS | event.code, event.recipients)
+        self.episodes[key] = self.episodes.get(key, 0) + 1
+        device = event.device_id
+        self.device_episodes[device] = self.device_episodes.get(device, 0) + 1
+        self.device_days.add((device, hour // 24, event.recipients))
+
+
+class Replay:
+    """Feeds alerts through several policies at once and builds the :class:`Report`.
+
+    Use :meth:`run` (any number of times, in time order) then :meth:`report`;
+    or :func:`simulate`, which does both.
+    """
+
+    def __init__(self, policies: Sequence[PolicySpec], *, busiest: int = 10) -> None:
+        if not policies:
+            raise ValueError("policies: at least one policy is needed")
+        self._lanes = [_Lane(spec) for spec in policies]
+        self._busiest = busiest
+        self._devices: dict[str, int] = {}
+        self._count = 0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    @property
+    def alerts(self) -> int:
+        """Alerts replayed so far."""
+        return self._count
+
+    def run(self, alerts: Iterable[Alert], progress: Callable[[int], None] | None = None) -> None:
+        """Feed ``alerts`` to every policy, counting as it goes.
+
+        ``progress`` is called with the running alert count every
+        :data:`PROGRESS_EVERY` alerts.
+        """
+        # The hot loop: per alert one key tuple, one device count, and per policy
+        # the decision and one count by verdict. Everything else is derived later.
+        devices = self._devices
+        devices_get = devices.get
+        lanes = self._lanes
+        deliver = Verdict.DELIVER
+        throttle = Verdict.THROTTLE
+        started = ThrottlingStarted
+        count = self._count
+        last = self._last if self._last is not None else -math.inf
+        iterator = iter(alerts)
+        if self._first is None:
+            head = next(iterator, None)
+            if head is None:
+                return
+            self._first = head.timestamp
+            iterator = itertools.chain((head,), iterator)
+        if len(lanes) == 1:
+            count, last = self._run_one(iterator, count, last, progress)
+        else:
+            for alert in iterator:
+                t = alert.timestamp
+                if t > last:
+                    last = t
+                key = (int(t) // _HOUR << _CODE_BITS | alert.code, alert.recipients)
+                device = alert.device_id
+                devices[device] = devices_get(device, 0) + 1
+                for lane in lanes:
+                    decision = lane.feed(alert)
+                    verdict = decision.verdict
+                    if verdict is deliver:
+                        table = lane.delivered
+                    elif verdict is throttle:
+                        table = lane.throttled
+                        by_device = lane.device_throttled
+                        by_device[device] = by_device.get(device, 0) + 1
+                    else:
+                        table = lane.exempt
+                    table[key] = table.get(key, 0) + 1
+                    if decision.events:
+                        for event in decision.events:
+                            if type(event) is started:
+                                lane.started(event)
+                count += 1
+                if progress is not None and not count % PROGRESS_EVERY:
+                    self._count = count
+                    progress(count)
+        self._count = count
+        self._last = last
+
+    def _run_one(
+        self,
+        alerts: Iterator[Alert],
+        count: int,
+        last: float,
+        progress: Callable[[int], None] | None,
+    ) -> tuple[int, float]:
+        """:meth:`run` for a single policy, with its tables in local variables."""
+        devices = self._devices
+        devices_get = devices.get
+        lane = self._lanes[0]
+        feed = lane.feed
+        delivered, delivered_get = lane.delivered, lane.delivered.get
+        throttled, throttled_get = lane.throttled, lane.throttled.get
+        exempt, exempt_get = lane.exempt, lane.exempt.get
+        by_device, by_device_get = lane.device_throttled, lane.device_throttled.get
+        deliver = Verdict.DELIVER
+        throttle = Verdict.THROTTLE
+        started = ThrottlingStarted
+        hour_seconds, code_bits, every = _HOUR, _CODE_BITS, PROGRESS_EVERY
+        for alert in alerts:
+            t = alert.timestamp
+            if t > last:
+                last = t
+            key = (int(t) // hour_seconds << code_bits | alert.code, alert.recipients)
+            device = alert.device_id
+            devices[device] = devices_get(device, 0) + 1
+            decision = feed(alert)
+            verdict = decision.verdict
+            if verdict is deliver:
+                delivered[key] = delivered_get(key, 0) + 1
+            elif verdict is throttle:
+                throttled[key] = throttled_get(key, 0) + 1
+                by_device[device] = by_device_get(device, 0) + 1
+            else:
+                exempt[key] = exempt_get(key, 0) + 1
+            if decision.events:
+                for event in decision.events:
+                    if type(event) is started:
+                        lane.started(event)
+            count += 1
+            if progress is not None and not count % every:
+                self._count = count
+                progress(count)
+        return count, last
+
+    def report(
+        self,
+        *,
+        source: str = "",
+        devices: Mapping[str, DeviceInfo] | None = None,
+        skipped: int = 0,
+        skipped_rows: Sequence[SkippedRow] = (),
+    ) -> Report:
+        """The report so far; ``devices`` (makes) and skipped rows come from the reader."""
+        infos = devices or {}
+        offered: dict[_Key, int] = {}
+        if self._lanes:
+            # Every policy saw every alert: any one's verdict counts add up to the offer.
+            first = self._lanes[0]
+            for table in (first.delivered, first.throttled, first.exempt):
+                for key, n in table.items():
+                    offered[key] = offered.get(key, 0) + n
+        policies = tuple(self._policy_report(lane, offered, infos, skipped) for lane in self._lanes)
+        return Report(
+            source=source,
+            alerts=self._count,
+            first=self._first,
+            last=self._last,
+            skipped=skipped,
+            skipped_rows=tuple(skipped_rows),
+            policies=policies,
+        )
+
+    # -- building the tables ------------------------------------------------------------
+
+    def _policy_report(
+        self,
+        lane: _Lane,
+        offered: Mapping[_Key, int],
+        infos: Mapping[str, DeviceInfo],
+        skipped: int,
+    ) -> PolicyReport:
+        stats = lane.policy.stats
+        totals = Totals(
+            alerts=stats.total,
+            delivered=stats.delivered,
+            throttled=stats.throttled,
+            exempt=stats.exempt,
+            late=stats.late,
+            skipped=skipped,
+            episodes=stats.episodes,
+            open_episodes=stats.open_episodes,
+        )
+        by_code: dict[tuple[str, int], list[int]] = {}
+        by_recipient: dict[tuple[str, int], list[int]] = {}
+        hours: dict[int, list[int]] = {}
+        for key in offered.keys() | lane.episodes.keys():
+            hourcode, recipients = key
+            hour, code = hourcode >> _CODE_BITS, hourcode & _CODE_MASK
+            day = hour // 24
+            throttled = lane.throttled.get(key, 0)
+            counts = (
+                offered.get(key, 0),
+                lane.delivered.get(key, 0),
+                throttled,
+                lane.exempt.get(key, 0),
+                lane.episodes.get(key, 0),
+            )
+            for table, name in [(by_code, format_code(code))] + [
+                (by_recipient, r) for r in recipients or (NO_RECIPIENT,)
+            ]:
+                row = table.setdefault((name, day), [0, 0, 0, 0, 0])
+                for i, value in enumerate(counts):
+                    row[i] += value
+            per_hour = hours.setdefault(hour, [0, 0])
+            per_hour[0] += counts[0]
+            per_hour[1] += throttled
+
+        def rows(table: dict[tuple[str, int], list[int]]) -> tuple[FlowRow, ...]:
+            return tuple(
+                FlowRow(
+                    key=name,
+                    day=_day_text(day),
+                    offered=c[0],
+                    delivered=c[1],
+                    throttled=c[2],
+                    exempt=c[3],
+                    episodes=c[4],
+                )
+                for (name, day), c in sorted(
+                    table.items(), key=lambda item: (item[0][1], item[0][0])
+                )
+            )
+
+        per_recipient: dict[str, int] = {}
+        recipient_days: set[tuple[str, int]] = set()
+        for key, episodes in lane.episodes.items():
+            for r in key[1] or (NO_RECIPIENT,):
+                per_recipient[r] = per_recipient.get(r, 0) + episodes
+                recipient_days.add((r, (key[0] >> _CODE_BITS) // 24))
+        notifications = Notifications(
+            incidents=stats.episodes,
+            emails=stats.episodes,
+            device_daily_emails=sum(len(r) or 1 for _, _, r in lane.device_days),
+            recipient_daily_emails=len(recipient_days),
+            per_recipient=tuple(sorted(per_recipient.items(), key=lambda kv: (-kv[1], kv[0]))),
+        )
+
+        busiest = heapq.nlargest(self._busiest, self._devices.items(), key=lambda kv: kv[1])
+        device_rows = tuple(
+            DeviceRow(
+                device_id=device,
+                offered=sent,
+                throttled=lane.device_throttled.get(device, 0),
+                episodes=lane.device_episodes.get(device, 0),
+                info=infos.get(device),
+            )
+            for device, sent in busiest
+        )
+
+        makes: dict[DeviceInfo, list[int]] = {}
+        if infos:
+            for device, sent in self._devices.items():
+                info = infos.get(device, DeviceInfo())
+                row = makes.setdefault(info, [0, 0, 0, 0, 0])
+                episodes = lane.device_episodes.get(device, 0)
+                row[0] += 1
+                row[1] += episodes > 0
+                row[2] += sent
+                row[3] += lane.device_throttled.get(device, 0)
+                row[4] += episodes
+        make_rows = tuple(
+            sorted(
+                (
+                    MakeRow(
+                        manufacturer=info.manufacturer,
+                        model=info.model,
+                        firmware=info.firmware,
+                        devices=c[0],
+                        storming=c[1],
+                        offered=c[2],
+                        throttled=c[3],
+                        episodes=c[4],
+                    )
+                    for info, c in makes.items()
+                ),
+                key=lambda row: (-row.episodes, -row.offered),
+            )
+        )
+
+        hourly = tuple(
+            HourRow(hour=hour * _HOUR, offered=n, received=n - throttled)
+            for hour, (n, throttled) in sorted(hours.items())
+        )
+        return PolicyReport(
+            policy=lane.spec,
+            totals=totals,
+            by_code=rows(by_code),
+            by_recipient=rows(by_recipient),
+            notifications=notifications,
+            busiest=device_rows,
+            by_make=make_rows,
+            hourly=hourly,
+        )
+
+
+def simulate(
+    alerts: Iterable[Alert],
+    policies: Sequence[PolicySpec],
+    *,
+    source: str = "",
+    devices: Mapping[str, DeviceInfo] | None = None,
+    busiest: int = 10,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Replay ``alerts`` (in time order) through ``policies`` and return the :class:`Report`.
+
+    ``devices`` maps device ids to makes for the root-cause table. Skipped
+    rows are counted by the reader; pass them through :meth:`Replay.report`
+    when reading files (the CLI does).
+    """
+    replay = Replay(policies, busiest=busiest)
+    replay.run(alerts, progress)
+    return replay.report(source=source, devices=devices)

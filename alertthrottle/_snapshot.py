@@ -1,0 +1,532 @@
+"""Snapshots: a policy's whole state as versioned JSON bytes, and atomic files of them.
+
+The format is documented in docs/snapshots.md. Writing is the easy half;
+reading checks everything (format, version, checksum, every field, the
+invariants between them) while building a fresh policy, and only hands the
+policy over once all of it passed: a bad snapshot raises
+:class:`SnapshotError` and leaves nothing half-loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import math
+import os
+import tempfile
+import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._alert import format_code, parse_code, parse_device_id
+from ._events import ThrottlingEnded, ThrottlingStarted
+from ._exceptions import AlertThrottleError, SnapshotError
+from ._reconfigure import ConfigChange, SettingChange, diff_configs
+from ._threshold import PolicyConfig
+from ._window import KeyWindow
+
+if TYPE_CHECKING:
+    from ._policy import ThrottlePolicy, _Episode
+
+__all__ = ["FORMAT", "VERSION", "dump_policy", "load_policy", "write_atomically"]
+
+#: The ``format`` tag of every snapshot.
+FORMAT = "alertthrottle-snapshot"
+#: The newest format version this code writes and reads.
+VERSION = 1
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _canonical(value: object) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    ).encode("ascii")
+
+
+def _time(value: float) -> float | None:
+    """A time for JSON: ``-inf`` (never) becomes ``null``."""
+    return None if value == -math.inf else value
+
+
+def _event_data(event: ThrottlingEnded) -> dict[str, Any]:
+    return {
+        "device_id": event.device_id,
+        "code": format_code(event.code),
+        "at": event.at,
+        "sequence_id": event.sequence_id,
+        "started_at": event.started_at,
+        "throttled_count": event.throttled_count,
+        "sampled_count": event.sampled_count,
+        "recipients": list(event.recipients),
+    }
+
+
+def _state(policy: ThrottlePolicy) -> dict[str, Any]:
+    keys: list[dict[str, Any]] = []
+    for rule in policy._rules.values():
+        code = format_code(rule.code)
+        for device_id, window in rule.keys.items():
+            size = len(window.times)
+            times = [window.recent(nth) for nth in range(size, 0, -1)]
+            record: dict[str, Any] = {
+                "device_id": device_id,
+                "code": code,
+                "times": [t for t in times if t != -math.inf],
+                "last_delivered": _time(window.last_delivered),
+                "pending": window.pending,
+                "pending_sequence": window.pending_sequence,
+                "episode": None,
+            }
+            episode = window.episode
+            if episode is not None:
+                started = episode.started
+                record["episode"] = {
+                    "sequence_id": started.sequence_id,
+                    "started_at": started.at,
+                    "window_count": started.window_count,
+                    "recipients": list(started.recipients),
+                    "alerts": episode.alerts,
+                    "throttled": episode.throttled,
+                    "sampled": episode.sampled,
+                }
+            keys.append(record)
+    # Sorted, so that equal states give equal bytes whatever order keys came in.
+    keys.sort(key=lambda record: (record["code"], record["device_id"]))
+    # Entries of the lazy schedules, with the times they are filed under and in
+    # the order they surface, so that ties resolve exactly as they would have.
+    ends = [
+        [when, episode.started.sequence_id]
+        for when, episode in policy._ends.entries()
+        if episode.window.episode is episode
+    ]
+    idle = [
+        [when, device_id, format_code(code)] for when, device_id, code in sorted(policy._idle_heap)
+    ]
+    return {
+        "config": policy._config.as_dict(),
+        "late": policy._late_mode,
+        "max_keys": policy._max_keys,
+        "clock": _time(policy._clock),
+        "sequence": policy._sequence,
+        "stats": {
+            "total": policy._total,
+            "delivered": policy._delivered,
+            "throttled": policy._throttled,
+            "exempt": policy._exempt,
+            "late": policy._late,
+            "evicted": policy._evicted,
+        },
+        "keys": keys,
+        "dropped_pending": [
+            {"device_id": device_id, "code": format_code(code), "count": count, "sequence_id": seq}
+            for (device_id, code), (count, seq) in sorted(
+                policy._pending.items(), key=lambda item: (item[0][1], item[0][0])
+            )
+        ],
+        "schedule": {"ends": ends, "idle": idle},
+        "config_history": [
+            {
+                "version": change.version,
+                "at": change.at,
+                "reason": change.reason,
+                "config": change.config.as_dict(),
+                "changes": [[c.path, c.before, c.after] for c in change.changes],
+                "events": [_event_data(event) for event in change.events],
+            }
+            for change in policy._history
+        ],
+    }
+
+
+def dump_policy(policy: ThrottlePolicy, *, compress: bool) -> bytes:
+    """The snapshot bytes of ``policy`` (gzip with a fixed mtime when ``compress``)."""
+    state = _canonical(_state(policy))
+    checksum = hashlib.sha256(state).hexdigest()
+    # The canonical document (sorted keys), assembled around the state already encoded.
+    head = f'{{"format":"{FORMAT}","sha256":"{checksum}","state":'.encode("ascii")
+    data = b"".join((head, state, f',"version":{VERSION}}}'.encode("ascii")))
+    if compress:
+        return gzip.compress(data, mtime=0)
+    return data
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` by ``data`` so that a crash at any point leaves old or new, whole.
+
+    A temporary file in the same directory is written and fsynced, renamed over
+    ``path`` (atomic on POSIX and Windows), and the directory is fsynced so the
+    rename itself survives a power cut.
+    """
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
+    )
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _fail(field: str, value: object, problem: str) -> SnapshotError:
+    return SnapshotError(field, value, problem)
+
+
+def _object(value: object, field: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(field, value, "must be a JSON object")
+    return value
+
+
+def _list(value: object, field: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(field, value, "must be a JSON array")
+    return value
+
+
+def _get(data: Mapping[str, Any], name: str, field: str) -> Any:
+    if name not in data:
+        raise _fail(f"{field}.{name}" if field else name, None, "is missing")
+    return data[name]
+
+
+def _int(value: object, field: str, minimum: int = 0) -> int:
+    if type(value) is not int or value < minimum:
+        raise _fail(field, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _number(value: object, field: str) -> int | float:
+    if type(value) not in (int, float) or not (0 <= value < math.inf):  # type: ignore[operator]
+        raise _fail(field, value, "must be a finite number >= 0")
+    return value  # type: ignore[return-value]
+
+
+def _optional_number(value: object, field: str) -> int | float | None:
+    return None if value is None else _number(value, field)
+
+
+def _text(value: object, field: str) -> str:
+    if type(value) is not str:
+        raise _fail(field, value, "must be a string")
+    return value
+
+
+def _recipients(value: object, field: str) -> tuple[str, ...]:
+    items = _list(value, field)
+    for item in items:
+        if type(item) is not str or not item:
+            raise _fail(field, value, "must hold non-empty strings")
+    return tuple(items)
+
+
+def _device(value: object, field: str) -> str:
+    try:
+        device_id = parse_device_id(value, field)
+    except AlertThrottleError as exc:
+        raise _fail(field, value, exc.problem) from None
+    if device_id != value:
+        raise _fail(field, value, "must be a canonical EUI-64")
+    return device_id
+
+
+def _code(value: object, field: str) -> int:
+    try:
+        return parse_code(_text(value, field), field)
+    except SnapshotError:
+        raise
+    except AlertThrottleError as exc:
+        raise _fail(field, value, exc.problem) from None
+
+
+def _config(value: object, field: str) -> PolicyConfig:
+    try:
+        return PolicyConfig.from_dict(_object(value, field))
+    except SnapshotError:
+        raise
+    except AlertThrottleError as exc:
+        raise _fail(f"{field}.{exc.field}", exc.value, exc.problem) from None
+
+
+def _decode(data: object) -> Mapping[str, Any]:
+    """The state of a snapshot, once format, version and checksum are right."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise _fail("data", type(data).__name__, "must be bytes")
+    raw = bytes(data)
+    size = f"{len(raw)} bytes"
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):
+            raise _fail("data", size, "is truncated or corrupted gzip") from None
+
+    def no_constants(name: str) -> object:
+        raise ValueError(name)
+
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _fail("data", size, "is not a whole JSON document (truncated or corrupted)") from None
+    if not isinstance(document, dict):
+        raise _fail("document", type(document).__name__, "must be a JSON object")
+    if document.get("format") != FORMAT:
+        raise _fail("format", document.get("format"), f"must be {FORMAT!r}: not a snapshot")
+    version = document.get("version")
+    if type(version) is not int or version < 1:
+        raise _fail("version", version, "must be an integer >= 1")
+    if version > VERSION:
+        raise _fail(
+            "version", version, f"is newer than this alertthrottle reads ({VERSION}); upgrade it"
+        )
+    state = _object(_get(document, "state", ""), "state")
+    checksum = document.get("sha256")
+    if checksum != hashlib.sha256(_canonical(state)).hexdigest():
+        raise _fail("sha256", checksum, "does not match the state: the snapshot is corrupted")
+    return state
+
+
+def _history(value: object, config: PolicyConfig) -> list[ConfigChange]:
+    entries = _list(value, "state.config_history")
+    history: list[ConfigChange] = []
+    for index, item in enumerate(entries):
+        field = f"state.config_history[{index}]"
+        entry = _object(item, field)
+        version = _int(_get(entry, "version", field), f"{field}.version", 1)
+        if version != index + 1:
+            raise _fail(f"{field}.version", version, f"must be {index + 1}")
+        changes = []
+        for number, change in enumerate(_list(_get(entry, "changes", field), f"{field}.changes")):
+            where = f"{field}.changes[{number}]"
+            parts = _list(change, where)
+            if len(parts) != 3 or type(parts[0]) is not str:
+                raise _fail(where, change, "must be [path, before, after]")
+            for part in parts[1:]:
+                if part is not None and type(part) not in (int, float, bool):
+                    raise _fail(where, change, "values must be numbers, true or null")
+            changes.append(SettingChange(parts[0], parts[1], parts[2]))
+        events = []
+        for number, event in enumerate(_list(_get(entry, "events", field), f"{field}.events")):
+            where = f"{field}.events[{number}]"
+            event_data = _object(event, where)
+            events.append(
+                ThrottlingEnded(
+                    device_id=_device(_get(event_data, "device_id", where), f"{where}.device_id"),
+                    code=_code(_get(event_data, "code", where), f"{where}.code"),
+                    at=_number(_get(event_data, "at", where), f"{where}.at"),
+                    sequence_id=_int(_get(event_data, "sequence_id", where), where, 1),
+                    started_at=_number(_get(event_data, "started_at", where), where),
+                    throttled_count=_int(_get(event_data, "throttled_count", where), where),
+                    sampled_count=_int(_get(event_data, "sampled_count", where), where),
+                    recipients=_recipients(_get(event_data, "recipients", where), where),
+                )
+            )
+        reason = _text(_get(entry, "reason", field), f"{field}.reason")
+        at = _optional_number(_get(entry, "at", field), f"{field}.at")
+        if (at is None) is not (index == 0):
+            raise _fail(f"{field}.at", at, "must be null for version 1 only")
+        history.append(
+            ConfigChange(
+                version=version,
+                at=at,
+                reason=reason,
+                config=_config(_get(entry, "config", field), f"{field}.config"),
+                changes=tuple(changes),
+                events=tuple(events),
+            )
+        )
+    if not history or history[-1].config != config:
+        raise _fail("state.config_history", len(history), "must end with the config in force")
+    return history
+
+
+def _restore_keys(
+    policy: ThrottlePolicy, records: list[Any], clock: float, sequence: int
+) -> dict[int, _Episode]:
+    from ._policy import _Episode
+
+    episodes: dict[int, _Episode] = {}
+    for index, item in enumerate(records):
+        field = f"state.keys[{index}]"
+        record = _object(item, field)
+        device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
+        code = _code(_get(record, "code", field), f"{field}.code")
+        rule = policy._rules.get(code) or policy._rule_for(code)
+        if rule.threshold is None:
+            raise _fail(f"{field}.code", format_code(code), "has no threshold: holds no window")
+        if device_id in rule.keys:
+            raise _fail(field, [device_id, format_code(code)], "appears twice")
+        times = [
+            _number(t, f"{field}.times")
+            for t in _list(_get(record, "times", field), f"{field}.times")
+        ]
+        if not times or len(times) > rule.size or times != sorted(times) or times[-1] > clock:
+            raise _fail(
+                f"{field}.times", times, f"must be 1 to {rule.size} ascending times <= the clock"
+            )
+        if times[-1] + rule.period <= clock:
+            raise _fail(f"{field}.times", times, "are all out of the window: the key is idle")
+        window = KeyWindow(rule.size)
+        for t in times:
+            window.push(t)
+        last = _optional_number(_get(record, "last_delivered", field), f"{field}.last_delivered")
+        window.last_delivered = -math.inf if last is None else last
+        window.pending = _int(_get(record, "pending", field), f"{field}.pending")
+        pending_sequence = _get(record, "pending_sequence", field)
+        if pending_sequence is not None:
+            _int(pending_sequence, f"{field}.pending_sequence", 1)
+        if (window.pending == 0) is not (pending_sequence is None) or (
+            pending_sequence is not None and pending_sequence > sequence
+        ):
+            raise _fail(
+                f"{field}.pending_sequence",
+                pending_sequence,
+                "must be a started episode exactly when pending > 0",
+            )
+        window.pending_sequence = pending_sequence
+        episode_data = _get(record, "episode", field)
+        if episode_data is not None:
+            where = f"{field}.episode"
+            data = _object(episode_data, where)
+            sequence_id = _int(_get(data, "sequence_id", where), f"{where}.sequence_id", 1)
+            if sequence_id > sequence or sequence_id in episodes:
+                raise _fail(f"{where}.sequence_id", sequence_id, "is not a unique started episode")
+            started = ThrottlingStarted(
+                device_id=device_id,
+                code=code,
+                at=_number(_get(data, "started_at", where), f"{where}.started_at"),
+                sequence_id=sequence_id,
+                window_count=_int(_get(data, "window_count", where), f"{where}.window_count", 1),
+                recipients=_recipients(_get(data, "recipients", where), f"{where}.recipients"),
+            )
+            episode = _Episode(rule, window, started)
+            episode.alerts = _int(_get(data, "alerts", where), f"{where}.alerts", 1)
+            episode.throttled = _int(_get(data, "throttled", where), f"{where}.throttled")
+            episode.sampled = _int(_get(data, "sampled", where), f"{where}.sampled")
+            if episode.throttled + episode.sampled != episode.alerts:
+                raise _fail(where, data, "alerts must equal throttled + sampled")
+            window.episode = episode
+            end = episode.end_time()
+            if end is None or end <= clock:
+                raise _fail(where, data, "has already ended by the clock")
+            episodes[sequence_id] = episode
+            policy._open += 1
+        rule.keys[device_id] = window
+        policy._tracked += 1
+    return episodes
+
+
+def _restore_schedules(
+    policy: ThrottlePolicy, schedule: Mapping[str, Any], episodes: dict[int, _Episode]
+) -> None:
+    filed: set[int] = set()
+    for index, item in enumerate(_list(_get(schedule, "ends", "state.schedule"), "ends")):
+        field = f"state.schedule.ends[{index}]"
+        parts = _list(item, field)
+        if len(parts) != 2:
+            raise _fail(field, item, "must be [time, sequence_id]")
+        when = _number(parts[0], field)
+        episode = episodes.get(parts[1]) if type(parts[1]) is int else None
+        end = None if episode is None else episode.end_time()
+        if episode is None or parts[1] in filed or end is None or when > end:
+            raise _fail(field, item, "must file each open episode once, no later than its end")
+        filed.add(parts[1])
+        policy._ends.add(episode, when)
+    if len(filed) != len(episodes):
+        raise _fail("state.schedule.ends", len(filed), f"must file all {len(episodes)} episodes")
+    idle: set[tuple[int, str]] = set()
+    entries: list[tuple[float, str, int]] = []
+    for index, item in enumerate(_list(_get(schedule, "idle", "state.schedule"), "idle")):
+        field = f"state.schedule.idle[{index}]"
+        parts = _list(item, field)
+        if len(parts) != 3:
+            raise _fail(field, item, "must be [time, device_id, code]")
+        when = _number(parts[0], field)
+        device_id = _device(parts[1], field)
+        code = _code(parts[2], field)
+        rule = policy._rules.get(code)
+        window = None if rule is None else rule.keys.get(device_id)
+        if rule is None or window is None or (code, device_id) in idle:
+            raise _fail(field, item, "must file each tracked key once")
+        if when > window.recent(1) + rule.period:
+            raise _fail(field, item, "is filed after the key's window empties")
+        idle.add((code, device_id))
+        entries.append((when, device_id, code))
+    if len(idle) != policy._tracked:
+        raise _fail("state.schedule.idle", len(idle), f"must file all {policy._tracked} keys")
+    # A sorted list is a heap; the entries' order is that of their content.
+    policy._idle_heap[:] = sorted(entries)
+
+
+def load_policy(
+    cls: type[ThrottlePolicy], data: object, expected_config: PolicyConfig | None
+) -> ThrottlePolicy:
+    """A policy rebuilt from snapshot bytes, or :class:`SnapshotError` (nothing half-loaded)."""
+    state = _decode(data)
+    config = _config(_get(state, "config", "state"), "state.config")
+    if expected_config is not None and config != expected_config:
+        detail = "".join(
+            f"; {change.path} is {change.after!r}, expected {change.before!r}"
+            for change in diff_configs(expected_config, config)[:3]
+        )
+        raise _fail("config", config.as_dict(), "is not the expected configuration" + detail)
+    late = _get(state, "late", "state")
+    if late not in ("clamp", "reject"):
+        raise _fail("state.late", late, "must be 'clamp' or 'reject'")
+    max_keys = _get(state, "max_keys", "state")
+    if max_keys is not None:
+        _int(max_keys, "state.max_keys", 1)
+    policy = cls(config, late=late, max_keys=max_keys)
+    clock = _optional_number(_get(state, "clock", "state"), "state.clock")
+    policy._clock = -math.inf if clock is None else clock
+    policy._sequence = _int(_get(state, "sequence", "state"), "state.sequence")
+    stats = _object(_get(state, "stats", "state"), "state.stats")
+    for name in ("total", "delivered", "throttled", "exempt", "late", "evicted"):
+        setattr(policy, f"_{name}", _int(_get(stats, name, "state.stats"), f"state.stats.{name}"))
+    if policy._delivered + policy._throttled + policy._exempt != policy._total:
+        raise _fail("state.stats", dict(stats), "delivered + throttled + exempt must equal total")
+    episodes = _restore_keys(
+        policy, _list(_get(state, "keys", "state"), "state.keys"), policy._clock, policy._sequence
+    )
+    pending = sum(w.pending for rule in policy._rules.values() for w in rule.keys.values())
+    dropped = _list(_get(state, "dropped_pending", "state"), "state.dropped_pending")
+    for index, item in enumerate(dropped):
+        field = f"state.dropped_pending[{index}]"
+        record = _object(item, field)
+        device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
+        code = _code(_get(record, "code", field), f"{field}.code")
+        count = _int(_get(record, "count", field), f"{field}.count", 1)
+        sequence_id = _int(_get(record, "sequence_id", field), f"{field}.sequence_id", 1)
+        rule = policy._rules.get(code)
+        if (
+            sequence_id > policy._sequence
+            or (device_id, code) in policy._pending
+            or (rule is not None and device_id in rule.keys)
+        ):
+            raise _fail(field, item, "must be one untracked key's count of a started episode")
+        policy._pending[device_id, code] = (count, sequence_id)
+        pending += count
+    if pending > policy._throttled:
+        raise _fail("state.stats.throttled", policy._throttled, "is less than the pending counts")
+    _restore_schedules(
+        policy, _object(_get(state, "schedule", "state"), "state.schedule"), episodes
+    )
+    policy._history[:] = _history(_get(state, "config_history", "state"), config)
+    return policy

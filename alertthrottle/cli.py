@@ -1,0 +1,516 @@
+"""The ``alertthrottle`` command: argument parsing only.
+
+Each subcommand is a :class:`Command` (a name, its arguments and a thin
+``run`` function over the library); adding one is adding an entry to
+:data:`COMMANDS`. ``main`` returns the exit status: 0 success, 1 bad input
+(a traffic row, a policy file, a scenario parameter), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any
+
+import attrs
+
+from . import __version__
+from ._alert import Alert, DeviceInfo, format_code, parse_code
+from ._exceptions import AlertThrottleError, PolicyError
+from ._policyfile import BUILTIN_POLICIES, DEFAULT_POLICY, PolicySpec, builtin_policy, load_policy
+from ._render import (
+    Table,
+    describe_threshold,
+    progress_reporter,
+    render_tables,
+    report_csv,
+    report_json,
+    report_tables,
+    write_plot,
+)
+from ._scenarios import SCENARIOS, generate_scenario
+from ._simulate import Replay, Report
+from ._threshold import PolicyConfig, Threshold
+from ._traffic import SkippedRow, TrafficReader, merge_traffic, open_traffic_output, write_traffic
+
+__all__ = ["COMMANDS", "DEFAULT_SCENARIO", "Command", "main"]
+
+#: What ``simulate`` and ``sweep`` replay when given no traffic: a tenth-scale
+#: power-factor day (about 220,000 alerts from 20,000 devices, 300 of them flapping).
+DEFAULT_SCENARIO: tuple[str, dict[str, Any]] = (
+    "power-factor-storm",
+    {"devices": 20_000, "storm_devices": 300, "alerts": 220_000},
+)
+
+
+class UsageError(Exception):
+    """A combination of arguments that argparse cannot check by itself."""
+
+
+class InputError(Exception):
+    """A file given on the command line is unusable; the message names it."""
+
+
+@attrs.frozen
+class Command:
+    """A subcommand: ``configure`` adds its arguments, ``run`` does it and returns the status."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, IO[str]], int]
+
+
+# -- shared pieces ---------------------------------------------------------------------
+
+
+class _Traffic:
+    """The alerts to replay: files (merged by time) or a generated scenario."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.readers: list[TrafficReader] = []
+        self._generated: Iterable[Alert] | None = None
+        self._devices: dict[str, DeviceInfo] = {}
+        if args.traffic:
+            if args.scenario:
+                raise UsageError("give TRAFFIC files or --scenario, not both")
+            self.readers = [
+                TrafficReader(path, format=args.format, on_error=args.on_error)
+                for path in args.traffic
+            ]
+            self.description = ", ".join(reader.name for reader in self.readers)
+            return
+        if args.scenario:
+            name = args.scenario
+            parameters: dict[str, Any] = dict(_settings(args.set))
+        else:
+            if args.set:
+                raise UsageError("--set needs --scenario")
+            name, parameters = DEFAULT_SCENARIO[0], {**DEFAULT_SCENARIO[1]}
+        traffic = generate_scenario(name, days=args.days, seed=args.seed, **parameters)
+        self._generated = traffic
+        self._devices = traffic.devices
+        self.description = traffic.description
+        if not args.scenario:
+            self.description = "built-in " + self.description
+
+    def alerts(self) -> Iterator[Alert]:
+        if self._generated is not None:
+            return iter(self._generated)
+        return merge_traffic(*self.readers)
+
+    @property
+    def devices(self) -> dict[str, DeviceInfo]:
+        merged = dict(self._devices)
+        for reader in self.readers:
+            merged.update(reader.devices)
+        return merged
+
+    @property
+    def skipped(self) -> int:
+        return sum(reader.skipped for reader in self.readers)
+
+    @property
+    def skipped_rows(self) -> list[SkippedRow]:
+        rows = [row for reader in self.readers for row in reader.skipped_rows]
+        return rows[:10]
+
+
+def _settings(items: Sequence[str]) -> Iterator[tuple[str, str]]:
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set wants NAME=VALUE, got {item!r}")
+        yield name.strip(), value.strip()
+
+
+def _rich(args: argparse.Namespace) -> bool | None:
+    """``False`` with ``--plain``, else ``None``: rich when it is installed."""
+    return False if args.plain else None
+
+
+def _policy(ref: str) -> PolicySpec:
+    """A policy file path, or the name of a built-in policy."""
+    try:
+        if os.path.exists(ref):
+            return load_policy(ref)
+        if ref in BUILTIN_POLICIES:
+            return builtin_policy(ref)
+    except (PolicyError, OSError) as exc:
+        raise InputError(f"{ref}: {exc}") from exc
+    raise InputError(
+        f"{ref}: no such policy file (built-in policies: {', '.join(sorted(BUILTIN_POLICIES))})"
+    )
+
+
+def _unique_names(specs: list[PolicySpec]) -> list[PolicySpec]:
+    seen: dict[str, int] = {}
+    named = []
+    for spec in specs:
+        count = seen.get(spec.name, 0) + 1
+        seen[spec.name] = count
+        named.append(spec if count == 1 else attrs.evolve(spec, name=f"{spec.name}#{count}"))
+    return named
+
+
+def _replay(args: argparse.Namespace, specs: list[PolicySpec], err: IO[str]) -> Report:
+    traffic = _Traffic(args)
+    replay = Replay(specs, busiest=args.busiest)
+    with progress_reporter(err) as progress:
+        replay.run(traffic.alerts(), progress)
+    return replay.report(
+        source=traffic.description,
+        devices=traffic.devices,
+        skipped=traffic.skipped,
+        skipped_rows=traffic.skipped_rows,
+    )
+
+
+def _add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "traffic",
+        nargs="*",
+        metavar="TRAFFIC",
+        help="CSV or JSON Lines files (.gz read transparently, - for stdin), merged by time; "
+        "none: a built-in scenario generated on the fly",
+    )
+    parser.add_argument(
+        "--scenario", choices=sorted(SCENARIOS), help="replay a generated scenario instead"
+    )
+    parser.add_argument("--days", type=int, default=1, help="days of --scenario (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --scenario (default 0)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a --scenario parameter (see 'generate --list')",
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "jsonl"), help="traffic format (default: from the name)"
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=("fail", "skip"),
+        default="fail",
+        help="a bad row stops the replay (fail, default) or is counted and skipped",
+    )
+    parser.add_argument(
+        "--busiest", type=int, default=10, metavar="N", help="busiest devices shown (10)"
+    )
+
+
+def _add_output_arguments(parser: argparse.ArgumentParser, csv_help: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="write one JSON object")
+    group.add_argument("--csv", action="store_true", help=csv_help)
+
+
+# -- simulate ----------------------------------------------------------------------------
+
+
+def _configure_simulate(parser: argparse.ArgumentParser) -> None:
+    _add_traffic_arguments(parser)
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"policy TOML file or built-in name ({', '.join(sorted(BUILTIN_POLICIES))}); "
+        f"repeat to compare side by side (default: {DEFAULT_POLICY})",
+    )
+    _add_output_arguments(parser, "write the per-code table as CSV")
+    parser.add_argument("--plot", metavar="FILE.png", help="also plot offered vs received per hour")
+
+
+def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
+    specs = _unique_names([_policy(ref) for ref in args.policy or [DEFAULT_POLICY]])
+    report = _replay(args, specs, sys.stderr)
+    if args.plot:
+        write_plot(report, args.plot)
+    if args.json:
+        out.write(report_json(report) + "\n")
+    elif args.csv:
+        report_csv(report, out)
+    else:
+        render_tables(report_tables(report), out, use_rich=_rich(args))
+        if args.plot:
+            out.write(f"plot written to {args.plot}\n")
+    return 0
+
+
+# -- generate ----------------------------------------------------------------------------
+
+
+def _configure_generate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", nargs="?", choices=sorted(SCENARIOS), metavar="SCENARIO",
+                        help=f"one of {', '.join(sorted(SCENARIOS))}")  # fmt: skip
+    parser.add_argument("--list", action="store_true", help="describe the scenarios and stop")
+    parser.add_argument("--days", type=int, default=1, help="days of traffic (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a scenario parameter"
+    )
+    parser.add_argument(
+        "--out", default="-", metavar="FILE", help="output file (.gz compresses; default stdout)"
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "jsonl"), help="default: from --out's name, else csv"
+    )
+    parser.add_argument(
+        "--no-devices", action="store_true", help="leave out manufacturer/model/firmware"
+    )
+
+
+def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
+    if args.list:
+        rows = []
+        for scenario in SCENARIOS.values():
+            rows.append((scenario.name, "", scenario.summary))
+            rows.extend(("", f"{p.name}={p.default}", p.help) for p in scenario.parameters)
+        table = Table("Scenarios", ("scenario", "parameter", "meaning"), tuple(rows), labels=3)
+        render_tables([table], out, use_rich=_rich(args))
+        return 0
+    if not args.scenario:
+        raise UsageError("generate needs a SCENARIO (or --list)")
+    parameters: dict[str, Any] = dict(_settings(args.set))
+    traffic = generate_scenario(args.scenario, days=args.days, seed=args.seed, **parameters)
+    fmt = args.format
+    if fmt is None:
+        fmt = "jsonl" if args.out.removesuffix(".gz").endswith((".jsonl", ".ndjson")) else "csv"
+    stream = out if args.out == "-" else open_traffic_output(args.out)
+    try:
+        count = write_traffic(
+            traffic, stream, format=fmt, devices=None if args.no_devices else traffic.devices
+        )
+    finally:
+        if stream is not out:
+            stream.close()
+    if args.out != "-":
+        out.write(f"wrote {count:,} alerts to {args.out}: {traffic.description}\n")
+    return 0
+
+
+# -- sweep -------------------------------------------------------------------------------
+
+
+def _numbers(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    def parse(text: str) -> list[Any]:
+        try:
+            values = [kind(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"want comma-separated numbers, got {text!r}"
+            ) from None
+        if not values:
+            raise argparse.ArgumentTypeError("want at least one value")
+        return values
+
+    return parse
+
+
+def _period(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _configure_sweep(parser: argparse.ArgumentParser) -> None:
+    _add_traffic_arguments(parser)
+    parser.add_argument("--limit", type=_numbers(int), required=True, help="e.g. 5,10,20")
+    parser.add_argument(
+        "--period", type=_numbers(_period), required=True, help="seconds, e.g. 900,3600"
+    )
+    parser.add_argument("--resume-below", type=_numbers(int), help="e.g. 2,5 (default: the limit)")
+    parser.add_argument(
+        "--code",
+        type=_numbers(str),
+        help="apply the grid to these codes' own thresholds (e.g. 8014,8015); "
+        "default: to the global default threshold, with no per-code ones (phase 1)",
+    )
+    parser.add_argument(
+        "--policy", default=DEFAULT_POLICY, metavar="FILE",
+        help=f"base policy: its exempt codes (and other per-code thresholds with --code); "
+        f"default {DEFAULT_POLICY}",
+    )  # fmt: skip
+    _add_output_arguments(parser, "write the grid as CSV")
+
+
+def _grid(args: argparse.Namespace) -> list[PolicySpec]:
+    base = _policy(args.policy)
+    codes = [parse_code(code.strip(), "code") for code in args.code or []]
+    specs = []
+    for limit in args.limit:
+        for period in args.period:
+            for resume in args.resume_below or [None]:
+                if resume is not None and resume > limit:
+                    continue
+                threshold = Threshold(limit, period, resume)
+                if codes:
+                    per_code = {**base.config.per_code, **dict.fromkeys(codes, threshold)}
+                    config = PolicyConfig(base.config.default, per_code, base.config.exempt_codes)
+                else:
+                    config = PolicyConfig(threshold, {}, base.config.exempt_codes)
+                name = f"limit={limit} period={period:g}"
+                if resume is not None:
+                    name += f" resume_below={resume}"
+                specs.append(PolicySpec(config, base.late, name))
+    if not specs:
+        raise UsageError("no combination has resume_below <= limit")
+    return specs
+
+
+def _sweep_rows(report: Report, codes: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for policy in report.policies:
+        threshold = (
+            policy.policy.config.per_code[parse_code(codes[0])]
+            if codes
+            else policy.policy.config.default
+        )
+        assert threshold is not None
+        daily: dict[str, list[int]] = {}
+        for row in policy.by_recipient:
+            daily.setdefault(row.key, []).append(row.received)
+        busiest = max(((max(v), k) for k, v in daily.items()), default=(0, "-"))
+        t = policy.totals
+        rows.append(
+            {
+                "limit": threshold.limit,
+                "period": threshold.period,
+                "resume_below": threshold.resume_below,
+                "suppression_pct": t.suppression,
+                "delivered": t.delivered,
+                "throttled": t.throttled,
+                "episodes": t.episodes,
+                "incidents": policy.notifications.incidents,
+                "digest_emails": policy.notifications.recipient_daily_emails,
+                "busiest_recipient": busiest[1],
+                "busiest_recipient_daily": busiest[0],
+                "recipient_daily": {k: round(sum(v) / len(v)) for k, v in sorted(daily.items())},
+            }
+        )
+    return rows
+
+
+def _run_sweep(args: argparse.Namespace, out: IO[str]) -> int:
+    specs = _grid(args)
+    report = _replay(args, specs, sys.stderr)
+    rows = _sweep_rows(report, args.code or [])
+    if args.json:
+        codes = [format_code(parse_code(c)) for c in args.code or []]
+        data = {
+            "source": report.source,
+            "alerts": report.alerts,
+            "skipped": report.skipped,
+            "codes": codes,
+            "grid": rows,
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+    columns = ("limit", "period", "resume_below", "suppression_pct", "delivered", "throttled",
+               "episodes", "incidents", "digest_emails", "busiest_recipient",
+               "busiest_recipient_daily")  # fmt: skip
+    if args.csv:
+        out.write(",".join(columns) + "\n")
+        for row in rows:
+            out.write(",".join(str(row[c]) for c in columns) + "\n")
+        return 0
+    target = ", ".join(args.code) if args.code else "every code (one global threshold)"
+    table = Table(
+        f"Sweep over {target}",
+        ("limit", "period", "resume below", "suppressed", "delivered", "held back", "episodes",
+         "digests", "busiest recipient/day"),
+        tuple(
+            (str(r["limit"]), f"{r['period']:g}s", str(r["resume_below"]),
+             f"{r['suppression_pct']:.1f}%", f"{r['delivered']:,}", f"{r['throttled']:,}",
+             f"{r['episodes']:,}", f"{r['digest_emails']:,}",
+             f"{r['busiest_recipient_daily']:,} ({r['busiest_recipient']})")
+            for r in rows
+        ),
+        labels=0,
+        caption=f"{report.source}: {report.alerts:,} alerts; episodes = incidents and e-mails "
+        "under per-episode notification; digests = one e-mail per recipient per day",
+    )  # fmt: skip
+    render_tables([table], out, use_rich=_rich(args))
+    return 0
+
+
+# -- check-policy ------------------------------------------------------------------------
+
+
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("policy", metavar="FILE", help="policy TOML file (or a built-in name)")
+    parser.add_argument("--json", action="store_true", help="print it as JSON instead of TOML")
+
+
+def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
+    spec = _policy(args.policy)
+    if args.json:
+        out.write(json.dumps(spec.as_dict(), indent=2) + "\n")
+    else:
+        out.write(spec.to_toml())
+        for code, threshold in spec.config.per_code.items():
+            out.write(f"# {code:04X}: throttled when {describe_threshold(threshold)}\n")
+        out.write(f"# other codes: {describe_threshold(spec.config.default)}\n")
+    return 0
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "simulate",
+        "replay traffic through one or more policies and report what they do",
+        _configure_simulate,
+        _run_simulate,
+    ),
+    Command("generate", "write seeded synthetic traffic", _configure_generate, _run_generate),
+    Command("sweep", "replay traffic under a grid of thresholds", _configure_sweep, _run_sweep),
+    Command(
+        "check-policy",
+        "validate a policy file and print it normalised",
+        _configure_check,
+        _run_check,
+    ),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="alertthrottle",
+        description="Model what alert throttling would do to GB smart-metering alert traffic.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--plain", action="store_true", help="plain-text tables, even when rich is installed"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    try:
+        status: int = args.run(args, out)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except BrokenPipeError:
+        return 0
+    except (InputError, AlertThrottleError, OSError, ImportError) as exc:
+        print(f"alertthrottle: error: {exc}", file=sys.stderr)
+        return 1
+    out.flush()
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The public surface is deliberate: this list changes only on purpose."""
+
+from __future__ import annotations
+
+import alertthrottle
+import alertthrottle.testing
+
+EXPECTED = [
+    "Alert",
+    "AlertThrottleError",
+    "CapacityGuard",
+    "CapacityLevel",
+    "CapacityThresholds",
+    "ConfigChange",
+    "Decision",
+    "DeviceInfo",
+    "DeviceRow",
+    "DigestBuilder",
+    "DigestRow",
+    "EventError",
+    "FlowRow",
+    "GeneratedTraffic",
+    "HourRow",
+    "Incident",
+    "IncidentBook",
+    "IncidentState",
+    "IncidentUpdate",
+    "InvalidAlertError",
+    "LateAlertError",
+    "LevelChanged",
+    "MakeRow",
+    "Notifications",
+    "PolicyConfig",
+    "PolicyError",
+    "PolicyReport",
+    "PolicySpec",
+    "Replay",
+    "Report",
+    "Scenario",
+    "ScenarioError",
+    "SettingChange",
+    "ShadowComparison",
+    "ShadowPolicy",
+    "ShadowTally",
+    "SkippedRow",
+    "SnapshotError",
+    "Stats",
+    "Threshold",
+    "ThrottleMetadata",
+    "ThrottlePolicy",
+    "ThrottlingEnded",
+    "ThrottlingStarted",
+    "Totals",
+    "TrafficError",
+    "TrafficReader",
+    "Verdict",
+    "__version__",
+    "builtin_policy",
+    "format_code",
+    "generate_scenario",
+    "incidents_per_recipient",
+    "load_policy",
+    "merge_traffic",
+    "parse_code",
+    "parse_device_id",
+    "parse_policy",
+    "partition_for",
+    "read_traffic",
+    "simulate",
+    "write_traffic",
+]
+
+
+def test_all_is_the_curated_sorted_list():
+    assert alertthrottle.__all__ == EXPECTED
+    assert sorted(alertthrottle.__all__) == alertthrottle.__all__
+
+
+def test_every_exported_name_exists_and_says_where_it_lives():
+    for name in alertthrottle.__all__:
+        member = getattr(alertthrottle, name)
+        module = getattr(member, "__module__", "alertthrottle")
+        assert module.startswith("alertthrottle"), (name, module)
+
+
+def test_testing_package_surface():
+    assert alertthrottle.testing.__all__ == sorted(alertthrottle.testing.__all__)
+    assert set(alertthrottle.testing.__all__) == {
+        "DEFAULT_CODES",
+        "DEFAULT_DEVICES",
+        "DEFAULT_PERIODS",
+        "ReferencePolicy",
+        "alert_streams",
+        "alerts",
+        "policy_configs",
+        "thresholds",
+    }
+
+
+def test_exceptions_hierarchy():
+    for name in (
+        "EventError",
+        "InvalidAlertError",
+        "LateAlertError",
+        "PolicyError",
+        "ScenarioError",
+        "SnapshotError",
+        "TrafficError",
+    ):
+        error = getattr(alertthrottle, name)
+        assert issubclass(error, alertthrottle.AlertThrottleError)
+        assert issubclass(error, ValueError)
