@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from ._alert import Alert
+from ._capacity import CapacityGuard
 from ._decision import Decision, Verdict
 from ._events import Event, LevelChanged, ThrottlingStarted
 from ._exceptions import AlertThrottleError, PolicyError
@@ -181,7 +182,15 @@ class ShadowPolicy:
         self._shadows: list[tuple[str, ThrottlePolicy, _Tally]] = []
         for name, config in _names(candidates):
             if live.clock is None:
-                shadow = ThrottlePolicy(config, late=live.late, max_keys=live.max_keys)
+                guard = live.capacity
+                shadow = ThrottlePolicy(
+                    config,
+                    late=live.late,
+                    max_keys=live.max_keys,
+                    # Its own guard: a candidate sees the same load, and engages as the live.
+                    capacity=None if guard is None else CapacityGuard(guard.thresholds),
+                    engage_at=live.engage_at,
+                )
             else:
                 shadow = ThrottlePolicy.restore(live.snapshot())
                 shadow.reconfigure(config, at=live.clock, reason=f"shadow candidate {name}")

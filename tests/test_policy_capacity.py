@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -18,12 +20,15 @@ from alertthrottle import (
     LevelChanged,
     PolicyConfig,
     PolicyError,
+    ShadowPolicy,
+    SnapshotError,
     Threshold,
     ThrottlePolicy,
     ThrottlingEnded,
     ThrottlingStarted,
     Verdict,
 )
+from alertthrottle._snapshot import _canonical
 
 GREEN, AMBER, RED = CapacityLevel.GREEN, CapacityLevel.AMBER, CapacityLevel.RED
 DEVICES = ["00-0D-6F-00-0A-BC-12-34", "00-0D-6F-00-0A-BC-12-35", "00-0D-6F-00-0A-BC-12-36"]
@@ -249,3 +254,53 @@ def test_options_are_validated() -> None:
     assert info.value.field == "capacity"
     policy = ThrottlePolicy(config)
     assert policy.capacity is None and policy.engage_at == "always"
+
+
+def _guarded(engage: str = "amber") -> ThrottlePolicy:
+    return ThrottlePolicy(
+        PolicyConfig(Threshold(limit=2, period=20), exempt_codes={EXEMPT}),
+        capacity=CapacityGuard(CapacityThresholds(period=10, amber=4, red=8, amber_clear=2)),
+        engage_at=engage,  # type: ignore[arg-type]
+    )
+
+
+def _mixed(n: int) -> list[Alert]:
+    return [Alert(i // 2, DEVICES[i % 3], (0x8014, EXEMPT)[i % 4 == 0]) for i in range(n)]
+
+
+@pytest.mark.parametrize("cut", [0, 7, 23, 40])
+def test_snapshot_keeps_the_guard_and_goes_on_as_if_never_stopped(cut: int) -> None:
+    alerts = _mixed(60)
+    whole = _guarded()
+    want = [whole.feed(a) for a in alerts] + [whole.advance(100)]
+    first = _guarded()
+    got: list[Any] = [first.feed(a) for a in alerts[:cut]]
+    restored = ThrottlePolicy.restore(first.snapshot())
+    assert restored.engage_at == "amber" and restored.capacity is not None
+    assert restored.capacity.level == first.capacity.level  # type: ignore[union-attr]
+    got += [restored.feed(a) for a in alerts[cut:]] + [restored.advance(100)]
+    restored._check()
+    assert got == want
+
+
+def test_a_snapshot_with_a_broken_guard_is_refused() -> None:
+    policy = _guarded()
+    for alert in _mixed(20):
+        policy.feed(alert)
+    document = json.loads(policy.snapshot())
+    document["state"]["capacity"]["level"] = "GREEN"  # 9 alerts in the window: not GREEN
+    document["sha256"] = hashlib.sha256(_canonical(document["state"])).hexdigest()
+    with pytest.raises(SnapshotError) as info:
+        ThrottlePolicy.restore(json.dumps(document).encode())
+    assert info.value.field == "state.capacity.level"
+
+
+def test_a_shadow_of_the_same_config_agrees_with_a_guarded_live_policy() -> None:
+    live = _guarded("red")
+    shadow = ShadowPolicy(live, {"same": live.config})
+    for alert in _mixed(80):
+        shadow.feed(alert)
+    comparison = shadow.comparison
+    (candidate,) = comparison.candidates
+    assert candidate.different == 0
+    assert candidate.notifications == comparison.live.notifications
