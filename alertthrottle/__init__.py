@@ -31,6 +31,14 @@ from ._partition import partition_for
 from ._policy import ThrottlePolicy
 from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._reconfigure import ConfigChange, SettingChange
+from ._rootcause import (
+    RootCauseReport,
+    RootCauseRow,
+    load_device_registry,
+    root_cause_csv,
+    root_cause_json,
+    root_cause_report,
+)
 from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
 from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._simulate import (
@@ -81,6 +89,8 @@ __all__ = [
     "PolicySpec",
     "Replay",
     "Report",
+    "RootCauseReport",
+    "RootCauseRow",
     "Scenario",
     "ScenarioError",
     "SettingChange",
@@ -104,6 +114,7 @@ __all__ = [
     "format_code",
     "generate_scenario",
     "incidents_per_recipient",
+    "load_device_registry",
     "load_policy",
     "merge_traffic",
     "parse_code",
@@ -111,6 +122,9 @@ __all__ = [
     "parse_policy",
     "partition_for",
     "read_traffic",
+    "root_cause_csv",
+    "root_cause_json",
+    "root_cause_report",
     "simulate",
     "write_traffic",
 ]

@@ -83,7 +83,7 @@ class ScenarioError(AlertThrottleError, ValueError):
 
 
 class TrafficError(InvalidAlertError):
-    """A row of a traffic file is malformed; ``source`` and ``line`` say where.
+    """A row of a traffic (or devices) file is malformed; ``source`` and ``line`` say where.
 
     The message reads ``file:line: field: problem, got value`` so that an
     editor or a terminal can jump to the row.
