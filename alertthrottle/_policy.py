@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 from operator import attrgetter
 from typing import Literal
 
@@ -497,13 +497,15 @@ class ThrottlePolicy:
         heap = self._idle_heap
         rules = self._rules
         while heap and heap[0][0] <= t:
-            _, device_id, code = heappop(heap)
+            _, device_id, code = heap[0]
             rule = rules[code]
             window = rule.keys[device_id]
             empties = window.times[window.pos - 1] + rule.period
             if empties > t:
-                heappush(heap, (empties, device_id, code))
+                # The key had alerts since it was filed: file it again, in one sift.
+                heapreplace(heap, (empties, device_id, code))
                 continue
+            heappop(heap)
             del rule.keys[device_id]
             self._tracked -= 1
             # An episode ends no later than its window empties, and was closed first.
