@@ -19,6 +19,7 @@ import attrs
 from ._alert import parse_timestamp
 from ._events import CapacityLevel, LevelChanged
 from ._exceptions import PolicyError
+from ._threshold import build_from_dict
 
 __all__ = ["CapacityGuard", "CapacityLevel", "CapacityThresholds"]
 
@@ -103,17 +104,13 @@ class CapacityThresholds:
     @classmethod
     def from_dict(cls, data: Mapping[str, object], path: str = "") -> CapacityThresholds:
         """Build thresholds from plain data; errors name the key path (``capacity.red``)."""
-        known = {"period", "amber", "red", "amber_clear", "red_clear"}
-        for key in data:
-            if key not in known:
-                raise PolicyError(f"{path}{key}", data[key], f"unknown key; use {sorted(known)}")
-        for key in ("period", "amber", "red"):
-            if key not in data:
-                raise PolicyError(f"{path}{key}", None, "is required")
-        try:
-            return cls(**data)  # type: ignore[arg-type]
-        except PolicyError as exc:
-            raise PolicyError(f"{path}{exc.field}", exc.value, exc.problem) from None
+        return build_from_dict(
+            cls,
+            data,
+            path,
+            known=("period", "amber", "red", "amber_clear", "red_clear"),
+            required=("period", "amber", "red"),
+        )
 
 
 class CapacityGuard:

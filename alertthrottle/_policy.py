@@ -92,6 +92,20 @@ class _Episode:
         self.throttled = 1
         self.sampled = 0
 
+    def ended(self, at: float) -> ThrottlingEnded:
+        """The event that reports this episode, whole, as ended at ``at``."""
+        started = self.started
+        return ThrottlingEnded(
+            device_id=started.device_id,
+            code=started.code,
+            at=at,
+            sequence_id=started.sequence_id,
+            started_at=started.at,
+            throttled_count=self.throttled,
+            sampled_count=self.sampled,
+            recipients=started.recipients,
+        )
+
     def end_time(self) -> float | None:
         """When the key's window falls below ``resume_below`` with no more alerts.
 
@@ -477,19 +491,7 @@ class ThrottlePolicy:
         for end, episode in self._ends.pop_due(t):
             episode.window.episode = None
             self._open -= 1
-            started = episode.started
-            ended.append(
-                ThrottlingEnded(
-                    device_id=started.device_id,
-                    code=started.code,
-                    at=end,
-                    sequence_id=started.sequence_id,
-                    started_at=started.at,
-                    throttled_count=episode.throttled,
-                    sampled_count=episode.sampled,
-                    recipients=started.recipients,
-                )
-            )
+            ended.append(episode.ended(end))
         return ended
 
     def _drop_idle(self, t: float) -> None:

@@ -93,20 +93,6 @@ def initial_entry(config: PolicyConfig) -> ConfigChange:
     return ConfigChange(version=1, at=None, reason="initial configuration", config=config)
 
 
-def _ended_at(episode: _Episode, at: int | float) -> ThrottlingEnded:
-    started = episode.started
-    return ThrottlingEnded(
-        device_id=started.device_id,
-        code=started.code,
-        at=at,
-        sequence_id=started.sequence_id,
-        started_at=started.at,
-        throttled_count=episode.throttled,
-        sampled_count=episode.sampled,
-        recipients=started.recipients,
-    )
-
-
 def apply_config(
     policy: ThrottlePolicy, new_config: PolicyConfig, at: object, reason: object
 ) -> ConfigChange:
@@ -141,7 +127,7 @@ def apply_config(
             for device_id, window in keys.items():
                 episode = window.episode
                 if episode is not None:
-                    closed.append(_ended_at(episode, t))
+                    closed.append(episode.ended(t))
                     window.episode = None
                     policy._open -= 1
                 if window.pending_sequence is not None:
@@ -160,7 +146,7 @@ def apply_config(
             end = episode.end_time()
             # Under the new threshold the window is already below resume_below.
             if end is not None and end <= t:
-                closed.append(_ended_at(episode, t))
+                closed.append(episode.ended(t))
                 window.episode = None
                 policy._open -= 1
     closed.sort(key=lambda event: event.sequence_id)
