@@ -13,16 +13,14 @@ raises for the day, and the root-cause report's time.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from throughput import config, day_of_traffic, floor_loop
+from throughput import best_of, config, day_of_traffic, floor_loop
 
 from alertthrottle import (
     Alert,
@@ -34,18 +32,6 @@ from alertthrottle import (
     root_cause_report,
 )
 from alertthrottle._events import Event
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-        gc.enable()
-    return min(times)
 
 
 def thresholds(alerts: int) -> CapacityThresholds:
