@@ -17,12 +17,13 @@ __all__ = [
 ]
 
 
-@attrs.frozen(slots=True, kw_only=True)
+@attrs.frozen(slots=True)
 class ThrottlingStarted:
     """A key's window went over its limit at ``at``: episode ``sequence_id`` begins.
 
     ``window_count`` is the number of the key's alerts in the window at that
-    moment, the starting alert included; ``recipients`` are the starting alert's.
+    moment, the starting alert included. ``recipients`` are the starting
+    alert's: routing information, left out of equality.
     """
 
     device_id: str
@@ -30,15 +31,16 @@ class ThrottlingStarted:
     at: int | float
     sequence_id: int
     window_count: int
-    recipients: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = attrs.field(default=(), eq=False, kw_only=True)
 
 
-@attrs.frozen(slots=True, kw_only=True)
+@attrs.frozen(slots=True)
 class ThrottlingEnded:
     """Episode ``sequence_id`` of a key ended at ``at`` (its window fell below ``resume_below``).
 
     ``throttled_count`` counts the episode's THROTTLE verdicts and
     ``sampled_count`` its sample deliveries; the pair is the whole episode.
+    ``recipients`` (left out of equality) are those of the starting alert.
     """
 
     device_id: str
@@ -48,7 +50,7 @@ class ThrottlingEnded:
     started_at: int | float
     throttled_count: int
     sampled_count: int
-    recipients: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = attrs.field(default=(), eq=False, kw_only=True)
 
 
 class CapacityLevel(enum.IntEnum):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alertthrottle import Decision, ThrottlingEnded, ThrottlingStarted, Verdict
+import attrs
+
+from alertthrottle import Decision, Stats, ThrottlingEnded, ThrottlingStarted, Verdict
 from alertthrottle._events import Event
 
 
@@ -16,15 +18,25 @@ def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:
     )
 
 
-def canonical(decision: Decision) -> Decision:
-    """A decision with its events in canonical order, for comparing two implementations."""
-    return Decision(
+def canonical(decision: Decision) -> tuple[object, ...]:
+    """Everything a decision says, events in canonical order, for comparing two implementations.
+
+    Includes what equality leaves out (``sampled``, the events' ``recipients``).
+    """
+    return (
         decision.verdict,
         decision.metadata,
         decision.late,
-        tuple(events_in_canonical_order(decision.events)),
         decision.sampled,
+        tuple(
+            (e, getattr(e, "recipients", ())) for e in events_in_canonical_order(decision.events)
+        ),
     )
+
+
+def totals(stats: Stats) -> tuple[int, ...]:
+    """Every field of ``stats``, informational ones included."""
+    return attrs.astuple(stats)
 
 
 def check_events_in_time_order(events: Sequence[Event]) -> None:
