@@ -17,6 +17,20 @@ and ``per_code`` is needed for anything to be throttled)::
     period = 86400
     sample_every = 10
 
+An optional ``[capacity]`` table adds a :class:`CapacityGuard` (``period``,
+``amber``, ``red`` and optionally ``amber_clear``, ``red_clear``), and the
+top-level ``engage_at = "always" | "amber" | "red"`` says from which level
+per-device throttling starts episodes (anything but ``"always"`` needs the
+table; see docs/operations.md)::
+
+    engage_at = "amber"
+
+    [capacity]
+    period = 60
+    amber = 5000
+    amber_clear = 4000
+    red = 20000
+
 Errors name the key path (``per_code.8014.limit: must be an integer >= 1,
 got 0``). A few policies are built in (see :data:`BUILTIN_POLICIES`), so a
 fresh install can compare them without writing a file.
@@ -33,8 +47,9 @@ from typing import Any
 
 import attrs
 
+from ._capacity import CapacityGuard, CapacityThresholds
 from ._exceptions import PolicyError
-from ._policy import LateMode, ThrottlePolicy
+from ._policy import EngageAt, LateMode, ThrottlePolicy
 from ._threshold import PolicyConfig
 
 __all__ = [
@@ -46,7 +61,7 @@ __all__ = [
     "parse_policy",
 ]
 
-_TOP_LEVEL = ("name", "late", "exempt_codes", "default", "per_code")
+_TOP_LEVEL = ("name", "late", "engage_at", "exempt_codes", "default", "per_code", "capacity")
 
 
 def _check_late(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
@@ -64,21 +79,51 @@ def _check_config(_instance: object, _attribute: attrs.Attribute[Any], value: ob
         raise PolicyError("config", value, "must be a PolicyConfig")
 
 
+def _check_capacity(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, CapacityThresholds):
+        raise PolicyError("capacity", value, "must be a CapacityThresholds or None")
+
+
+def _check_engage_at(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in ("always", "amber", "red"):
+        raise PolicyError("engage_at", value, "must be 'always', 'amber' or 'red'")
+
+
 @attrs.frozen(slots=True)
 class PolicySpec:
-    """A named policy as a file describes it: configuration, late mode and a label."""
+    """A named policy as a file describes it: configuration, late mode and a label.
+
+    ``capacity`` (optional) gives every policy built from it its own
+    :class:`CapacityGuard`; ``engage_at`` is the level from which episodes start.
+    """
 
     config: PolicyConfig = attrs.field(validator=_check_config)
     late: LateMode = attrs.field(default="clamp", validator=_check_late)
     name: str = attrs.field(default="policy", validator=_check_name)
+    capacity: CapacityThresholds | None = attrs.field(default=None, validator=_check_capacity)
+    engage_at: EngageAt = attrs.field(default="always", validator=_check_engage_at)
+
+    def __attrs_post_init__(self) -> None:
+        if self.capacity is None and self.engage_at != "always":
+            raise PolicyError("engage_at", self.engage_at, "needs a [capacity] table")
 
     def build(self) -> ThrottlePolicy:
-        """A fresh :class:`ThrottlePolicy` with this configuration and late mode."""
-        return ThrottlePolicy(self.config, late=self.late)
+        """A fresh :class:`ThrottlePolicy` (and guard, if any) with this configuration."""
+        guard = CapacityGuard(self.capacity) if self.capacity is not None else None
+        return ThrottlePolicy(self.config, late=self.late, capacity=guard, engage_at=self.engage_at)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data, as a policy file holds it (codes as hex text)."""
-        return {"name": self.name, "late": self.late, **self.config.as_dict()}
+        """Plain data, as a policy file holds it (codes as hex text).
+
+        ``engage_at`` and ``capacity`` are present only when there is a capacity guard.
+        """
+        data: dict[str, Any] = {"name": self.name, "late": self.late}
+        if self.capacity is not None:
+            data["engage_at"] = self.engage_at
+        data.update(self.config.as_dict())
+        if self.capacity is not None:
+            data["capacity"] = self.capacity.as_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, name: str = "policy") -> PolicySpec:
@@ -87,10 +132,21 @@ class PolicySpec:
             if key not in _TOP_LEVEL:
                 raise PolicyError(key, data[key], f"unknown key; use {sorted(_TOP_LEVEL)}")
         config = PolicyConfig.from_dict(
-            {key: value for key, value in data.items() if key not in ("name", "late")}
+            {
+                key: value
+                for key, value in data.items()
+                if key not in ("name", "late", "engage_at", "capacity")
+            }
         )
         late = data.get("late", "clamp")
-        return cls(config, late, data.get("name", name))  # type: ignore[arg-type]
+        capacity = data.get("capacity")
+        thresholds = None
+        if capacity is not None:
+            if not isinstance(capacity, Mapping):
+                raise PolicyError("capacity", capacity, "must be a table")
+            thresholds = CapacityThresholds.from_dict(capacity, "capacity.")
+        engage_at = data.get("engage_at", "always")
+        return cls(config, late, data.get("name", name), thresholds, engage_at)  # type: ignore[arg-type]
 
     def to_toml(self) -> str:
         """The policy as a normalised TOML file (what ``check-policy`` prints)."""
@@ -100,7 +156,11 @@ class PolicySpec:
             f"late = {_toml_value(self.late)}",
             f"exempt_codes = {_toml_value(data['exempt_codes'])}",
         ]
+        if "engage_at" in data:
+            lines.append(f"engage_at = {_toml_value(data['engage_at'])}")
         tables: list[tuple[str, Mapping[str, object]]] = []
+        if "capacity" in data:
+            tables.append(("capacity", data["capacity"]))
         if "default" in data:
             tables.append(("default", data["default"]))
         tables.extend((f"per_code.{code}", table) for code, table in data["per_code"].items())

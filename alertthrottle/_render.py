@@ -17,11 +17,13 @@ from typing import IO, Any
 
 import attrs
 
+from ._policyfile import PolicySpec
 from ._simulate import FlowRow, PolicyReport, Report
 from ._threshold import Threshold
 
 __all__ = [
     "Table",
+    "describe_capacity",
     "describe_threshold",
     "progress_reporter",
     "render_tables",
@@ -63,6 +65,23 @@ def describe_threshold(threshold: Threshold | None) -> str:
     if threshold.sample_interval is not None:
         text += f", 1 per {threshold.sample_interval:g}s"
     return text
+
+
+def describe_capacity(spec: PolicySpec) -> str:
+    """A policy's capacity guard in one phrase: ``AMBER >=5000 in 60s (left <4000), ...``."""
+    capacity = spec.capacity
+    if capacity is None:
+        return "none"
+
+    def level(name: str, enter: int, clear: int) -> str:
+        text = f"{name} >={enter}"
+        return text + (f" (left <{clear})" if clear != enter else "")
+
+    return (
+        f"{level('AMBER', capacity.amber, capacity.amber_clear)}, "
+        f"{level('RED', capacity.red, capacity.red_clear)} alerts in {capacity.period:g}s; "
+        f"throttling engaged at {spec.engage_at}"
+    )
 
 
 def _when(t: float | None) -> str:

@@ -23,6 +23,7 @@ from ._exceptions import AlertThrottleError, PolicyError
 from ._policyfile import BUILTIN_POLICIES, DEFAULT_POLICY, PolicySpec, builtin_policy, load_policy
 from ._render import (
     Table,
+    describe_capacity,
     describe_threshold,
     progress_reporter,
     render_tables,
@@ -356,7 +357,7 @@ def _grid(args: argparse.Namespace) -> list[PolicySpec]:
                 name = f"limit={limit} period={period:g}"
                 if resume is not None:
                     name += f" resume_below={resume}"
-                specs.append(PolicySpec(config, base.late, name))
+                specs.append(PolicySpec(config, base.late, name, base.capacity, base.engage_at))
     if not specs:
         raise UsageError("no combination has resume_below <= limit")
     return specs
@@ -455,6 +456,8 @@ def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
         for code, threshold in spec.config.per_code.items():
             out.write(f"# {code:04X}: throttled when {describe_threshold(threshold)}\n")
         out.write(f"# other codes: {describe_threshold(spec.config.default)}\n")
+        if spec.capacity is not None:
+            out.write(f"# capacity: {describe_capacity(spec)}\n")
     return 0
 
 
