@@ -240,6 +240,73 @@ def _makes_table(report: Report) -> Table | None:
     return Table("By device make", tuple(columns), tuple(rows), labels=3, caption=caption)
 
 
+#: Recipients shown in the incidents table (all of them are in ``--json``).
+INCIDENT_RECIPIENTS_SHOWN = 25
+
+
+def _incidents_table(report: Report) -> Table | None:
+    """Incidents per recipient under each strategy, side by side for every policy."""
+    policies = [p for p in report.policies if p.incidents]
+    if not policies:
+        return None
+    columns = ["recipient"]
+    counts: list[dict[str, int]] = []
+    totals: list[str] = []
+    for p in policies:
+        prefix = f"{p.name}: " if len(report.policies) > 1 else ""
+        for row in p.incidents:
+            columns.append(f"{prefix}{row.strategy}")
+            counts.append(dict(row.per_recipient))
+            totals.append(_n(row.incidents))
+    recipients: dict[str, int] = {}
+    for table in counts:
+        for recipient, n in table.items():
+            recipients[recipient] = max(recipients.get(recipient, 0), n)
+    ordered = sorted(recipients, key=lambda r: (-recipients[r], r))
+    rows = [("incidents in all", *totals)]
+    for recipient in ordered[:INCIDENT_RECIPIENTS_SHOWN]:
+        rows.append((recipient, *(_n(table.get(recipient, 0)) for table in counts)))
+    caption = (
+        "per-episode = one incident per throttling episode (the DCC design); per-device-day = "
+        "one per device and UTC day; per-problem = one per make and alert code"
+    )
+    hidden = len(ordered) - INCIDENT_RECIPIENTS_SHOWN
+    if hidden > 0:
+        caption += f"; {hidden:,} more recipients in --json"
+    return Table("Incidents per recipient", tuple(columns), tuple(rows), caption=caption)
+
+
+def _capacity_table(report: Report) -> Table | None:
+    """Level changes and time at AMBER / RED, for the policies with a capacity guard."""
+    guarded = [p for p in report.policies if p.capacity is not None]
+    if not guarded:
+        return None
+    rows = []
+    for p in guarded:
+        c = p.capacity
+        assert c is not None
+        rows.append(
+            (p.name, describe_capacity(p.policy), _n(c.level_changes), _n(c.red_entries),
+             _duration(c.seconds_amber), _duration(c.seconds_red), c.final_level.name,
+             _n(c.peak_window))
+        )  # fmt: skip
+    return Table(
+        "System capacity",
+        ("policy", "guard", "level changes", "to RED", "at AMBER", "at RED", "at the end",
+         "peak window"),
+        tuple(rows),
+        labels=2,
+        caption="times from the first to the last alert; peak window = the largest window "
+        "count a level change reported",
+    )  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
 def report_tables(report: Report) -> list[Table]:
     """Every table of a report, in reading order (empty sections left out)."""
     tables = [_traffic_table(report), _policies_table(report), _totals_table(report)]
@@ -254,6 +321,9 @@ def report_tables(report: Report) -> list[Table]:
         makes = _makes_table(report)
         if makes is not None:
             tables.append(makes)
+        for extra in (_incidents_table(report), _capacity_table(report)):
+            if extra is not None:
+                tables.append(extra)
     if report.skipped_rows:
         rows = tuple((str(row),) for row in report.skipped_rows)
         more = report.skipped - len(report.skipped_rows)

@@ -5,7 +5,9 @@ policies compared side by side see exactly the same traffic. The
 :class:`Report` it returns holds plain, frozen values: totals that equal the
 policies' own :class:`Stats`, offered vs delivered per code and per recipient
 per day, what DCC-style notifications would cost, the busiest devices, the
-device makes that storm, and the hourly profile. Days and hours are UTC.
+device makes that storm, the hourly profile, how many incidents each recipient
+would get under each incident strategy, and, for a policy with a capacity
+guard, its level changes. Days and hours are UTC.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ import attrs
 
 from ._alert import Alert, DeviceInfo, format_code
 from ._decision import Verdict
-from ._events import ThrottlingStarted
+from ._events import CapacityLevel, LevelChanged, ThrottlingStarted
+from ._incidents import INCIDENT_STRATEGIES, IncidentBook, IncidentStrategy
 from ._policyfile import PolicySpec
 from ._traffic import SkippedRow
 
 __all__ = [
+    "CapacityReport",
     "DeviceRow",
     "FlowRow",
     "HourRow",
+    "IncidentCounts",
     "MakeRow",
     "Notifications",
     "PolicyReport",
@@ -204,6 +209,53 @@ class Notifications:
 
 
 @attrs.frozen(slots=True, kw_only=True)
+class IncidentCounts:
+    """The incidents one strategy would raise from a policy's episodes, and who gets them.
+
+    ``per_recipient`` counts an incident once for each of its recipients
+    (``"(unrouted)"`` for none), so it can add up to more than ``incidents``.
+    """
+
+    strategy: IncidentStrategy
+    incidents: int
+    per_recipient: tuple[tuple[str, int], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"incidents": self.incidents, "per_recipient": dict(self.per_recipient)}
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class CapacityReport:
+    """What a policy's capacity guard did over the replay.
+
+    Times are seconds from the first to the last alert replayed; a level still
+    held at the last alert counts up to it.
+    """
+
+    engage_at: str
+    level_changes: int
+    red_entries: int
+    """Times the level rose to RED."""
+    seconds_amber: float
+    """Time spent at AMBER (not counting RED)."""
+    seconds_red: float
+    final_level: CapacityLevel
+    peak_window: int
+    """The largest window count any level change reported (0 without changes)."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "engage_at": self.engage_at,
+            "level_changes": self.level_changes,
+            "red_entries": self.red_entries,
+            "seconds_amber": self.seconds_amber,
+            "seconds_red": self.seconds_red,
+            "final_level": self.final_level.name,
+            "peak_window": self.peak_window,
+        }
+
+
+@attrs.frozen(slots=True, kw_only=True)
 class PolicyReport:
     """Everything one policy did to the replayed traffic."""
 
@@ -215,6 +267,10 @@ class PolicyReport:
     busiest: tuple[DeviceRow, ...]
     by_make: tuple[MakeRow, ...]
     hourly: tuple[HourRow, ...]
+    incidents: tuple[IncidentCounts, ...] = ()
+    """One entry per strategy of :data:`INCIDENT_STRATEGIES`, in that order."""
+    capacity: CapacityReport | None = None
+    """Present when the policy has a capacity guard."""
 
     @property
     def name(self) -> str:
@@ -246,6 +302,8 @@ class PolicyReport:
             "busiest_devices": [row.as_dict() for row in self.busiest],
             "by_make": [row.as_dict() for row in self.by_make],
             "hourly": [row.as_dict() for row in self.hourly],
+            "incidents": {row.strategy: row.as_dict() for row in self.incidents},
+            "capacity": self.capacity.as_dict() if self.capacity is not None else None,
         }
 
 
@@ -292,8 +350,10 @@ class _Lane:
         "episodes",
         "exempt",
         "feed",
+        "levels",
         "policy",
         "spec",
+        "started_events",
         "throttled",
     )
 
@@ -308,8 +368,12 @@ class _Lane:
         self.device_throttled: dict[str, int] = {}
         self.device_episodes: dict[str, int] = {}
         self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()
+        # Kept for the incident books, built once the device makes are known.
+        self.started_events: list[ThrottlingStarted] = []
+        self.levels: list[LevelChanged] = []
 
     def started(self, event: ThrottlingStarted) -> None:
+        self.started_events.append(event)
         hour = int(event.at) // _HOUR
         key = (hour << _CODE_BITS | event.code, event.recipients)
         self.episodes[key] = self.episodes.get(key, 0) + 1
@@ -354,6 +418,7 @@ class Replay:
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
         started = ThrottlingStarted
+        level_changed = LevelChanged
         count = self._count
         last = self._last if self._last is not None else -math.inf
         iterator = iter(alerts)
@@ -389,6 +454,8 @@ class Replay:
                         for event in decision.events:
                             if type(event) is started:
                                 lane.started(event)
+                            elif type(event) is level_changed:
+                                lane.levels.append(event)
                 count += 1
                 if progress is not None and not count % PROGRESS_EVERY:
                     self._count = count
@@ -415,6 +482,7 @@ class Replay:
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
         started = ThrottlingStarted
+        level_changed = LevelChanged
         hour_seconds, code_bits, every = _HOUR, _CODE_BITS, PROGRESS_EVERY
         for alert in alerts:
             t = alert.timestamp
@@ -436,6 +504,8 @@ class Replay:
                 for event in decision.events:
                     if type(event) is started:
                         lane.started(event)
+                    elif type(event) is level_changed:
+                        lane.levels.append(event)
             count += 1
             if progress is not None and not count % every:
                 self._count = count
@@ -600,6 +670,55 @@ class Replay:
             busiest=device_rows,
             by_make=make_rows,
             hourly=hourly,
+            incidents=self._incidents(lane, infos),
+            capacity=self._capacity(lane),
+        )
+
+    @staticmethod
+    def _incidents(lane: _Lane, infos: Mapping[str, DeviceInfo]) -> tuple[IncidentCounts, ...]:
+        """Each strategy's incidents from the lane's episode starts.
+
+        Only starts are needed to count incidents (ends resolve them, they never
+        make new ones); the registry is cut down to the devices that stormed.
+        """
+        stormed = {d: infos[d] for d in lane.device_episodes if d in infos}
+        counts = []
+        for strategy in INCIDENT_STRATEGIES:
+            book = IncidentBook(strategy, devices=stormed)
+            book.apply_all(lane.started_events)
+            per_recipient = book.per_recipient()
+            counts.append(
+                IncidentCounts(
+                    strategy=strategy,
+                    incidents=len(book),
+                    per_recipient=tuple(
+                        sorted(per_recipient.items(), key=lambda kv: (-kv[1], kv[0]))
+                    ),
+                )
+            )
+        return tuple(counts)
+
+    def _capacity(self, lane: _Lane) -> CapacityReport | None:
+        guard = lane.policy.capacity
+        if guard is None:
+            return None
+        seconds = {level: 0.0 for level in CapacityLevel}
+        level = CapacityLevel.GREEN
+        since = self._first
+        for change in lane.levels:
+            if since is not None:
+                seconds[level] += max(0.0, change.at - since)
+            level, since = change.new, change.at
+        if since is not None and self._last is not None:
+            seconds[level] += max(0.0, self._last - since)
+        return CapacityReport(
+            engage_at=lane.policy.engage_at,
+            level_changes=len(lane.levels),
+            red_entries=sum(1 for c in lane.levels if c.new is CapacityLevel.RED),
+            seconds_amber=round(seconds[CapacityLevel.AMBER], 3),
+            seconds_red=round(seconds[CapacityLevel.RED], 3),
+            final_level=level,
+            peak_window=max((c.window_count for c in lane.levels), default=0),
         )
 
 
