@@ -32,6 +32,14 @@ from ._render import (
     report_tables,
     write_plot,
 )
+from ._rootcause import (
+    RootCauseReport,
+    load_device_registry,
+    root_cause_csv,
+    root_cause_json,
+    root_cause_report,
+)
+from ._rootcause import _merge as merge_device_info
 from ._scenarios import SCENARIOS, generate_scenario
 from ._simulate import Replay, Report
 from ._threshold import PolicyConfig, Threshold
@@ -110,6 +118,21 @@ class _Traffic:
             merged.update(reader.devices)
         return merged
 
+    def records(self) -> Iterator[tuple[Alert, DeviceInfo | None]]:
+        """The alerts with the make the traffic gave for their device (``None`` if none).
+
+        A file's make columns are read with the row, so the make is the one
+        known when the alert is replayed.
+        """
+        sources = [self._devices, *(reader.devices for reader in self.readers)]
+        for alert in self.alerts():
+            info = None
+            for table in sources:
+                info = table.get(alert.device_id)
+                if info is not None:
+                    break
+            yield alert, info
+
     @property
     def skipped(self) -> int:
         return sum(reader.skipped for reader in self.readers)
@@ -157,20 +180,44 @@ def _unique_names(specs: list[PolicySpec]) -> list[PolicySpec]:
     return named
 
 
+def _registry(args: argparse.Namespace) -> dict[str, DeviceInfo] | None:
+    """The ``--devices`` file, if the command has the option and it was given."""
+    path = getattr(args, "devices", None)
+    if path is None:
+        return None
+    try:
+        return load_device_registry(path)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+
+
+def _with_registry(
+    devices: dict[str, DeviceInfo], registry: dict[str, DeviceInfo] | None
+) -> dict[str, DeviceInfo]:
+    """The traffic's makes, each part the traffic leaves out filled from the registry."""
+    if not registry:
+        return devices
+    merged = dict(registry)
+    for device_id, info in devices.items():
+        merged[device_id] = merge_device_info(info, registry.get(device_id))
+    return merged
+
+
 def _replay(args: argparse.Namespace, specs: list[PolicySpec], err: IO[str]) -> Report:
     traffic = _Traffic(args)
+    registry = _registry(args)
     replay = Replay(specs, busiest=args.busiest)
     with progress_reporter(err) as progress:
         replay.run(traffic.alerts(), progress)
     return replay.report(
         source=traffic.description,
-        devices=traffic.devices,
+        devices=_with_registry(traffic.devices, registry),
         skipped=traffic.skipped,
         skipped_rows=traffic.skipped_rows,
     )
 
 
-def _add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_traffic_arguments(parser: argparse.ArgumentParser, *, busiest: bool = True) -> None:
     parser.add_argument(
         "traffic",
         nargs="*",
@@ -199,8 +246,18 @@ def _add_traffic_arguments(parser: argparse.ArgumentParser) -> None:
         default="fail",
         help="a bad row stops the replay (fail, default) or is counted and skipped",
     )
+    if busiest:
+        parser.add_argument(
+            "--busiest", type=int, default=10, metavar="N", help="busiest devices shown (10)"
+        )
+
+
+def _add_devices_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--busiest", type=int, default=10, metavar="N", help="busiest devices shown (10)"
+        "--devices",
+        metavar="FILE",
+        help="a devices CSV (device_id,manufacturer,model,firmware) filling the makes "
+        "the traffic leaves out",
     )
 
 
@@ -225,6 +282,7 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
     )
     _add_output_arguments(parser, "write the per-code table as CSV")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot offered vs received per hour")
+    _add_devices_argument(parser)
 
 
 def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
@@ -461,6 +519,88 @@ def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+# -- report ------------------------------------------------------------------------------
+
+
+def _configure_report(parser: argparse.ArgumentParser) -> None:
+    _add_traffic_arguments(parser, busiest=False)
+    parser.add_argument(
+        "--policy",
+        default=DEFAULT_POLICY,
+        metavar="FILE",
+        help=f"policy TOML file or built-in name (default {DEFAULT_POLICY})",
+    )
+    _add_devices_argument(parser)
+    _add_output_arguments(parser, "write one row per code and make as CSV")
+    parser.add_argument(
+        "--top", type=int, default=10, metavar="N",
+        help="makes shown per alert code in the table (default 10; 0: all)",
+    )  # fmt: skip
+
+
+def _root_cause_tables(report: RootCauseReport, top: int, source: str) -> list[Table]:
+    totals = Table(
+        "Root-cause report",
+        ("", ""),
+        (
+            ("source", source),
+            ("alerts", f"{report.alerts:,}"),
+            ("devices", f"{report.devices:,}"),
+            ("throttled (held back)", f"{report.throttled:,}"),
+            ("episodes", f"{report.episodes:,}"),
+        ),
+        labels=2,
+    )
+    tables = [totals]
+    for code in report.codes():
+        rows = report.for_code(code)
+        shown = rows[:top] if top > 0 else rows
+        caption = "ranked by alerts held back, then episodes, then devices affected"
+        if len(rows) > len(shown):
+            caption += f"; {len(rows) - len(shown):,} more makes (--top 0 shows all)"
+        tables.append(
+            Table(
+                f"{format_code(code)}: {sum(r.throttled for r in rows):,} held back, "
+                f"{sum(r.episodes for r in rows):,} episodes, {sum(r.alerts for r in rows):,} "
+                "alerts",
+                ("rank", "manufacturer", "model", "firmware", "held back", "share",
+                 "episodes", "devices affected", "devices", "alerts"),
+                tuple(
+                    (str(r.rank), r.manufacturer or "?", r.model or "?", r.firmware or "?",
+                     f"{r.throttled:,}", f"{100 * r.throttled_share:.1f}%", f"{r.episodes:,}",
+                     f"{r.devices_affected:,}", f"{r.devices:,}", f"{r.alerts:,}")
+                    for r in shown
+                ),
+                labels=4,
+                caption=caption,
+            )
+        )  # fmt: skip
+    return tables
+
+
+def _run_report(args: argparse.Namespace, out: IO[str]) -> int:
+    if not args.traffic and not args.scenario:
+        raise UsageError("report needs TRAFFIC files or --scenario NAME")
+    spec = _policy(args.policy)
+    traffic = _Traffic(args)
+    registry = _registry(args)
+    report = root_cause_report(traffic.records(), spec.build(), registry)
+    if args.json:
+        data = json.loads(root_cause_json(report))
+        data = {"source": traffic.description, "skipped": traffic.skipped,
+                "skipped_rows": [str(row) for row in traffic.skipped_rows], **data}  # fmt: skip
+        out.write(json.dumps(data, indent=2) + "\n")
+    elif args.csv:
+        out.write(root_cause_csv(report))
+    else:
+        tables = _root_cause_tables(report, args.top, traffic.description)
+        if traffic.skipped_rows:
+            rows = tuple((str(row),) for row in traffic.skipped_rows)
+            tables.append(Table(f"Skipped rows ({traffic.skipped:,})", ("row",), rows))
+        render_tables(tables, out, use_rich=_rich(args))
+    return 0
+
+
 COMMANDS: list[Command] = [
     Command(
         "simulate",
@@ -475,6 +615,12 @@ COMMANDS: list[Command] = [
         "validate a policy file and print it normalised",
         _configure_check,
         _run_check,
+    ),
+    Command(
+        "report",
+        "rank the device makes behind the storms, per alert code (root causes)",
+        _configure_report,
+        _run_report,
     ),
 ]
 
