@@ -42,9 +42,11 @@ from ._rootcause import (
 from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
 from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._simulate import (
+    CapacityReport,
     DeviceRow,
     FlowRow,
     HourRow,
+    IncidentCounts,
     MakeRow,
     Notifications,
     PolicyReport,
@@ -63,6 +65,7 @@ __all__ = [
     "AlertThrottleError",
     "CapacityGuard",
     "CapacityLevel",
+    "CapacityReport",
     "CapacityThresholds",
     "ConfigChange",
     "Decision",
@@ -76,6 +79,7 @@ __all__ = [
     "HourRow",
     "Incident",
     "IncidentBook",
+    "IncidentCounts",
     "IncidentState",
     "IncidentUpdate",
     "InvalidAlertError",
