@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alertthrottle import Decision, ThrottlingEnded, ThrottlingStarted, Verdict
+from alertthrottle import (
+    Alert,
+    Decision,
+    PolicyConfig,
+    ThrottlePolicy,
+    ThrottlingEnded,
+    ThrottlingStarted,
+    Verdict,
+)
 from alertthrottle._events import Event
+from alertthrottle._policy import LateMode
 
 
 def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:
@@ -41,3 +50,33 @@ def reported_counts(decisions: Sequence[Decision]) -> int:
 def ended(decisions: Sequence[Decision]) -> list[ThrottlingEnded]:
     """Every ThrottlingEnded carried by ``decisions``."""
     return [e for d in decisions for e in d.events if isinstance(e, ThrottlingEnded)]
+
+
+def plain_run_counts(
+    config: PolicyConfig, alerts: Sequence[Alert], live: Sequence[Verdict], late: LateMode = "clamp"
+) -> dict[str, int]:
+    """What a plain ThrottlePolicy run of ``config`` gives, counted as a ShadowTally counts.
+
+    ``live`` is the live policy's verdict for each alert; the differences are
+    counted against it, independently of ShadowPolicy.
+    """
+    policy = ThrottlePolicy(config, late=late)
+    decisions = policy.feed_many(alerts)
+    verdicts = [d.verdict for d in decisions]
+    events = [event for d in decisions for event in d.events]
+    pairs = list(zip(verdicts, live, strict=True))
+    return {
+        "alerts": len(alerts),
+        "delivered": policy.stats.delivered,
+        "throttled": policy.stats.throttled,
+        "exempt": policy.stats.exempt,
+        "episodes": policy.stats.episodes,
+        "notifications": len(events),
+        "different": sum(mine is not theirs for mine, theirs in pairs),
+        "delivered_instead": sum(
+            theirs is Verdict.THROTTLE and mine is not Verdict.THROTTLE for mine, theirs in pairs
+        ),
+        "throttled_instead": sum(
+            mine is Verdict.THROTTLE and theirs is not Verdict.THROTTLE for mine, theirs in pairs
+        ),
+    }
