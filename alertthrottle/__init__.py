@@ -6,10 +6,13 @@ due. See ``docs/semantics.md`` for the exact rules.
 """
 
 from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
+from ._capacity import CapacityGuard, CapacityThresholds
 from ._decision import Decision, Stats, ThrottleMetadata, Verdict
-from ._events import ThrottlingEnded, ThrottlingStarted
+from ._digest import DigestBuilder, DigestRow
+from ._events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import (
     AlertThrottleError,
+    EventError,
     InvalidAlertError,
     LateAlertError,
     PolicyError,
@@ -17,10 +20,25 @@ from ._exceptions import (
     SnapshotError,
     TrafficError,
 )
+from ._incidents import (
+    Incident,
+    IncidentBook,
+    IncidentState,
+    IncidentUpdate,
+    incidents_per_recipient,
+)
 from ._partition import partition_for
 from ._policy import ThrottlePolicy
 from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._reconfigure import ConfigChange, SettingChange
+from ._rootcause import (
+    RootCauseReport,
+    RootCauseRow,
+    load_device_registry,
+    root_cause_csv,
+    root_cause_json,
+    root_cause_report,
+)
 from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
 from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._simulate import (
@@ -43,15 +61,26 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Alert",
     "AlertThrottleError",
+    "CapacityGuard",
+    "CapacityLevel",
+    "CapacityThresholds",
     "ConfigChange",
     "Decision",
     "DeviceInfo",
     "DeviceRow",
+    "DigestBuilder",
+    "DigestRow",
+    "EventError",
     "FlowRow",
     "GeneratedTraffic",
     "HourRow",
+    "Incident",
+    "IncidentBook",
+    "IncidentState",
+    "IncidentUpdate",
     "InvalidAlertError",
     "LateAlertError",
+    "LevelChanged",
     "MakeRow",
     "Notifications",
     "PolicyConfig",
@@ -60,6 +89,8 @@ __all__ = [
     "PolicySpec",
     "Replay",
     "Report",
+    "RootCauseReport",
+    "RootCauseRow",
     "Scenario",
     "ScenarioError",
     "SettingChange",
@@ -82,6 +113,8 @@ __all__ = [
     "builtin_policy",
     "format_code",
     "generate_scenario",
+    "incidents_per_recipient",
+    "load_device_registry",
     "load_policy",
     "merge_traffic",
     "parse_code",
@@ -89,6 +122,9 @@ __all__ = [
     "parse_policy",
     "partition_for",
     "read_traffic",
+    "root_cause_csv",
+    "root_cause_json",
+    "root_cause_report",
     "simulate",
     "write_traffic",
 ]

@@ -15,11 +15,11 @@ __all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
 class Verdict(enum.StrEnum):
     """What happens to one alert."""
 
-    DELIVER = "deliver"
+    DELIVER = "DELIVER"
     """It reaches its recipients (a sample during an episode included)."""
-    THROTTLE = "throttle"
+    THROTTLE = "THROTTLE"
     """It is held back and counted for the key's next delivered alert."""
-    EXEMPT = "exempt"
+    EXEMPT = "EXEMPT"
     """Its code is exempt: it reaches its recipients and is not counted."""
 
 
@@ -89,25 +89,28 @@ class Decision:
     arriving at the clock time. ``events`` are the episode ends that fell due
     up to this alert's time, in order of ``at``, then this alert's
     ``ThrottlingStarted`` if it started one. ``sampled`` marks a delivery made
-    as a sample during an episode. Decisions with nothing to report are shared
-    instances.
+    as a sample during an episode; it is informational and left out of
+    equality, which compares what SEMANTICS.md defines. Decisions with nothing
+    to report are shared instances.
     """
 
     verdict: Verdict
     metadata: ThrottleMetadata = NO_METADATA
     late: bool = False
     events: tuple[Event, ...] = ()
-    sampled: bool = False
+    sampled: bool = attrs.field(default=False, eq=False)
 
 
-@attrs.frozen(slots=True, kw_only=True)
+@attrs.frozen(slots=True)
 class Stats:
     """Running totals of a policy; ``delivered + throttled + exempt == total`` always.
 
-    ``late`` counts clamped late alerts (they are in the other counts too);
-    ``episodes`` counts episodes started and ``open_episodes`` those not yet ended;
-    ``tracked_keys`` is the number of keys with state held in memory, and
-    ``evicted`` the number of keys forgotten early to stay within ``max_keys``.
+    ``late`` counts clamped late alerts (they are in the other counts too).
+    The rest is informational and left out of equality, which compares the
+    five totals SEMANTICS.md defines: ``episodes`` counts episodes started and
+    ``open_episodes`` those not yet ended; ``tracked_keys`` is the number of
+    keys with state held in memory, and ``evicted`` the number of keys
+    forgotten early to stay within ``max_keys``.
     """
 
     total: int = 0
@@ -115,7 +118,7 @@ class Stats:
     throttled: int = 0
     exempt: int = 0
     late: int = 0
-    episodes: int = 0
-    open_episodes: int = 0
-    tracked_keys: int = 0
-    evicted: int = 0
+    episodes: int = attrs.field(default=0, eq=False, kw_only=True)
+    open_episodes: int = attrs.field(default=0, eq=False, kw_only=True)
+    tracked_keys: int = attrs.field(default=0, eq=False, kw_only=True)
+    evicted: int = attrs.field(default=0, eq=False, kw_only=True)

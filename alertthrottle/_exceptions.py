@@ -8,9 +8,11 @@ either the library's own type or the builtin they already handle::
     ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
     │   └── TrafficError                   ... read from a traffic file, at file:line
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
-    ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig or policy option
+    ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig, policy or operations option
     ├── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
-    └── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
+    ├── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
+    └── EventError (+ ValueError)          an event stream that cannot be one policy's
+                                           (an episode ending that never started, or twice)
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``) and ``value`` (the value as given).
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlertThrottleError",
+    "EventError",
     "InvalidAlertError",
     "LateAlertError",
     "PolicyError",
@@ -60,7 +63,19 @@ class LateAlertError(AlertThrottleError, ValueError):
 
 
 class PolicyError(AlertThrottleError, ValueError):
-    """A threshold, a policy configuration or a policy option is invalid."""
+    """A threshold, a policy configuration or a policy option is invalid.
+
+    Also raised for the options of the operations helpers (capacity thresholds,
+    incident strategies, digest preferences).
+    """
+
+
+class EventError(AlertThrottleError, ValueError):
+    """An event does not fit the stream seen so far (e.g. an end without its start).
+
+    Raised by the consumers of policy events (``IncidentBook``, ``DigestBuilder``);
+    the consumer is unchanged.
+    """
 
 
 class ScenarioError(AlertThrottleError, ValueError):
@@ -68,7 +83,7 @@ class ScenarioError(AlertThrottleError, ValueError):
 
 
 class TrafficError(InvalidAlertError):
-    """A row of a traffic file is malformed; ``source`` and ``line`` say where.
+    """A row of a traffic (or devices) file is malformed; ``source`` and ``line`` say where.
 
     The message reads ``file:line: field: problem, got value`` so that an
     editor or a terminal can jump to the row.

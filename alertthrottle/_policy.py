@@ -9,22 +9,32 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
-from heapq import heappop, heappush
+from collections.abc import Iterable, Sequence
+from heapq import heappop, heappush, heapreplace
+from operator import attrgetter
 from typing import Literal
 
 from ._alert import Alert, parse_timestamp
+from ._capacity import CapacityGuard
 from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
-from ._events import ThrottlingEnded, ThrottlingStarted
+from ._events import CapacityLevel, Event, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
 from ._reconfigure import ConfigChange, apply_config, initial_entry
 from ._schedule import LazySchedule
 from ._threshold import PolicyConfig, Threshold
 from ._window import KeyWindow
 
-__all__ = ["LateMode", "ThrottlePolicy"]
+__all__ = ["EngageAt", "LateMode", "ThrottlePolicy"]
 
 LateMode = Literal["clamp", "reject"]
+#: The capacity level from which per-device throttling starts episodes.
+EngageAt = Literal["always", "amber", "red"]
+_ENGAGE_LEVELS = {
+    "always": CapacityLevel.GREEN,
+    "amber": CapacityLevel.AMBER,
+    "red": CapacityLevel.RED,
+}
+_AT = attrgetter("at")
 
 _DELIVER = Decision(Verdict.DELIVER)
 _DELIVER_LATE = Decision(Verdict.DELIVER, late=True)
@@ -82,6 +92,20 @@ class _Episode:
         self.throttled = 1
         self.sampled = 0
 
+    def ended(self, at: float) -> ThrottlingEnded:
+        """The event that reports this episode, whole, as ended at ``at``."""
+        started = self.started
+        return ThrottlingEnded(
+            device_id=started.device_id,
+            code=started.code,
+            at=at,
+            sequence_id=started.sequence_id,
+            started_at=started.at,
+            throttled_count=self.throttled,
+            sampled_count=self.sampled,
+            recipients=started.recipients,
+        )
+
     def end_time(self) -> float | None:
         """When the key's window falls below ``resume_below`` with no more alerts.
 
@@ -111,11 +135,14 @@ class ThrottlePolicy:
         *,
         late: LateMode = "clamp",
         max_keys: int | None = None,
+        capacity: CapacityGuard | None = None,
+        engage_at: EngageAt = "always",
     ) -> None:
         if not isinstance(config, PolicyConfig):
             raise PolicyError("config", config, "must be a PolicyConfig")
         if late not in ("clamp", "reject"):
             raise PolicyError("late", late, "must be 'clamp' or 'reject'")
+        self._init_capacity(capacity, engage_at)
         self._config = config
         self._late_mode: LateMode = late
         self._reject_late = late == "reject"
@@ -150,6 +177,16 @@ class ThrottlePolicy:
     def config(self) -> PolicyConfig:
         """The configuration in force."""
         return self._config
+
+    @property
+    def capacity(self) -> CapacityGuard | None:
+        """The capacity guard that sees every alert fed, if any (docs/operations.md)."""
+        return self._capacity
+
+    @property
+    def engage_at(self) -> EngageAt:
+        """The capacity level from which episodes start: ``"always"``, ``"amber"`` or ``"red"``."""
+        return self._engage_at
 
     @property
     def late(self) -> LateMode:
@@ -223,10 +260,17 @@ class ThrottlePolicy:
         # Step 1: episodes (of any key) that ended by t are closed first. The heaps'
         # first entries are lower bounds, so a quiet check costs two comparisons.
         ends = self._end_heap
-        ended = self._close_due(t) if ends and ends[0][0] <= t else None
+        ended: Sequence[Event] | None = self._close_due(t) if ends and ends[0][0] <= t else None
         idle = self._idle_heap
         if idle and idle[0][0] <= t:
             self._drop_idle(t)
+
+        # Capacity: the guard counts every alert, exempt ones too (docs/operations.md).
+        guard = self._capacity
+        if guard is not None:
+            changes = guard._observe(t)
+            if changes:
+                ended = sorted([*(ended or ()), *changes], key=_AT)
 
         self._total += 1
         rule = self._rules.get(alert.code) or self._rule_for(alert.code)
@@ -256,7 +300,11 @@ class ThrottlePolicy:
         if episode is None:
             # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
             # the last limit + 1 (the slot the next push overwrites) is inside it.
-            if times[pos] > t - rule.period:
+            # Below `engage_at` no episode starts, but the alert stays in the window,
+            # so the key starts one on its first alert once the level has risen.
+            if times[pos] > t - rule.period and (
+                guard is None or guard.level >= self._engage_level
+            ):
                 return self._start_episode(rule, window, alert, t, late, ended)
             self._delivered += 1
             window.last_delivered = t
@@ -300,14 +348,24 @@ class ThrottlePolicy:
             exc.at_index(self._total - start)
             raise
 
-    def advance(self, now: float | object) -> list[ThrottlingEnded]:
+    def advance(self, now: float | object) -> list[Event]:
         """Move the clock to ``now`` and return the episode ends due by then.
 
-        A ``now`` below the clock moves nothing and returns nothing.
+        With a capacity guard, its level falls due by then come too, all in
+        order of ``at``. A ``now`` below the clock moves nothing and returns nothing.
         """
         t = parse_timestamp(now, "now")
         if t < self._clock:
             return []
+        ended: list[Event] = [*self._advance_episodes(t)]
+        if self._capacity is not None:
+            changes = self._capacity.advance(t)
+            if changes:
+                ended = sorted((*ended, *changes), key=_AT)
+        return ended
+
+    def _advance_episodes(self, t: float) -> list[ThrottlingEnded]:
+        """``advance`` to ``t`` (not below the clock) without the capacity guard."""
         self._clock = t
         ended = self._close_due(t)
         self._drop_idle(t)
@@ -370,7 +428,7 @@ class ThrottlePolicy:
 
     # -- the verdicts -------------------------------------------------------------------
 
-    def _pass(self, exempt: bool, late: bool, ended: list[ThrottlingEnded] | None) -> Decision:
+    def _pass(self, exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
         """Decide an alert whose key is not throttled (steps 2 and 3)."""
         if exempt:
             self._exempt += 1
@@ -385,7 +443,7 @@ class ThrottlePolicy:
         return _DELIVER_LATE if late else _DELIVER
 
     def _report(
-        self, window: KeyWindow, late: bool, ended: list[ThrottlingEnded] | None, *, sampled: bool
+        self, window: KeyWindow, late: bool, ended: Sequence[Event] | None, *, sampled: bool
     ) -> Decision:
         """A delivery with something to say: a count to report, events, lateness or a sample."""
         sequence = window.pending_sequence
@@ -405,7 +463,7 @@ class ThrottlePolicy:
         alert: Alert,
         t: float,
         late: bool,
-        ended: list[ThrottlingEnded] | None,
+        ended: Sequence[Event] | None,
     ) -> Decision:
         self._sequence += 1
         self._open += 1
@@ -433,19 +491,7 @@ class ThrottlePolicy:
         for end, episode in self._ends.pop_due(t):
             episode.window.episode = None
             self._open -= 1
-            started = episode.started
-            ended.append(
-                ThrottlingEnded(
-                    device_id=started.device_id,
-                    code=started.code,
-                    at=end,
-                    sequence_id=started.sequence_id,
-                    started_at=started.at,
-                    throttled_count=episode.throttled,
-                    sampled_count=episode.sampled,
-                    recipients=started.recipients,
-                )
-            )
+            ended.append(episode.ended(end))
         return ended
 
     def _drop_idle(self, t: float) -> None:
@@ -453,13 +499,15 @@ class ThrottlePolicy:
         heap = self._idle_heap
         rules = self._rules
         while heap and heap[0][0] <= t:
-            _, device_id, code = heappop(heap)
+            _, device_id, code = heap[0]
             rule = rules[code]
             window = rule.keys[device_id]
             empties = window.times[window.pos - 1] + rule.period
             if empties > t:
-                heappush(heap, (empties, device_id, code))
+                # The key had alerts since it was filed: file it again, in one sift.
+                heapreplace(heap, (empties, device_id, code))
                 continue
+            heappop(heap)
             del rule.keys[device_id]
             self._tracked -= 1
             # An episode ends no later than its window empties, and was closed first.
@@ -471,8 +519,7 @@ class ThrottlePolicy:
         """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
         if self._max_keys is not None and self._tracked >= self._max_keys:
             self._evict(self._tracked - self._max_keys + 1)
-        window = KeyWindow(rule.size)
-        window.push(t)
+        window = KeyWindow(rule.size, t)
         window.last_delivered = t
         if self._pending:
             left = self._pending.pop((device_id, rule.code), None)
@@ -513,6 +560,17 @@ class ThrottlePolicy:
         for entry in passed:
             heappush(heap, entry)
 
+    def _init_capacity(self, capacity: CapacityGuard | None, engage_at: EngageAt) -> None:
+        if capacity is not None and not isinstance(capacity, CapacityGuard):
+            raise PolicyError("capacity", capacity, "must be a CapacityGuard or None")
+        if engage_at not in _ENGAGE_LEVELS:
+            raise PolicyError("engage_at", engage_at, "must be 'always', 'amber' or 'red'")
+        if capacity is None and engage_at != "always":
+            raise PolicyError("engage_at", engage_at, "needs a capacity guard (capacity=...)")
+        self._capacity = capacity
+        self._engage_at: EngageAt = engage_at
+        self._engage_level = _ENGAGE_LEVELS[engage_at]
+
     def _rule_for(self, code: int) -> _Rule:
         config = self._config
         exempt = code in config.exempt_codes
@@ -524,6 +582,8 @@ class ThrottlePolicy:
     def _check(self) -> None:
         """Assert the policy's invariants (tests run it after every step)."""
         assert self._delivered + self._throttled + self._exempt == self._total
+        if self._capacity is not None:
+            self._capacity._check()
         assert self._tracked == sum(len(rule.keys) for rule in self._rules.values())
         self._ends._check()
         idle = self._idle_heap

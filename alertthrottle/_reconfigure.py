@@ -93,20 +93,6 @@ def initial_entry(config: PolicyConfig) -> ConfigChange:
     return ConfigChange(version=1, at=None, reason="initial configuration", config=config)
 
 
-def _ended_at(episode: _Episode, at: int | float) -> ThrottlingEnded:
-    started = episode.started
-    return ThrottlingEnded(
-        device_id=started.device_id,
-        code=started.code,
-        at=at,
-        sequence_id=started.sequence_id,
-        started_at=started.at,
-        throttled_count=episode.throttled,
-        sampled_count=episode.sampled,
-        recipients=started.recipients,
-    )
-
-
 def apply_config(
     policy: ThrottlePolicy, new_config: PolicyConfig, at: object, reason: object
 ) -> ConfigChange:
@@ -123,7 +109,9 @@ def apply_config(
         raise PolicyError("at", at, f"is before the policy clock ({policy._clock})")
 
     # Episodes over by `at` end under the thresholds they started with.
-    events: list[ThrottlingEnded] = policy.advance(t)
+    # The capacity guard is not advanced here: its falls come, dated exactly, with
+    # the next feed or advance (docs/operations.md).
+    events: list[ThrottlingEnded] = policy._advance_episodes(t)
     previous = policy._config
     policy._config = new_config
     old_rules = dict(policy._rules)
@@ -139,7 +127,7 @@ def apply_config(
             for device_id, window in keys.items():
                 episode = window.episode
                 if episode is not None:
-                    closed.append(_ended_at(episode, t))
+                    closed.append(episode.ended(t))
                     window.episode = None
                     policy._open -= 1
                 if window.pending_sequence is not None:
@@ -158,7 +146,7 @@ def apply_config(
             end = episode.end_time()
             # Under the new threshold the window is already below resume_below.
             if end is not None and end <= t:
-                closed.append(_ended_at(episode, t))
+                closed.append(episode.ended(t))
                 window.episode = None
                 policy._open -= 1
     closed.sort(key=lambda event: event.sequence_id)

@@ -15,8 +15,9 @@ from typing import Any
 import attrs
 
 from ._alert import Alert
+from ._capacity import CapacityGuard
 from ._decision import Decision, Verdict
-from ._events import Event, ThrottlingEnded, ThrottlingStarted
+from ._events import Event, LevelChanged, ThrottlingStarted
 from ._exceptions import AlertThrottleError, PolicyError
 from ._policy import ThrottlePolicy
 from ._threshold import PolicyConfig
@@ -127,6 +128,9 @@ class _Tally:
 
     def events(self, events: Iterable[Event]) -> None:
         for event in events:
+            # Capacity levels are the live policy's own business, not a notification.
+            if isinstance(event, LevelChanged):
+                continue
             self.notifications += 1
             if isinstance(event, ThrottlingStarted):
                 self.episodes += 1
@@ -178,7 +182,15 @@ class ShadowPolicy:
         self._shadows: list[tuple[str, ThrottlePolicy, _Tally]] = []
         for name, config in _names(candidates):
             if live.clock is None:
-                shadow = ThrottlePolicy(config, late=live.late, max_keys=live.max_keys)
+                guard = live.capacity
+                shadow = ThrottlePolicy(
+                    config,
+                    late=live.late,
+                    max_keys=live.max_keys,
+                    # Its own guard: a candidate sees the same load, and engages as the live.
+                    capacity=None if guard is None else CapacityGuard(guard.thresholds),
+                    engage_at=live.engage_at,
+                )
             else:
                 shadow = ThrottlePolicy.restore(live.snapshot())
                 shadow.reconfigure(config, at=live.clock, reason=f"shadow candidate {name}")
@@ -225,7 +237,7 @@ class ShadowPolicy:
             raise
         return decisions
 
-    def advance(self, now: float | object) -> list[ThrottlingEnded]:
+    def advance(self, now: float | object) -> list[Event]:
         """Move every clock to ``now``; return the live episode ends (candidates' are counted)."""
         ended = self._live.advance(now)
         self._live_tally.events(ended)

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._alert import format_code, parse_code, parse_device_id
-from ._events import ThrottlingEnded, ThrottlingStarted
+from ._capacity import CapacityGuard, CapacityThresholds
+from ._events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import AlertThrottleError, SnapshotError
 from ._reconfigure import ConfigChange, SettingChange, diff_configs
 from ._threshold import PolicyConfig
@@ -105,7 +106,7 @@ def _state(policy: ThrottlePolicy) -> dict[str, Any]:
     idle = [
         [when, device_id, format_code(code)] for when, device_id, code in sorted(policy._idle_heap)
     ]
-    return {
+    state: dict[str, Any] = {
         "config": policy._config.as_dict(),
         "late": policy._late_mode,
         "max_keys": policy._max_keys,
@@ -139,6 +140,51 @@ def _state(policy: ThrottlePolicy) -> dict[str, Any]:
             for change in policy._history
         ],
     }
+    guard = policy._capacity
+    # Only present with a guard, so snapshots of other policies are unchanged.
+    if guard is not None:
+        state["capacity"] = {
+            "thresholds": guard.thresholds.as_dict(),
+            "engage_at": policy._engage_at,
+            "clock": _time(guard._clock),
+            "level": guard.level.name,
+            "times": list(guard._times),
+        }
+    return state
+
+
+def _capacity(value: object) -> tuple[CapacityGuard | None, Any]:
+    """The capacity guard and ``engage_at`` of a snapshot (``None, "always"`` without one)."""
+    if value is None:
+        return None, "always"
+    field = "state.capacity"
+    data = _object(value, field)
+    try:
+        thresholds = CapacityThresholds.from_dict(
+            _object(_get(data, "thresholds", field), f"{field}.thresholds"), ""
+        )
+    except AlertThrottleError as exc:
+        raise _fail(f"{field}.thresholds.{exc.field}", exc.value, exc.problem) from None
+    engage_at = _get(data, "engage_at", field)
+    if engage_at not in ("always", "amber", "red"):
+        raise _fail(f"{field}.engage_at", engage_at, "must be 'always', 'amber' or 'red'")
+    clock = _optional_number(_get(data, "clock", field), f"{field}.clock")
+    level_name = _get(data, "level", field)
+    if level_name not in CapacityLevel.__members__:
+        raise _fail(f"{field}.level", level_name, "must be GREEN, AMBER or RED")
+    level = CapacityLevel[level_name]
+    times = [_number(t, f"{field}.times") for t in _list(_get(data, "times", field), field)]
+    now = -math.inf if clock is None else clock
+    if times != sorted(times) or any(t + thresholds.period <= now or t > now for t in times):
+        raise _fail(f"{field}.times", len(times), "must be sorted and inside the window")
+    count = len(times)
+    if level < thresholds.entered(count) or count < thresholds.clear_of(level):
+        raise _fail(f"{field}.level", level_name, f"cannot hold with {count} alerts in the window")
+    guard = CapacityGuard(thresholds)
+    guard._times.extend(times)
+    guard._clock = now
+    guard._set(level)
+    return guard, engage_at
 
 
 def dump_policy(policy: ThrottlePolicy, *, compress: bool) -> bytes:
@@ -493,7 +539,8 @@ def load_policy(
     max_keys = _get(state, "max_keys", "state")
     if max_keys is not None:
         _int(max_keys, "state.max_keys", 1)
-    policy = cls(config, late=late, max_keys=max_keys)
+    capacity, engage_at = _capacity(state.get("capacity"))
+    policy = cls(config, late=late, max_keys=max_keys, capacity=capacity, engage_at=engage_at)
     clock = _optional_number(_get(state, "clock", "state"), "state.clock")
     policy._clock = -math.inf if clock is None else clock
     policy._sequence = _int(_get(state, "sequence", "state"), "state.sequence")

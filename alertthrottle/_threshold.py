@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from ._alert import AlertCode, format_code, parse_code
 from ._exceptions import AlertThrottleError, PolicyError
 
-__all__ = ["PolicyConfig", "Threshold"]
+__all__ = ["PolicyConfig", "Threshold", "build_from_dict", "check_keys"]
+
+_Value = TypeVar("_Value")
 
 
 def _int_at_least(minimum: int, *, optional: bool = False) -> Any:
@@ -101,17 +103,42 @@ class Threshold:
     @classmethod
     def from_dict(cls, data: Mapping[str, object], path: str = "") -> Threshold:
         """Build a threshold from plain data; errors name the key path (``default.limit``)."""
-        known = {"limit", "period", "resume_below", "sample_every", "sample_interval"}
-        for key in data:
-            if key not in known:
-                raise PolicyError(f"{path}{key}", data[key], f"unknown key; use {sorted(known)}")
-        for key in ("limit", "period"):
-            if key not in data:
-                raise PolicyError(f"{path}{key}", None, "is required")
-        try:
-            return cls(**data)  # type: ignore[arg-type]
-        except PolicyError as exc:
-            raise PolicyError(f"{path}{exc.field}", exc.value, exc.problem) from None
+        return build_from_dict(
+            cls,
+            data,
+            path,
+            known=("limit", "period", "resume_below", "sample_every", "sample_interval"),
+            required=("limit", "period"),
+        )
+
+
+def check_keys(
+    data: Mapping[str, object], path: str, *, known: Iterable[str], required: Iterable[str] = ()
+) -> None:
+    """Refuse unknown and missing keys of a plain-data table, naming the key path."""
+    allowed = sorted(known)
+    for key in data:
+        if key not in allowed:
+            raise PolicyError(f"{path}{key}", data[key], f"unknown key; use {allowed}")
+    for key in required:
+        if key not in data:
+            raise PolicyError(f"{path}{key}", None, "is required")
+
+
+def build_from_dict(
+    cls: Callable[..., _Value],
+    data: Mapping[str, object],
+    path: str,
+    *,
+    known: Iterable[str],
+    required: Iterable[str],
+) -> _Value:
+    """``cls(**data)`` after :func:`check_keys`, its errors prefixed with ``path``."""
+    check_keys(data, path, known=known, required=required)
+    try:
+        return cls(**data)
+    except PolicyError as exc:
+        raise PolicyError(f"{path}{exc.field}", exc.value, exc.problem) from None
 
 
 def _code_key(value: object, field: str) -> int:
@@ -200,10 +227,7 @@ class PolicyConfig:
 
         Errors name the key path, e.g. ``per_code.8014.limit``.
         """
-        known = {"default", "per_code", "exempt_codes"}
-        for key in data:
-            if key not in known:
-                raise PolicyError(key, data[key], f"unknown key; use {sorted(known)}")
+        check_keys(data, "", known=("default", "per_code", "exempt_codes"))
         default_data = data.get("default")
         default = None
         if default_data is not None:

@@ -40,10 +40,15 @@ class KeyWindow:
     pending: int
     pending_sequence: int | None
 
-    def __init__(self, size: int) -> None:
-        self.times = [_NEVER] * size
-        # Index of the oldest time, which is the slot the next push overwrites.
-        self.pos = 0
+    def __init__(self, size: int, first: float | None = None) -> None:
+        """A ring of ``size`` slots, holding the time of a ``first`` alert if given."""
+        # pos: index of the oldest time, which is the slot the next push overwrites.
+        if first is None:
+            self.times = [_NEVER] * size
+            self.pos = 0
+        else:
+            self.times = [first] + [_NEVER] * (size - 1)
+            self.pos = 1
         self.episode = None
         self.last_delivered = _NEVER
         # Throttled alerts not yet reported on a delivered alert, and their episode.

@@ -17,14 +17,14 @@ and prints the ratio of each to the floor (the target is end to end <= 3x).
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from throughput import best_of
 
 from alertthrottle import (
     Alert,
@@ -34,19 +34,6 @@ from alertthrottle import (
     generate_scenario,
     write_traffic,
 )
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    """Fastest wall time of ``repeats`` runs, with the collector quiet (as in throughput.py)."""
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-        gc.enable()
-    return min(times)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

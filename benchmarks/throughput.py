@@ -99,6 +99,26 @@ def bytes_per_key(alerts: Sequence[Alert]) -> tuple[float, int]:
     return used / max(keys, 1), keys
 
 
+def shapes(n: int) -> dict[str, list[Alert]]:
+    """Three pure workloads that bracket the mixed day: where the time per alert goes."""
+    start = 1_700_000_000
+    ids = [device_id(i) for i in range(n)]
+    return {
+        # 20 keys, one alert a second each: every alert after the 11th is throttled.
+        "storm (keys in an episode)": [
+            Alert(timestamp=start + i // 20, device_id=ids[i % 20], code=0x8014) for i in range(n)
+        ],
+        # 2,000 keys, one alert per key every 2,000 s: delivered, keys stay live.
+        "steady (live keys, delivered)": [
+            Alert(timestamp=start + i, device_id=ids[i % 2000], code=0x8014) for i in range(n)
+        ],
+        # Every alert from a new device: a key is made, then dropped an hour later.
+        "churn (a new key per alert)": [
+            Alert(timestamp=start + i * 0.4, device_id=ids[i], code=0x8014) for i in range(n)
+        ],
+    }
+
+
 def limits_run(alerts: Sequence[Alert]) -> Callable[[], None] | None:
     """limits' moving window on the same alerts, its clock patched to event time."""
     try:
@@ -150,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"feed:                       {n / feed:14,.0f} decisions/s  ({feed / floor:.1f}x floor)")
     print(f"feed_many:                  {n / many:14,.0f} decisions/s  ({many / floor:.1f}x floor)")
     print(f"memory: {per_key:,.0f} bytes per tracked key ({keys:,} keys tracked at mid-day)")
+    print("feed_many on pure workloads (same policy):")
+    for name, shape in shapes(min(n, 200_000)).items():
+        seconds = best_of(args.repeats, lambda shape=shape: run_feed_many(shape))  # type: ignore[misc]
+        print(f"  {name:31} {seconds / len(shape) * 1e9:6,.0f} ns/decision")
     limits = limits_run(alerts)
     if limits is None:
         print("limits: not installed (pip install limits) -- comparison skipped")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
+
 from alertthrottle import (
     Alert,
     Decision,
     PolicyConfig,
+    Stats,
     ThrottlePolicy,
     ThrottlingEnded,
     ThrottlingStarted,
@@ -25,15 +28,25 @@ def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:
     )
 
 
-def canonical(decision: Decision) -> Decision:
-    """A decision with its events in canonical order, for comparing two implementations."""
-    return Decision(
+def canonical(decision: Decision) -> tuple[object, ...]:
+    """Everything a decision says, events in canonical order, for comparing two implementations.
+
+    Includes what equality leaves out (``sampled``, the events' ``recipients``).
+    """
+    return (
         decision.verdict,
         decision.metadata,
         decision.late,
-        tuple(events_in_canonical_order(decision.events)),
         decision.sampled,
+        tuple(
+            (e, getattr(e, "recipients", ())) for e in events_in_canonical_order(decision.events)
+        ),
     )
+
+
+def totals(stats: Stats) -> tuple[int, ...]:
+    """Every field of ``stats``, informational ones included."""
+    return attrs.astuple(stats)
 
 
 def check_events_in_time_order(events: Sequence[Event]) -> None:
@@ -63,7 +76,8 @@ def plain_run_counts(
     policy = ThrottlePolicy(config, late=late)
     decisions = policy.feed_many(alerts)
     verdicts = [d.verdict for d in decisions]
-    events = [event for d in decisions for event in d.events]
+    episode_events = (ThrottlingStarted, ThrottlingEnded)
+    events = [e for d in decisions for e in d.events if isinstance(e, episode_events)]
     pairs = list(zip(verdicts, live, strict=True))
     return {
         "alerts": len(alerts),

@@ -36,8 +36,8 @@ def test_inconsistent_metadata_is_refused(args, field):
 
 
 def test_verdicts_are_strings_for_json():
-    assert Verdict.THROTTLE == "throttle"
-    assert [v.value for v in Verdict] == ["deliver", "throttle", "exempt"]
+    assert Verdict.THROTTLE == "THROTTLE"
+    assert [v.value for v in Verdict] == ["DELIVER", "THROTTLE", "EXEMPT"]
 
 
 def test_decision_defaults():
@@ -47,3 +47,29 @@ def test_decision_defaults():
 
 def test_stats_start_at_zero():
     assert Stats().total == 0 and Stats(total=3).total == 3
+
+
+def test_equality_compares_what_the_spec_defines():
+    # Informational fields do not make two otherwise equal values differ.
+    assert Stats(7, 4, 3, 0, 0) == Stats(7, 4, 3, 0, 0, episodes=1, tracked_keys=5)
+    assert Stats(7, 4, 3, 0, 0) != Stats(7, 5, 2, 0, 0)
+    assert Decision(Verdict.DELIVER, ThrottleMetadata(True, 2, 1)) == Decision(
+        Verdict.DELIVER, ThrottleMetadata(True, 2, 1), sampled=True
+    )
+
+
+def test_events_compare_without_recipients_and_build_positionally():
+    from alertthrottle import ThrottlingEnded, ThrottlingStarted
+
+    started = ThrottlingStarted("00-0D-6F-00-0A-BC-12-34", 0x8014, 3, 1, 4)
+    assert started == ThrottlingStarted(
+        device_id="00-0D-6F-00-0A-BC-12-34",
+        code=0x8014,
+        at=3,
+        sequence_id=1,
+        window_count=4,
+        recipients=("DNO-1",),
+    )
+    ended = ThrottlingEnded("00-0D-6F-00-0A-BC-12-34", 0x8014, 14, 1, 3, 3, 0)
+    assert (ended.started_at, ended.throttled_count, ended.sampled_count) == (3, 3, 0)
+    assert ended != ThrottlingEnded("00-0D-6F-00-0A-BC-12-34", 0x8014, 14, 1, 3, 2, 1)

@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from state_helpers import DEVICES, configs, run, run_step, streams
 
-from alertthrottle import Alert, Decision, PolicyConfig, PolicyError, Threshold, ThrottlePolicy
+from alertthrottle import (
+    Alert,
+    Decision,
+    PolicyConfig,
+    PolicyError,
+    Threshold,
+    ThrottlePolicy,
+    Verdict,
+)
 
 CODE = 0x8014
 CONFIG = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
@@ -36,10 +44,10 @@ def test_the_key_whose_window_empties_soonest_is_evicted() -> None:
     feed(policy, 3, 2)
     assert policy.stats.evicted == 1 and policy.stats.tracked_keys == 2
     # Device 1 is forgotten: its earlier alert no longer counts.
-    assert [feed(policy, t, 1).verdict.value for t in (4, 5, 6)] == [
-        "deliver",
-        "deliver",
-        "throttle",
+    assert [feed(policy, t, 1).verdict for t in (4, 5, 6)] == [
+        Verdict.DELIVER,
+        Verdict.DELIVER,
+        Verdict.THROTTLE,
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
 from alertthrottle import (
@@ -231,7 +232,7 @@ class TestClock:
             p.feed(alert(99.5))
         assert info.value.field == "timestamp" and info.value.value == 99.5
         assert isinstance(info.value, ValueError)
-        assert p.stats == before
+        assert attrs.astuple(p.stats) == attrs.astuple(before)
         assert p.feed(alert(100)).verdict is T
 
     def test_advance_backwards_moves_nothing(self):
