@@ -19,7 +19,7 @@ import attrs
 
 from ._policyfile import PolicySpec
 from ._simulate import FlowRow, PolicyReport, Report
-from ._threshold import Threshold
+from ._threshold import PolicyConfig, Threshold
 
 __all__ = [
     "Table",
@@ -90,24 +90,23 @@ def _when(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _policy_row(name: str, config: PolicyConfig, late: str) -> tuple[str, ...]:
+    per_code = "; ".join(
+        f"{code:04X} {describe_threshold(threshold)}" for code, threshold in config.per_code.items()
+    )
+    exempt = " ".join(f"{code:04X}" for code in sorted(config.exempt_codes))
+    return (name, describe_threshold(config.default), per_code or "-", exempt or "-", late)
+
+
 def _policies_table(report: Report) -> Table:
-    rows = []
-    for policy in report.policies:
-        config = policy.policy.config
-        per_code = "; ".join(
-            f"{code:04X} {describe_threshold(threshold)}"
-            for code, threshold in config.per_code.items()
-        )
-        exempt = " ".join(f"{code:04X}" for code in sorted(config.exempt_codes))
-        rows.append(
-            (
-                policy.name,
-                describe_threshold(config.default),
-                per_code or "-",
-                exempt or "-",
-                policy.policy.late,
-            )
-        )
+    rows = [_policy_row(p.name, p.policy.config, p.policy.late) for p in report.policies]
+    if report.shadow is not None:
+        # Candidates run with the live policy's late mode (Replay refuses any other).
+        late = report.policies[0].policy.late
+        rows += [
+            _policy_row(f"shadow: {tally.name}", tally.config, late)
+            for tally in report.shadow.candidates
+        ]
     return Table(
         "Policies",
         ("policy", "default threshold", "per code", "exempt", "late"),
@@ -141,6 +140,41 @@ def _traffic_table(report: Report) -> Table:
         ("last", f"{_when(report.last)} UTC"),
     )
     return Table("Traffic replayed", ("", ""), rows, labels=2)
+
+
+def _shadow_table(report: Report) -> Table | None:
+    comparison = report.shadow
+    if comparison is None:
+        return None
+    live_name = report.policies[0].name
+    rows = []
+    for tally in (comparison.live, *comparison.candidates):
+        is_live = tally is comparison.live
+        rows.append(
+            (
+                f"live ({live_name})" if is_live else tally.name,
+                _n(tally.delivered),
+                _n(tally.throttled),
+                _n(tally.exempt),
+                _n(tally.episodes),
+                _n(tally.notifications),
+                "-" if is_live else _n(tally.different),
+                "-" if is_live else _n(tally.delivered_instead),
+                "-" if is_live else _n(tally.throttled_instead),
+            )
+        )
+    caption = (
+        "what each candidate would have done to the same alerts; notifications = episode starts "
+        "and ends; different = alerts with another verdict than live, of which delivered instead "
+        "(live held them back) and throttled instead (live let them through)"
+    )
+    return Table(
+        "Shadow comparison",
+        ("policy", "delivered", "throttled", "exempt", "episodes", "notifications", "different",
+         "delivered instead", "throttled instead"),
+        tuple(rows),
+        caption=caption,
+    )  # fmt: skip
 
 
 def _notifications_table(report: Report) -> Table:
@@ -311,6 +345,9 @@ def _duration(seconds: float) -> str:
 def report_tables(report: Report) -> list[Table]:
     """Every table of a report, in reading order (empty sections left out)."""
     tables = [_traffic_table(report), _policies_table(report), _totals_table(report)]
+    shadow = _shadow_table(report)
+    if shadow is not None:
+        tables.append(shadow)
     if report.alerts:
         tables += [
             _notifications_table(report),
@@ -398,7 +435,7 @@ def _render_plain(tables: Sequence[Table], out: IO[str]) -> None:
 
 
 def report_json(report: Report) -> str:
-    """The report as one JSON object (``policies[i].totals`` and all the tables)."""
+    """The report as one JSON object (``policies[i].totals``, all the tables, ``shadow``)."""
     return json.dumps(report.as_dict(), indent=2)
 
 

@@ -8,6 +8,10 @@ per day, what DCC-style notifications would cost, the busiest devices, the
 device makes that storm, the hourly profile, how many incidents each recipient
 would get under each incident strategy, and, for a policy with a capacity
 guard, its level changes. Days and hours are UTC.
+
+Given ``candidates``, the first policy runs as the live one inside a
+:class:`ShadowPolicy` and the report carries its :class:`ShadowComparison`:
+what each candidate configuration would have done to the same alerts.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import attrs
 from ._alert import Alert, DeviceInfo, format_code
 from ._decision import Verdict
 from ._events import CapacityLevel, LevelChanged, ThrottlingStarted
+from ._exceptions import PolicyError
 from ._incidents import INCIDENT_STRATEGIES, IncidentBook, IncidentStrategy
 from ._policyfile import PolicySpec
+from ._shadow import ShadowComparison, ShadowPolicy
 from ._traffic import SkippedRow
 
 __all__ = [
@@ -309,7 +315,11 @@ class PolicyReport:
 
 @attrs.frozen(slots=True, kw_only=True)
 class Report:
-    """A replay's outcome: the traffic replayed and one :class:`PolicyReport` per policy."""
+    """A replay's outcome: the traffic replayed and one :class:`PolicyReport` per policy.
+
+    ``shadow`` is the comparison of the first policy (live) with the shadow
+    candidates, or ``None`` when the replay had none.
+    """
 
     source: str
     alerts: int
@@ -318,12 +328,13 @@ class Report:
     skipped: int
     skipped_rows: tuple[SkippedRow, ...]
     policies: tuple[PolicyReport, ...]
+    shadow: ShadowComparison | None = None
 
     def as_dict(self) -> dict[str, object]:
         def when(t: float | None) -> str | None:
             return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
 
-        return {
+        data: dict[str, object] = {
             "source": self.source,
             "alerts": self.alerts,
             "first": when(self.first),
@@ -332,6 +343,9 @@ class Report:
             "skipped_rows": [str(row) for row in self.skipped_rows],
             "policies": [policy.as_dict() for policy in self.policies],
         }
+        if self.shadow is not None:
+            data["shadow"] = self.shadow.as_dict()
+        return data
 
 
 # Counts are keyed by (hour << 16 | code, recipients): one small tuple per alert, from
@@ -387,12 +401,43 @@ class Replay:
 
     Use :meth:`run` (any number of times, in time order) then :meth:`report`;
     or :func:`simulate`, which does both.
+
+    ``candidates`` are shadow configurations for the first policy: it is fed
+    through a :class:`ShadowPolicy` holding them, so its own figures are
+    unchanged and :attr:`Report.shadow` says what each candidate would have
+    done. Candidate names must be distinct and not ``"live"``; a candidate
+    runs with the live late mode, so one asking for another is refused.
     """
 
-    def __init__(self, policies: Sequence[PolicySpec], *, busiest: int = 10) -> None:
+    def __init__(
+        self,
+        policies: Sequence[PolicySpec],
+        *,
+        busiest: int = 10,
+        candidates: Sequence[PolicySpec] = (),
+    ) -> None:
         if not policies:
             raise ValueError("policies: at least one policy is needed")
         self._lanes = [_Lane(spec) for spec in policies]
+        self._shadow: ShadowPolicy | None = None
+        if candidates:
+            live = self._lanes[0]
+            for candidate in candidates:
+                if candidate.late != live.spec.late:
+                    raise PolicyError(
+                        f"candidates.{candidate.name}.late",
+                        candidate.late,
+                        f"must be the live policy's late mode, {live.spec.late!r} (a shadow "
+                        "candidate sees the alerts as the live policy takes them)",
+                    )
+            names = [candidate.name for candidate in candidates]
+            if len(set(names)) != len(names):
+                raise PolicyError("candidates", names, "names must be distinct")
+            self._shadow = ShadowPolicy(
+                live.policy, {candidate.name: candidate.config for candidate in candidates}
+            )
+            # The live lane counts the decisions ShadowPolicy returns, which are the live ones.
+            live.feed = self._shadow.feed
         self._busiest = busiest
         self._devices: dict[str, int] = {}
         self._count = 0
@@ -538,6 +583,7 @@ class Replay:
             skipped=skipped,
             skipped_rows=tuple(skipped_rows),
             policies=policies,
+            shadow=None if self._shadow is None else self._shadow.comparison,
         )
 
     # -- building the tables ------------------------------------------------------------
@@ -730,13 +776,15 @@ def simulate(
     devices: Mapping[str, DeviceInfo] | None = None,
     busiest: int = 10,
     progress: Callable[[int], None] | None = None,
+    candidates: Sequence[PolicySpec] = (),
 ) -> Report:
     """Replay ``alerts`` (in time order) through ``policies`` and return the :class:`Report`.
 
     ``devices`` maps device ids to makes for the root-cause table. Skipped
     rows are counted by the reader; pass them through :meth:`Replay.report`
-    when reading files (the CLI does).
+    when reading files (the CLI does). ``candidates`` shadow the first
+    policy (see :class:`Replay`).
     """
-    replay = Replay(policies, busiest=busiest)
+    replay = Replay(policies, busiest=busiest, candidates=candidates)
     replay.run(alerts, progress)
     return replay.report(source=source, devices=devices)

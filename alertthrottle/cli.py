@@ -170,8 +170,8 @@ def _policy(ref: str) -> PolicySpec:
     )
 
 
-def _unique_names(specs: list[PolicySpec]) -> list[PolicySpec]:
-    seen: dict[str, int] = {}
+def _unique_names(specs: list[PolicySpec], reserved: Sequence[str] = ()) -> list[PolicySpec]:
+    seen: dict[str, int] = dict.fromkeys(reserved, 1)
     named = []
     for spec in specs:
         count = seen.get(spec.name, 0) + 1
@@ -203,10 +203,15 @@ def _with_registry(
     return merged
 
 
-def _replay(args: argparse.Namespace, specs: list[PolicySpec], err: IO[str]) -> Report:
+def _replay(
+    args: argparse.Namespace,
+    specs: list[PolicySpec],
+    err: IO[str],
+    candidates: Sequence[PolicySpec] = (),
+) -> Report:
     traffic = _Traffic(args)
     registry = _registry(args)
-    replay = Replay(specs, busiest=args.busiest)
+    replay = Replay(specs, busiest=args.busiest, candidates=candidates)
     with progress_reporter(err) as progress:
         replay.run(traffic.alerts(), progress)
     return replay.report(
@@ -280,6 +285,14 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
         help=f"policy TOML file or built-in name ({', '.join(sorted(BUILTIN_POLICIES))}); "
         f"repeat to compare side by side (default: {DEFAULT_POLICY})",
     )
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a shadow candidate for the first --policy (a TOML file or built-in name): "
+        "run in the dark on the same alerts and compared with it; repeatable",
+    )
     _add_output_arguments(parser, "write the per-code table as CSV")
     parser.add_argument("--plot", metavar="FILE.png", help="also plot offered vs received per hour")
     _add_devices_argument(parser)
@@ -287,7 +300,9 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
 
 def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
     specs = _unique_names([_policy(ref) for ref in args.policy or [DEFAULT_POLICY]])
-    report = _replay(args, specs, sys.stderr)
+    # "live" names the live policy in the comparison, so a candidate may not take it.
+    candidates = _unique_names([_policy(ref) for ref in args.candidate], reserved=("live",))
+    report = _replay(args, specs, sys.stderr, candidates)
     if args.plot:
         write_plot(report, args.plot)
     if args.json:

@@ -6,8 +6,18 @@ from collections.abc import Sequence
 
 import attrs
 
-from alertthrottle import Decision, Stats, ThrottlingEnded, ThrottlingStarted, Verdict
+from alertthrottle import (
+    Alert,
+    Decision,
+    PolicyConfig,
+    Stats,
+    ThrottlePolicy,
+    ThrottlingEnded,
+    ThrottlingStarted,
+    Verdict,
+)
 from alertthrottle._events import Event
+from alertthrottle._policy import LateMode
 
 
 def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:
@@ -53,3 +63,34 @@ def reported_counts(decisions: Sequence[Decision]) -> int:
 def ended(decisions: Sequence[Decision]) -> list[ThrottlingEnded]:
     """Every ThrottlingEnded carried by ``decisions``."""
     return [e for d in decisions for e in d.events if isinstance(e, ThrottlingEnded)]
+
+
+def plain_run_counts(
+    config: PolicyConfig, alerts: Sequence[Alert], live: Sequence[Verdict], late: LateMode = "clamp"
+) -> dict[str, int]:
+    """What a plain ThrottlePolicy run of ``config`` gives, counted as a ShadowTally counts.
+
+    ``live`` is the live policy's verdict for each alert; the differences are
+    counted against it, independently of ShadowPolicy.
+    """
+    policy = ThrottlePolicy(config, late=late)
+    decisions = policy.feed_many(alerts)
+    verdicts = [d.verdict for d in decisions]
+    episode_events = (ThrottlingStarted, ThrottlingEnded)
+    events = [e for d in decisions for e in d.events if isinstance(e, episode_events)]
+    pairs = list(zip(verdicts, live, strict=True))
+    return {
+        "alerts": len(alerts),
+        "delivered": policy.stats.delivered,
+        "throttled": policy.stats.throttled,
+        "exempt": policy.stats.exempt,
+        "episodes": policy.stats.episodes,
+        "notifications": len(events),
+        "different": sum(mine is not theirs for mine, theirs in pairs),
+        "delivered_instead": sum(
+            theirs is Verdict.THROTTLE and mine is not Verdict.THROTTLE for mine, theirs in pairs
+        ),
+        "throttled_instead": sum(
+            mine is Verdict.THROTTLE and theirs is not Verdict.THROTTLE for mine, theirs in pairs
+        ),
+    }

@@ -11,8 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import plain_run_counts
 
-from alertthrottle import _render, cli
+from alertthrottle import (
+    ThrottlePolicy,
+    _render,
+    builtin_policy,
+    cli,
+    generate_scenario,
+    load_policy,
+)
 
 SMALL_MIXED = ["--scenario", "mixed", "--set", "devices=1500", "--set", "alerts=3000",
                "--set", "storm_alerts=5000", "--set", "outage_devices=30"]  # fmt: skip
@@ -199,3 +207,65 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert 'name = "dcc-like"' in result.stdout
+
+
+def test_candidates_in_json_equal_plain_runs_of_each_candidate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tight = tmp_path / "tight.toml"
+    tight.write_text('exempt_codes = ["8F35"]\n[default]\nlimit = 3\nperiod = 900\n')
+    status, out, _ = run(capsys, "simulate", *SMALL_MIXED, "--candidate", "dcc-like",
+                         "--candidate", str(tight), "--candidate", "proposed",
+                         "--json")  # fmt: skip
+    assert status == 0
+    data = json.loads(out)
+    alerts = list(generate_scenario("mixed", devices=1500, alerts=3000, storm_alerts=5000,
+                                    outage_devices=30))  # fmt: skip
+    assert data["alerts"] == len(alerts)
+    live = builtin_policy("proposed")
+    live_verdicts = [d.verdict for d in ThrottlePolicy(live.config).feed_many(alerts)]
+    shadow = data["shadow"]
+    assert shadow["live"]["config"] == live.config.as_dict()
+    live_totals = data["policies"][0]["totals"]
+    for key in ("delivered", "throttled", "exempt", "episodes"):
+        assert shadow["live"][key] == live_totals[key]
+    configs = [builtin_policy("dcc-like"), load_policy(tight), live]
+    assert [c["name"] for c in shadow["candidates"]] == ["dcc-like", "tight", "proposed"]
+    for candidate, spec in zip(shadow["candidates"], configs, strict=True):
+        expected = plain_run_counts(spec.config, alerts, live_verdicts)
+        assert {key: candidate[key] for key in expected} == expected
+        assert candidate["config"] == spec.config.as_dict()
+    same = shadow["candidates"][2]
+    assert (same["different"], same["delivered_instead"], same["throttled_instead"]) == (0, 0, 0)
+    assert shadow["candidates"][0]["delivered_instead"] > 0
+    assert shadow["candidates"][1]["throttled_instead"] > 0
+
+
+def test_candidates_in_the_tables_and_their_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "--plain", "simulate", *SMALL_MIXED, "--policy", "dcc-like",
+                         "--candidate", "proposed")  # fmt: skip
+    assert status == 0
+    section = out.split("Shadow comparison\n", 1)[1].split("\n\n", 1)[0]
+    lines = section.splitlines()
+    assert lines[0].split() == ["policy", "delivered", "throttled", "exempt", "episodes",
+                                "notifications", "different", "delivered", "instead",
+                                "throttled", "instead"]  # fmt: skip
+    assert lines[2].startswith("live (dcc-like)") and lines[3].startswith("proposed ")
+    assert "shadow: proposed" in out
+    status, out, _ = run(capsys, "simulate", *SMALL_MIXED)
+    assert "Shadow comparison" not in out and "shadow:" not in out
+    status, out, _ = run(capsys, "simulate", *SMALL_MIXED, "--json")
+    assert "shadow" not in json.loads(out)
+    live = tmp_path / "live.toml"
+    live.write_text("[default]\nlimit = 3\nperiod = 900\n")
+    status, out, _ = run(capsys, "simulate", *SMALL_MIXED, "--candidate", str(live),
+                         "--candidate", str(live), "--json")  # fmt: skip
+    assert [c["name"] for c in json.loads(out)["shadow"]["candidates"]] == ["live#2", "live#3"]
+    rejecting = tmp_path / "rejecting.toml"
+    rejecting.write_text('late = "reject"\n[default]\nlimit = 3\nperiod = 900\n')
+    status, _, err = run(capsys, "simulate", *SMALL_MIXED, "--candidate", str(rejecting))
+    assert status == 1 and "candidates.rejecting.late" in err and "'clamp'" in err
+    status, _, err = run(capsys, "simulate", *SMALL_MIXED, "--candidate", "nonesuch")
+    assert status == 1 and "nonesuch: no such policy file" in err

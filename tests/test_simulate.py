@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+import attrs
+import pytest
+from helpers import plain_run_counts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +14,7 @@ from alertthrottle import (
     Alert,
     DeviceInfo,
     PolicyConfig,
+    PolicyError,
     PolicySpec,
     Replay,
     Threshold,
@@ -197,3 +201,79 @@ def test_totals_always_balance(rows: list, limit: int, period: int, sort: bool) 
     assert sum(r.received for r in by_code) == t.delivered + t.exempt
     assert sum(r.episodes for r in by_code) == t.episodes
     assert sum(h.received for h in result.policies[0].hourly) == t.delivered + t.exempt
+
+
+def test_shadow_candidates_match_plain_runs_of_their_configs() -> None:
+    traffic = generate_scenario("mixed", devices=800, alerts=2000, storm_alerts=3000)
+    alerts = list(traffic)
+    live = builtin_policy("proposed")
+    candidates = [
+        builtin_policy("dcc-like"),
+        spec(Threshold(5, 900, 2), exempt=frozenset({0x8F35}), name="tight"),
+        attrs.evolve(live, name="same"),
+    ]
+    report = simulate(alerts, [live, builtin_policy("dcc-like")], candidates=candidates)
+    assert report.shadow is not None
+    live_run = ThrottlePolicy(live.config, late=live.late)
+    live_verdicts = [d.verdict for d in live_run.feed_many(alerts)]
+    # Shadowing changes nothing in the live policy's own report, nor in the others'.
+    plain = simulate(alerts, [live, builtin_policy("dcc-like")])
+    assert report.policies == plain.policies and plain.shadow is None
+    tallies = [report.shadow.live, *report.shadow.candidates]
+    assert [t.name for t in tallies] == ["live", "dcc-like", "tight", "same"]
+    for tally, config in zip(tallies, [live, *candidates], strict=True):
+        row = tally.as_dict()
+        assert tally.config == config.config
+        expected = plain_run_counts(config.config, alerts, live_verdicts)
+        assert {key: row[key] for key in expected} == expected
+    totals = report.policies[0].totals
+    shadow_live = report.shadow.live
+    assert (shadow_live.delivered, shadow_live.throttled, shadow_live.episodes) == (
+        totals.delivered, totals.throttled, totals.episodes,
+    )  # fmt: skip
+    same = report.shadow.candidate("same")
+    assert (same.different, same.delivered_instead, same.throttled_instead) == (0, 0, 0)
+    # The generous dcc-like policy lets through much of what proposed holds back.
+    assert report.shadow.candidate("dcc-like").delivered_instead > 0
+    data = report.as_dict()["shadow"]
+    assert data == report.shadow.as_dict()
+
+
+def test_shadow_candidates_are_checked() -> None:
+    live = spec(Threshold(3, 10), name="live-policy")
+    other = spec(Threshold(5, 10), name="other")
+    with pytest.raises(PolicyError, match="names must be distinct"):
+        Replay([live], candidates=[other, other])
+    with pytest.raises(PolicyError, match=r"candidates\.other\.late"):
+        Replay([live], candidates=[attrs.evolve(other, late="reject")])
+    with pytest.raises(PolicyError, match="not 'live'"):
+        Replay([live], candidates=[attrs.evolve(other, name="live")])
+    assert "shadow" not in simulate([], [live]).as_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(timed_alerts, st.integers(1, 5), st.integers(1, 5), st.sampled_from([5, 60, 3600]))
+def test_shadow_tally_equals_a_plain_run(
+    rows: list,  # type: ignore[type-arg]
+    live_limit: int,
+    limit: int,
+    period: int,
+) -> None:
+    alerts = [Alert(t, device(d), c, tuple(r)) for t, d, c, r in sorted(rows)]
+    live = spec(Threshold(live_limit, 60), exempt=frozenset({0x8F35}))
+    candidate = spec(
+        Threshold(limit, period, sample_every=2),
+        name="c",
+        per_code={0x8F84: Threshold(limit, period, 1, sample_interval=30)},
+    )
+    report = simulate(alerts, [live], candidates=[candidate, attrs.evolve(live, name="same")])
+    assert report.shadow is not None
+    live_verdicts = [d.verdict for d in ThrottlePolicy(live.config).feed_many(alerts)]
+    tally = report.shadow.candidate("c").as_dict()
+    expected = plain_run_counts(candidate.config, alerts, live_verdicts)
+    assert {key: tally[key] for key in expected} == expected
+    same = report.shadow.candidate("same")
+    assert same.different == 0
+    assert attrs.asdict(same, recurse=False) | {"name": "live"} == attrs.asdict(
+        report.shadow.live, recurse=False
+    )
