@@ -80,7 +80,16 @@ class _Rule:
 class _Episode:
     """An open throttling episode of one key, and its running counts."""
 
-    __slots__ = ("alerts", "rule", "sampled", "sequence_id", "started", "throttled", "window")
+    __slots__ = (
+        "alerts",
+        "parked",
+        "rule",
+        "sampled",
+        "sequence_id",
+        "started",
+        "throttled",
+        "window",
+    )
 
     def __init__(self, rule: _Rule, window: KeyWindow, started: ThrottlingStarted) -> None:
         self.rule = rule
@@ -91,6 +100,9 @@ class _Episode:
         self.alerts = 1
         self.throttled = 1
         self.sampled = 0
+        # Its key was taken out of the idle schedule by an eviction that met it
+        # (ThrottlePolicy._evict); the key is filed again when the episode ends.
+        self.parked = False
 
     def ended(self, at: float) -> ThrottlingEnded:
         """The event that reports this episode, whole, as ended at ``at``."""
@@ -152,9 +164,10 @@ class ThrottlePolicy:
         self._ends: LazySchedule[_Episode] = LazySchedule(_Episode.end_time)
         self._end_heap = self._ends.heap
         # Keys that may be idle: (time its window empties, device_id, code), one entry
-        # per tracked key. An entry is a lower bound: a key that got alerts since is
-        # put back when it surfaces (the same lazy scheme as LazySchedule, inlined
-        # here because every short-lived key passes through it twice).
+        # per tracked key, except keys parked in an open episode (_evict). An entry is
+        # a lower bound: a key that got alerts since is put back when it surfaces (the
+        # same lazy scheme as LazySchedule, inlined here because every short-lived key
+        # passes through it twice).
         self._idle_heap: list[tuple[float, str, int]] = []
         # Throttled counts of keys dropped for idleness: (device_id, code) -> (count, episode).
         self._pending: dict[tuple[str, int], tuple[int, int]] = {}
@@ -489,10 +502,20 @@ class ThrottlePolicy:
         """Close every episode whose end is ``<= t``, in order of end time."""
         ended: list[ThrottlingEnded] = []
         for end, episode in self._ends.pop_due(t):
-            episode.window.episode = None
+            window = episode.window
+            window.episode = None
             self._open -= 1
+            if episode.parked:
+                self._unpark(episode)
             ended.append(episode.ended(end))
         return ended
+
+    def _unpark(self, episode: _Episode) -> None:
+        """File the key of ``episode``, which has just ended, in the idle schedule again."""
+        window = episode.window
+        rule = episode.rule
+        when = window.times[window.pos - 1] + rule.period
+        heappush(self._idle_heap, (when, episode.started.device_id, rule.code))
 
     def _drop_idle(self, t: float) -> None:
         """Forget keys whose window is empty at ``t``, keeping any pending count."""
@@ -534,31 +557,37 @@ class ThrottlePolicy:
         """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
 
         Their pending counts are kept, as for idle keys. Keys in open episodes
-        are never evicted: with too few others, the bound is exceeded until a
-        later new key finds episodes ended. O(k log n) for k entries looked at.
+        are never evicted: one met here is parked (taken out of the idle
+        schedule until its episode ends), so later evictions do not meet it
+        again. With too few other keys, the bound is exceeded until a later new
+        key finds episodes ended. O((k + p) log n) for k keys evicted or
+        re-filed and p keys parked.
         """
         heap = self._idle_heap
         rules = self._rules
-        passed: list[tuple[float, str, int]] = []
         while count and heap:
-            entry = heappop(heap)
+            entry = heap[0]
             _, device_id, code = entry
             rule = rules[code]
             window = rule.keys[device_id]
+            episode = window.episode
+            if episode is not None:
+                # Whatever its filed time, the key cannot go before its episode ends;
+                # the order of the other keys does not depend on its entry.
+                heappop(heap)
+                episode.parked = True
+                continue
             empties = window.times[window.pos - 1] + rule.period
             if empties > entry[0]:
-                heappush(heap, (empties, device_id, code))
-            elif window.episode is not None:
-                passed.append(entry)
-            else:
-                del rule.keys[device_id]
-                self._tracked -= 1
-                self._evicted += 1
-                count -= 1
-                if window.pending_sequence is not None:
-                    self._pending[device_id, code] = (window.pending, window.pending_sequence)
-        for entry in passed:
-            heappush(heap, entry)
+                heapreplace(heap, (empties, device_id, code))
+                continue
+            heappop(heap)
+            del rule.keys[device_id]
+            self._tracked -= 1
+            self._evicted += 1
+            count -= 1
+            if window.pending_sequence is not None:
+                self._pending[device_id, code] = (window.pending, window.pending_sequence)
 
     def _init_capacity(self, capacity: CapacityGuard | None, engage_at: EngageAt) -> None:
         if capacity is not None and not isinstance(capacity, CapacityGuard):
@@ -591,24 +620,33 @@ class ThrottlePolicy:
             assert idle[(index - 1) // 2] <= idle[index], index
         live = [e for e in self._ends.items() if e.end_time() is not None]
         assert len(live) == len({id(e) for e in live}) == self._open
-        scheduled = {(code, device_id) for _, device_id, code in idle}
-        assert len(scheduled) == len(idle) == self._tracked
+        # Every tracked key is filed exactly once, unless it is parked: in an open
+        # episode flagged parked, and then not filed at all.
+        filed: dict[tuple[int, str], float] = {}
+        for when, device_id, code in idle:
+            assert (code, device_id) not in filed, (code, device_id)
+            filed[code, device_id] = when
+        parked = 0
         pending = 0
         for rule in self._rules.values():
             for device_id, window in rule.keys.items():
                 window._check()
-                assert (rule.code, device_id) in scheduled
-                assert window.recent(1) + rule.period >= min(
-                    when for when, d, c in idle if (d, c) == (device_id, rule.code)
-                )
+                episode = window.episode
+                if episode is not None and episode.parked:
+                    parked += 1
+                    assert (rule.code, device_id) not in filed
+                else:
+                    assert (rule.code, device_id) in filed
+                    assert window.recent(1) + rule.period >= filed[rule.code, device_id]
                 assert (device_id, rule.code) not in self._pending
                 pending += window.pending
-                episode = window.episode
                 if episode is not None:
                     assert episode.window is window and episode in live
+                    assert episode.rule is rule
                     end = episode.end_time()
                     assert end is not None and end > self._clock
                 else:
                     assert window.recent(1) + rule.period > self._clock
+        assert len(filed) + parked == self._tracked
         pending += sum(count for count, _ in self._pending.values())
         assert pending <= self._throttled

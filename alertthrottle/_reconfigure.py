@@ -118,6 +118,8 @@ def apply_config(
     # Mutated in place: the hot path may hold a reference to the dict.
     policy._rules.clear()
     closed: list[ThrottlingEnded] = []
+    # Episodes ended here whose keys an eviction had parked: they are filed again below.
+    unparked: list[_Episode] = []
     for code, old_rule in old_rules.items():
         rule = policy._rule_for(code)
         keys = old_rule.keys
@@ -149,6 +151,8 @@ def apply_config(
                 closed.append(episode.ended(t))
                 window.episode = None
                 policy._open -= 1
+                if episode.parked:
+                    unparked.append(episode)
     closed.sort(key=lambda event: event.sequence_id)
     events.extend(closed)
 
@@ -156,8 +160,9 @@ def apply_config(
         return episode if episode.window.episode is episode else None
 
     policy._ends.retarget(open_episode)
-    # One idle entry per tracked key, re-filed where a new period moves its
-    # window's end earlier; rebuilt in place, the hot path holds the list.
+    # One idle entry per tracked key but those still parked, re-filed where a new
+    # period moves its window's end earlier; rebuilt in place, the hot path holds
+    # the list.
     idle = policy._idle_heap
     kept: list[tuple[float, str, int]] = []
     for when, device_id, code in idle:
@@ -165,6 +170,10 @@ def apply_config(
         held = rule.keys.get(device_id)
         if held is not None:
             kept.append((min(when, held.recent(1) + rule.period), device_id, code))
+    for episode in unparked:
+        rule = episode.rule
+        end = episode.window.recent(1) + rule.period
+        kept.append((end, episode.started.device_id, rule.code))
     idle[:] = kept
     heapq.heapify(idle)
     # A shorter period may have emptied windows already.

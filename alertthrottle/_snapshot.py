@@ -93,6 +93,9 @@ def _state(policy: ThrottlePolicy) -> dict[str, Any]:
                     "throttled": episode.throttled,
                     "sampled": episode.sampled,
                 }
+                if episode.parked:
+                    # Only when true: snapshots without parked keys are as before.
+                    record["episode"]["parked"] = True
             keys.append(record)
     # Sorted, so that equal states give equal bytes whatever order keys came in.
     keys.sort(key=lambda record: (record["code"], record["device_id"]))
@@ -103,9 +106,14 @@ def _state(policy: ThrottlePolicy) -> dict[str, Any]:
         for when, episode in policy._ends.entries()
         if episode.window.episode is episode
     ]
-    idle = [
-        [when, device_id, format_code(code)] for when, device_id, code in sorted(policy._idle_heap)
-    ]
+    # A parked key is written with the time its window empties, so that a reader
+    # that knows nothing of parking still finds every key filed (and evicts alike).
+    filed = list(policy._idle_heap)
+    for rule in policy._rules.values():
+        for device_id, window in rule.keys.items():
+            if window.episode is not None and window.episode.parked:
+                filed.append((window.recent(1) + rule.period, device_id, rule.code))
+    idle = [[when, device_id, format_code(code)] for when, device_id, code in sorted(filed)]
     state: dict[str, Any] = {
         "config": policy._config.as_dict(),
         "late": policy._late_mode,
@@ -466,6 +474,10 @@ def _restore_keys(
             episode.alerts = _int(_get(data, "alerts", where), f"{where}.alerts", 1)
             episode.throttled = _int(_get(data, "throttled", where), f"{where}.throttled")
             episode.sampled = _int(_get(data, "sampled", where), f"{where}.sampled")
+            parked = data.get("parked", False)
+            if type(parked) is not bool:
+                raise _fail(f"{where}.parked", parked, "must be true or false")
+            episode.parked = parked
             if episode.throttled + episode.sampled != episode.alerts:
                 raise _fail(where, data, "alerts must equal throttled + sampled")
             window.episode = episode
@@ -514,7 +526,8 @@ def _restore_schedules(
         if when > window.recent(1) + rule.period:
             raise _fail(field, item, "is filed after the key's window empties")
         idle.add((code, device_id))
-        entries.append((when, device_id, code))
+        if window.episode is None or not window.episode.parked:
+            entries.append((when, device_id, code))
     if len(idle) != policy._tracked:
         raise _fail("state.schedule.idle", len(idle), f"must file all {policy._tracked} keys")
     # A sorted list is a heap; the entries' order is that of their content.
