@@ -102,6 +102,44 @@ def streams() -> st.SearchStrategy[list[Step]]:
     return st.one_of(_grid_streams(), _streams())
 
 
+@st.composite
+def _crowded_streams(draw: st.DrawFn) -> list[Step]:
+    """Two codes, eight devices, short gaps: more keys than a small bound holds.
+
+    With :func:`_crowded_configs`' long periods many keys are in long episodes,
+    so evictions keep meeting (and parking) them, and episodes end while parked.
+    """
+    devices = [*DEVICES, *(f"00-0D-6F-00-00-00-01-0{n}" for n in range(4))]
+    steps: list[Step] = []
+    t: float = draw(st.sampled_from([0, 1_700_000_000]))
+    for _ in range(draw(st.integers(0, 80))):
+        if draw(st.integers(0, 9)) == 0:
+            t += draw(st.sampled_from([0, 3, 10, 30]))
+            steps.append(("advance", t))
+            continue
+        t += draw(st.sampled_from([0, 0, 0.5, 1, 2]))
+        device = draw(st.sampled_from(devices))
+        steps.append(("feed", Alert(t, device, draw(st.sampled_from(CODES[:2])))))
+    return steps
+
+
+@st.composite
+def _crowded_configs(draw: st.DrawFn) -> PolicyConfig:
+    limit = draw(st.integers(1, 3))
+    default = Threshold(
+        limit,
+        draw(st.sampled_from([10, 20, 40])),
+        draw(st.integers(1, limit)),
+        sample_every=draw(st.none() | st.integers(2, 3)),
+    )
+    return PolicyConfig(default=default)
+
+
+def crowded() -> st.SearchStrategy[tuple[PolicyConfig, list[Step]]]:
+    """A config and a stream for bounded policies: evictions meet keys in open episodes."""
+    return st.tuples(_crowded_configs(), _crowded_streams())
+
+
 def run_step(policy: ThrottlePolicy, step: Step) -> Decision | list[ThrottlingEnded]:
     kind, value = step
     if kind == "feed":

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import given, settings
+from helpers import canonical
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from state_helpers import DEVICES, configs, run, run_step, streams
+from state_helpers import DEVICES, configs, crowded, run, run_step, streams
+from test_snapshot import reseal
 
 from alertthrottle import (
     Alert,
     Decision,
+    LateAlertError,
     PolicyConfig,
     PolicyError,
+    SnapshotError,
+    Stats,
     Threshold,
     ThrottlePolicy,
+    ThrottlingEnded,
     Verdict,
 )
+from alertthrottle.testing import ReferencePolicy
 
 CODE = 0x8014
 CONFIG = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
@@ -128,3 +138,254 @@ def test_bounded_policies_keep_every_count_and_the_bound(
             reported += result.metadata.throttled_count
     pending = sum(meta.throttled_count for meta in policy.pending_counts().values())
     assert reported + pending == policy.stats.throttled
+
+
+# -- parking: keys in open episodes met by an eviction leave the idle schedule ----------
+
+
+def _parked(policy: ThrottlePolicy) -> set[tuple[str, int]]:
+    return {
+        (device, rule.code)
+        for rule in policy._rules.values()
+        for device, window in rule.keys.items()
+        if window.episode is not None and window.episode.parked
+    }
+
+
+def _storm_then_new_keys(policy: ThrottlePolicy, storms: int, new: int) -> None:
+    """``storms`` devices in long episodes, then ``new`` one-alert devices, one a second."""
+    for device in range(storms):
+        for _ in range(3):
+            policy.feed(Alert(0, _device(device), CODE))
+    for number in range(new):
+        policy.feed(Alert(1 + number * 0.001, _device(storms + number), CODE))
+    policy._check()
+
+
+def _device(number: int) -> str:
+    raw = f"{0x000D6F0000000000 + number:016X}"
+    return "-".join(raw[i : i + 2] for i in range(0, 16, 2))
+
+
+def test_an_eviction_parks_the_episode_keys_it_meets_once() -> None:
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
+    policy = ThrottlePolicy(config, max_keys=50)
+    _storm_then_new_keys(policy, storms=40, new=200)
+    assert policy.stats.open_episodes == 40
+    assert len(_parked(policy)) == 40
+    # Parked keys are out of the idle schedule: each eviction after the first
+    # one met them looks at evictable keys only.
+    assert len(policy._idle_heap) == policy.stats.tracked_keys - 40 == 10
+    assert policy.stats.evicted == 190
+
+
+def test_a_parked_key_is_filed_again_when_its_episode_ends() -> None:
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=2))
+    policy = ThrottlePolicy(config, max_keys=2)
+    for t in (0, 0, 0, 5):
+        feed(policy, t, 0)  # episode 1 ends at 10, the window empties at 15
+    feed(policy, 6, 1)
+    feed(policy, 7, 2)  # evicts device 1, parks device 0
+    assert _parked(policy) == {(DEVICES[0], CODE)} and policy.stats.evicted == 1
+    assert len(policy._idle_heap) == 1
+    (ended,) = policy.advance(10)
+    assert ended.sequence_id == 1 and _parked(policy) == set()
+    policy._check()
+    assert policy._idle_heap[0] == (15, DEVICES[0], CODE)
+    # Evictable again, and first to go: its window empties before device 2's (17).
+    feed(policy, 11, 3)
+    assert _tracked(policy) == [(DEVICES[2], CODE), (DEVICES[3], CODE)]
+    assert policy.pending_counts()[DEVICES[0], CODE].throttled_count == 2
+
+
+def test_a_parked_key_ended_by_a_reconfiguration_is_filed_again() -> None:
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=2))
+    policy = ThrottlePolicy(config, max_keys=2)
+    for t in (0, 0, 0, 1):
+        feed(policy, t, 0)
+    feed(policy, 6, 1)
+    feed(policy, 7, 2)  # parks device 0, evicts device 1
+    feed(policy, 7, 0)
+    assert _parked(policy) == {(DEVICES[0], CODE)}
+    # A shorter period: device 0's episode is over (1 + 5 <= 8), its window is not (7 + 5).
+    new = PolicyConfig(Threshold(2, 5, resume_below=2))
+    change = policy.reconfigure(new, at=8, reason="shorter")
+    assert [event.sequence_id for event in change.events] == [1]
+    policy._check()
+    assert _parked(policy) == set() and policy.stats.tracked_keys == 2
+    # Evictable again, and first to go (its window empties at 12, as device 2's: ties
+    # go by device id).
+    feed(policy, 9, 3)
+    assert _tracked(policy) == [(DEVICES[2], CODE), (DEVICES[3], CODE)]
+
+
+def test_a_parked_key_of_a_code_made_exempt_is_dropped() -> None:
+    policy = ThrottlePolicy(CONFIG, max_keys=2)
+    for t in (0, 0, 0):
+        feed(policy, t, 0)
+    feed(policy, 1, 1)
+    feed(policy, 2, 2)  # parks device 0
+    assert _parked(policy) == {(DEVICES[0], CODE)}
+    policy.reconfigure(PolicyConfig(CONFIG.default, exempt_codes={CODE}), at=3, reason="r")
+    policy._check()
+    assert policy.stats.tracked_keys == 0 and policy._idle_heap == []
+
+
+def test_parked_keys_round_trip_through_a_snapshot() -> None:
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
+    policy = ThrottlePolicy(config, max_keys=5)
+    _storm_then_new_keys(policy, storms=3, new=6)
+    assert len(_parked(policy)) == 3
+    data = policy.snapshot()
+    document = json.loads(data)
+    records = document["state"]["keys"]
+    assert (
+        sum(record["episode"] is not None and "parked" in record["episode"] for record in records)
+        == 3
+    )
+    # Parked keys are still listed in the idle schedule (at the time their window empties).
+    assert len(document["state"]["schedule"]["idle"]) == len(records)
+    restored = ThrottlePolicy.restore(data)
+    restored._check()
+    assert _parked(restored) == _parked(policy)
+    assert restored.snapshot() == data
+    # Both go on alike, evictions included.
+    later = [Alert(2 + n * 0.5, _device(n % 12), CODE) for n in range(40)]
+    assert restored.feed_many(later) == policy.feed_many(later)
+    assert restored.snapshot() == policy.snapshot()
+
+
+def test_a_snapshot_without_parking_restores_to_the_same_decisions() -> None:
+    """A snapshot from before parking existed (no flag) evicts exactly alike."""
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
+    policy = ThrottlePolicy(config, max_keys=5)
+    _storm_then_new_keys(policy, storms=3, new=6)
+    document = json.loads(policy.snapshot())
+    for record in document["state"]["keys"]:
+        if record["episode"] is not None:
+            record["episode"].pop("parked", None)
+    old = ThrottlePolicy.restore(reseal(document))
+    old._check()
+    assert _parked(old) == set()
+    later = [Alert(2 + n * 0.5, _device(n % 12), CODE) for n in range(40)]
+    assert old.feed_many(later) == policy.feed_many(later)
+    assert old.stats == policy.stats
+
+
+def test_a_parked_flag_must_be_a_boolean() -> None:
+    config = PolicyConfig(Threshold(limit=2, period=10, resume_below=1))
+    policy = ThrottlePolicy(config, max_keys=5)
+    _storm_then_new_keys(policy, storms=1, new=6)
+    document = json.loads(policy.snapshot())
+    (index,) = [i for i, r in enumerate(document["state"]["keys"]) if r["episode"] is not None]
+    document["state"]["keys"][index]["episode"]["parked"] = 1
+    with pytest.raises(SnapshotError) as caught:
+        ThrottlePolicy.restore(reseal(document))
+    assert caught.value.field == f"state.keys[{index}].episode.parked"
+
+
+# -- against a naive model of the eviction rule ------------------------------------------
+
+
+class EvictingReference(ReferencePolicy):
+    """ReferencePolicy with ``max_keys``, by the letter of docs/memory.md, recounting everything.
+
+    A key is tracked while its newest alert is inside its period. Before a new
+    key is tracked at ``t`` with the bound reached, the keys not in an open
+    episode are sorted by (time their window empties, device id, code) and the
+    first ones forget their alert times. No heap, no parking, no laziness.
+    """
+
+    def __init__(self, config: PolicyConfig, *, late: str, max_keys: int) -> None:
+        super().__init__(config, late=late)
+        self.max_keys = max_keys
+        self.evicted = 0
+
+    def _period(self, code: int) -> float | None:
+        if code in self.config.exempt_codes:
+            return None
+        threshold = self.config.per_code.get(code, self.config.default)
+        return None if threshold is None else threshold.period
+
+    def _empties(self, key: tuple[str, int]) -> float:
+        times = self.history.get(key)
+        period = self._period(key[1])
+        return -math.inf if not times or period is None else times[-1] + period
+
+    def _tracked(self, t: float) -> list[tuple[str, int]]:
+        return [key for key in self.history if self._empties(key) > t]
+
+    def feed(self, alert: Alert) -> Decision:
+        t = alert.timestamp
+        if t < self.clock and self.late == "reject":
+            return super().feed(alert)  # raises LateAlertError
+        t = max(t, self.clock)
+        # Episodes over by t end first (as the reference's feed would), so their
+        # keys are evictable.
+        ended = self._close_until(t)
+        key = (alert.device_id, alert.code)
+        if self._period(alert.code) is not None and self._empties(key) <= t:
+            tracked = self._tracked(t)
+            evictable = sorted(
+                (self._empties(other), other) for other in tracked if other not in self.open
+            )
+            for _, other in evictable[: max(0, len(tracked) - self.max_keys + 1)]:
+                self.history[other] = []
+                self.evicted += 1
+        decision = super().feed(alert)
+        return attrs.evolve(decision, events=(*ended, *decision.events))
+
+    @property
+    def stats(self) -> Stats:
+        return attrs.evolve(
+            super().stats, tracked_keys=len(self._tracked(self.clock)), evicted=self.evicted
+        )
+
+
+def _outcome(result: Decision | list[ThrottlingEnded]) -> object:
+    if isinstance(result, Decision):
+        return canonical(result)
+    return sorted((event.at, event.sequence_id, event.throttled_count) for event in result)
+
+
+def _check_against_the_model(
+    config: PolicyConfig, steps: list[Any], max_keys: int, late: Any
+) -> None:
+    policy = ThrottlePolicy(config, late=late, max_keys=max_keys)
+    model = EvictingReference(config, late=late, max_keys=max_keys)
+    for step in steps:
+        try:
+            want = run_step(model, step)  # type: ignore[arg-type]
+        except LateAlertError:
+            with pytest.raises(LateAlertError):
+                run_step(policy, step)
+            continue
+        got = run_step(policy, step)
+        policy._check()
+        assert _outcome(got) == _outcome(want)
+        assert policy.stats == model.stats
+        if _parked(policy):
+            event("keys parked")
+    assert policy.pending_counts() == model.pending_counts()
+
+
+@given(
+    config=configs(),
+    steps=streams(),
+    max_keys=st.integers(1, 4),
+    late=st.sampled_from(["clamp", "reject"]),
+)
+@settings(deadline=None)
+def test_bounded_policy_matches_the_naive_eviction_model(
+    config: PolicyConfig, steps: list[Any], max_keys: int, late: Any
+) -> None:
+    _check_against_the_model(config, steps, max_keys, late)
+
+
+@given(scenario=crowded(), max_keys=st.integers(1, 5))
+@settings(deadline=None)
+def test_crowded_bounded_policy_matches_the_naive_eviction_model(
+    scenario: tuple[PolicyConfig, list[Any]], max_keys: int
+) -> None:
+    config, steps = scenario
+    _check_against_the_model(config, steps, max_keys, "clamp")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from state_helpers import DEVICES, configs, final_state, run, run_step, streams
+from state_helpers import DEVICES, configs, crowded, final_state, run, run_step, streams
 
 from alertthrottle import (
     Alert,
@@ -70,6 +70,27 @@ def test_restoring_at_random_cuts_changes_nothing(
                 kept.append((kind, value))
                 clock = max(clock, t)
         steps = kept
+    _restore_at_random_cuts(config, late, steps, compress, max_keys, data)
+
+
+@given(scenario=crowded(), max_keys=st.integers(1, 5), data=st.data())
+@settings(deadline=None)
+def test_restoring_bounded_policies_with_parked_keys_changes_nothing(
+    scenario: tuple[PolicyConfig, list[Any]], max_keys: int, data: st.DataObject
+) -> None:
+    """As above, on streams where evictions keep parking keys in open episodes."""
+    config, steps = scenario
+    _restore_at_random_cuts(config, "clamp", steps, False, max_keys, data)
+
+
+def _restore_at_random_cuts(
+    config: PolicyConfig,
+    late: Any,
+    steps: list[Any],
+    compress: bool,
+    max_keys: int | None,
+    data: st.DataObject,
+) -> None:
     cuts = data.draw(st.sets(st.integers(0, len(steps)), min_size=1, max_size=4), label="cuts")
     straight = ThrottlePolicy(config, late=late, max_keys=max_keys)
     expected = run(straight, steps)
@@ -78,11 +99,11 @@ def test_restoring_at_random_cuts_changes_nothing(
     results = []
     for index, step in enumerate(steps):
         if index in cuts:
-            data = policy.snapshot(compress=compress)
-            policy = ThrottlePolicy.restore(data, expected_config=config)
+            snapshot = policy.snapshot(compress=compress)
+            policy = ThrottlePolicy.restore(snapshot, expected_config=config)
             policy._check()
             # A snapshot of the restored policy is the same snapshot.
-            assert policy.snapshot(compress=compress) == data
+            assert policy.snapshot(compress=compress) == snapshot
         results.append(run_step(policy, step))
         policy._check()
     if len(steps) in cuts:
@@ -286,12 +307,17 @@ _JSON_VALUES = st.one_of(
 )
 
 
-@given(config=configs(), steps=streams(), data=st.data())
+@given(
+    scenario=st.tuples(configs(), streams()) | crowded(),
+    max_keys=st.none() | st.integers(1, 4),
+    data=st.data(),
+)
 @settings(deadline=None)
 def test_a_resealed_edit_restores_whole_or_raises_snapshot_error(
-    config: PolicyConfig, steps: list[Any], data: st.DataObject
+    scenario: tuple[PolicyConfig, list[Any]], max_keys: int | None, data: st.DataObject
 ) -> None:
-    policy = ThrottlePolicy(config)
+    config, steps = scenario
+    policy = ThrottlePolicy(config, max_keys=max_keys)
     for step in steps:
         run_step(policy, step)
     document = json.loads(policy.snapshot())
