@@ -40,8 +40,8 @@ def device_id(number: int) -> str:
     return "-".join(raw[i : i + 2] for i in range(0, 16, 2))
 
 
-def day_of_devices(devices: int, burst: int) -> Iterator[Alert]:
-    """One alert per device over the day, plus bursts from one device in 1,000, time-ordered."""
+def day_of_devices(devices: int, burst: int, storm_every: int = 1000) -> Iterator[Alert]:
+    """One alert per device over the day, plus bursts from one device in ``storm_every``."""
     step = DAY / devices
     storms: list[tuple[float, int, int]] = []  # (time, device, alerts left)
     for number in range(devices):
@@ -52,7 +52,7 @@ def day_of_devices(devices: int, burst: int) -> Iterator[Alert]:
             if left > 1:
                 heapq.heappush(storms, (when + 1, storming, left - 1))
         yield Alert(t, device_id(number), CODE)
-        if number % 1000 == 0 and burst > 1:
+        if number % storm_every == 0 and burst > 1:
             heapq.heappush(storms, (t + 1, number, burst - 1))
     while storms:
         when, storming, left = heapq.heappop(storms)
