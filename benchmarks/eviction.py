@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from memory import day_of_devices  # noqa: E402  (benchmarks/memory.py, the same stream)
+from memory import day_of_devices  # benchmarks/memory.py: the same stream
 
-from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy  # noqa: E402
+from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy
 
 CONFIG = PolicyConfig(Threshold(10, 3600))
 
