@@ -41,22 +41,9 @@ from ._rootcause import (
 )
 from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
 from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
-from ._simulate import (
-    CapacityReport,
-    DeviceRow,
-    FlowRow,
-    HourRow,
-    IncidentCounts,
-    MakeRow,
-    Notifications,
-    PolicyReport,
-    Replay,
-    Report,
-    Totals,
-    simulate,
-)
+from ._simulate import Replay, simulate
 from ._threshold import PolicyConfig, Threshold
-from ._traffic import SkippedRow, TrafficReader, merge_traffic, read_traffic, write_traffic
+from ._traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
 
 __version__ = "0.1.0.dev0"
 
@@ -65,34 +52,25 @@ __all__ = [
     "AlertThrottleError",
     "CapacityGuard",
     "CapacityLevel",
-    "CapacityReport",
     "CapacityThresholds",
     "ConfigChange",
     "Decision",
     "DeviceInfo",
-    "DeviceRow",
     "DigestBuilder",
     "DigestRow",
     "EventError",
-    "FlowRow",
     "GeneratedTraffic",
-    "HourRow",
     "Incident",
     "IncidentBook",
-    "IncidentCounts",
     "IncidentState",
     "IncidentUpdate",
     "InvalidAlertError",
     "LateAlertError",
     "LevelChanged",
-    "MakeRow",
-    "Notifications",
     "PolicyConfig",
     "PolicyError",
-    "PolicyReport",
     "PolicySpec",
     "Replay",
-    "Report",
     "RootCauseReport",
     "RootCauseRow",
     "Scenario",
@@ -101,7 +79,6 @@ __all__ = [
     "ShadowComparison",
     "ShadowPolicy",
     "ShadowTally",
-    "SkippedRow",
     "SnapshotError",
     "Stats",
     "Threshold",
@@ -109,7 +86,6 @@ __all__ = [
     "ThrottlePolicy",
     "ThrottlingEnded",
     "ThrottlingStarted",
-    "Totals",
     "TrafficError",
     "TrafficReader",
     "Verdict",

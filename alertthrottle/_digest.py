@@ -24,7 +24,7 @@ import attrs
 from ._alert import format_code
 from ._events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from ._exceptions import EventError, PolicyError
-from ._incidents import Router, day_of
+from ._incidents import Router, day_of, route_recipients
 
 __all__ = ["CSV_FIELDS", "DigestBuilder", "DigestRow"]
 
@@ -162,10 +162,7 @@ class DigestBuilder:
             raise EventError(
                 "sequence_id", sequence, "started twice (events of two policies in one builder?)"
             )
-        recipients = tuple(self._route(event)) if self._route is not None else event.recipients
-        for recipient in recipients:
-            if type(recipient) is not str or not recipient:
-                raise PolicyError("route", recipients, "must return non-empty str recipients")
+        recipients = route_recipients(event, self._route)
         wanted = [r for r in dict.fromkeys(recipients) if self.wants(r)]
         if not wanted:
             return

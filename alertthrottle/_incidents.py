@@ -40,6 +40,7 @@ __all__ = [
     "Router",
     "day_of",
     "incidents_per_recipient",
+    "route_recipients",
 ]
 
 IncidentStrategy: TypeAlias = Literal["per-episode", "per-device-day", "per-problem"]
@@ -53,6 +54,18 @@ Router: TypeAlias = Callable[[ThrottlingStarted], Iterable[str]]
 UNROUTED = "(unrouted)"
 
 _UNKNOWN = DeviceInfo()
+
+
+def route_recipients(event: ThrottlingStarted, route: Router | None) -> tuple[str, ...]:
+    """Who hears of an episode: ``route(event)``, or by default the starting alert's recipients.
+
+    A router returning anything but non-empty strings raises :class:`PolicyError`.
+    """
+    recipients = tuple(route(event)) if route is not None else event.recipients
+    for recipient in recipients:
+        if type(recipient) is not str or not recipient:
+            raise PolicyError("route", recipients, "must return non-empty str recipients")
+    return recipients
 
 
 def day_of(at: float, tz: tzinfo = UTC) -> date:
@@ -276,10 +289,7 @@ class IncidentBook:
             raise EventError(
                 "sequence_id", sequence, "started twice (events of two policies in one book?)"
             )
-        recipients = tuple(self._route(event)) if self._route is not None else event.recipients
-        for recipient in recipients:
-            if type(recipient) is not str or not recipient:
-                raise PolicyError("route", recipients, "must return non-empty str recipients")
+        recipients = route_recipients(event, self._route)
         key = self._key(event)
         record = self._by_key.get(key)
         if record is None:

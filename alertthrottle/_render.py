@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
@@ -477,7 +478,10 @@ def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
         axes.plot(hours, [row.received for row in policy.hourly], label=f"received ({policy.name})")
     axes.set_ylabel("alerts per hour")
     axes.set_xlabel("hour (UTC)")
-    axes.set_title(f"Offered vs received per hour: {report.source}"[:110])
+    # A long source (a scenario with its parameters) wraps rather than runs off the figure.
+    axes.set_title(
+        textwrap.fill(f"Offered vs received per hour: {report.source}", 110), fontsize="medium"
+    )
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.autofmt_xdate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import alertthrottle
+import alertthrottle.reports
 import alertthrottle.testing
 
 EXPECTED = [
@@ -10,34 +11,25 @@ EXPECTED = [
     "AlertThrottleError",
     "CapacityGuard",
     "CapacityLevel",
-    "CapacityReport",
     "CapacityThresholds",
     "ConfigChange",
     "Decision",
     "DeviceInfo",
-    "DeviceRow",
     "DigestBuilder",
     "DigestRow",
     "EventError",
-    "FlowRow",
     "GeneratedTraffic",
-    "HourRow",
     "Incident",
     "IncidentBook",
-    "IncidentCounts",
     "IncidentState",
     "IncidentUpdate",
     "InvalidAlertError",
     "LateAlertError",
     "LevelChanged",
-    "MakeRow",
-    "Notifications",
     "PolicyConfig",
     "PolicyError",
-    "PolicyReport",
     "PolicySpec",
     "Replay",
-    "Report",
     "RootCauseReport",
     "RootCauseRow",
     "Scenario",
@@ -46,7 +38,6 @@ EXPECTED = [
     "ShadowComparison",
     "ShadowPolicy",
     "ShadowTally",
-    "SkippedRow",
     "SnapshotError",
     "Stats",
     "Threshold",
@@ -54,7 +45,6 @@ EXPECTED = [
     "ThrottlePolicy",
     "ThrottlingEnded",
     "ThrottlingStarted",
-    "Totals",
     "TrafficError",
     "TrafficReader",
     "Verdict",
@@ -91,6 +81,26 @@ def test_every_exported_name_exists_and_says_where_it_lives():
         assert module.startswith("alertthrottle"), (name, module)
 
 
+def test_reports_module_surface():
+    import alertthrottle.reports
+
+    assert alertthrottle.reports.__all__ == [
+        "CapacityReport",
+        "DeviceRow",
+        "FlowRow",
+        "HourRow",
+        "IncidentCounts",
+        "MakeRow",
+        "Notifications",
+        "PolicyReport",
+        "Report",
+        "SkippedRow",
+        "Totals",
+    ]
+    for name in alertthrottle.reports.__all__:
+        assert not hasattr(alertthrottle, name), name
+
+
 def test_testing_package_surface():
     assert alertthrottle.testing.__all__ == sorted(alertthrottle.testing.__all__)
     assert set(alertthrottle.testing.__all__) == {
@@ -118,3 +128,17 @@ def test_exceptions_hierarchy():
         error = getattr(alertthrottle, name)
         assert issubclass(error, alertthrottle.AlertThrottleError)
         assert issubclass(error, ValueError)
+
+
+def test_every_public_name_is_in_the_api_reference():
+    import re
+    from pathlib import Path
+
+    api = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    undocumented = [
+        name
+        for module in (alertthrottle, alertthrottle.testing, alertthrottle.reports)
+        for name in module.__all__
+        if not re.search(rf"\b{re.escape(name)}\b", api)
+    ]
+    assert undocumented == []
