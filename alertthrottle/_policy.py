@@ -502,8 +502,7 @@ class ThrottlePolicy:
         """Close every episode whose end is ``<= t``, in order of end time."""
         ended: list[ThrottlingEnded] = []
         for end, episode in self._ends.pop_due(t):
-            window = episode.window
-            window.episode = None
+            episode.window.episode = None
             self._open -= 1
             if episode.parked:
                 self._unpark(episode)
