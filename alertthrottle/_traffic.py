@@ -25,6 +25,7 @@ import math
 import operator
 import os
 import sys
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, Literal, cast
@@ -123,12 +124,15 @@ def _csv_record(text: str, rest: Iterable[str]) -> list[str]:
 _UNKNOWN: Any = object()
 _ALERT_FIELDS = ("timestamp", "device_id", "code", "recipients")
 _new_object = object.__new__
-_set_slot = object.__setattr__
 
 
-#: Whether Alert still has exactly these fields; if it changes shape, the reader
-#: builds alerts the ordinary way rather than guess.
-_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS
+#: The slots of Alert's fields, in _ALERT_FIELDS order.
+_ALERT_SLOTS: tuple[Any, ...] = tuple(vars(Alert).get(name) for name in _ALERT_FIELDS)
+#: Whether Alert still has exactly these fields, each a slot; if it changes shape, the
+#: reader builds alerts the ordinary way rather than guess.
+_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS and all(
+    isinstance(slot, types.MemberDescriptorType) for slot in _ALERT_SLOTS
+)
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
 _DEVICE_CACHE = 1 << 20
 #: Distinct rows (less their timestamp) a CSV reader remembers: about one per device,
@@ -296,8 +300,12 @@ class TrafficReader:
         infos_get = self._infos.get
         devices = self.devices
         bad = self._bad
-        new_alert, set_slot = _new_object, _set_slot
+        new_alert = _new_object
         fast = _FAST_ALERTS
+        if fast:
+            # A slot's own setter is cheaper than object.__setattr__, which first looks
+            # the name up on the class; Alert being frozen only blocks its __setattr__.
+            set_time, set_device, set_code, set_recipients = (slot.__set__ for slot in _ALERT_SLOTS)
         device_ids = self._device_ids
         device_ids_get = device_ids.get
         # Rows repeat: a device sends the same code to the same recipients again and
@@ -395,10 +403,10 @@ class TrafficReader:
                     # converters use; building the slots directly skips only the
                     # second, identical check (this loop runs for every row).
                     alert = new_alert(Alert)
-                    set_slot(alert, "timestamp", timestamp)
-                    set_slot(alert, "device_id", device_id)
-                    set_slot(alert, "code", code)
-                    set_slot(alert, "recipients", recipients)
+                    set_time(alert, timestamp)
+                    set_device(alert, device_id)
+                    set_code(alert, code)
+                    set_recipients(alert, recipients)
                 else:
                     alert = Alert(timestamp, device_id, code, recipients)
                 if info is not None:
