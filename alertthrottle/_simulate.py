@@ -469,65 +469,68 @@ class Replay:
             iterator = itertools.chain((head,), iterator)
         feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
         every = PROGRESS_EVERY
-        try:
-            while True:
-                # Up to the next multiple of PROGRESS_EVERY, where progress is reported.
-                size = every - self._count % every
-                if feed(itertools.islice(iterator, size)) < size:
-                    break
-                if progress is not None:
-                    progress(self._count)
-        finally:
-            # A policy's clock is the latest timestamp fed to it: late alerts are
-            # clamped to it and never move it back. Every policy saw the same alerts.
-            self._last = self._lanes[0].policy.clock
+        while True:
+            before = self._count
+            # Up to the next multiple of PROGRESS_EVERY, where progress is reported.
+            size = every - before % every
+            try:
+                feed(itertools.islice(iterator, size))
+            finally:
+                # Each policy is the replay's own and counts one alert per successful
+                # feed, so the least total is the alerts every policy has decided.
+                self._count = min(lane.policy.stats.total for lane in self._lanes)
+                # A policy's clock is the latest timestamp fed to it: late alerts are
+                # clamped to it and never move it back.
+                self._last = self._lanes[0].policy.clock
+            if self._count - before < size:
+                break
+            if progress is not None:
+                progress(self._count)
 
-    def _feed_many(self, alerts: Iterable[Alert]) -> int:
-        """Feed ``alerts`` to every policy and count them; return how many were fed."""
+    def _feed_many(self, alerts: Iterable[Alert]) -> None:
+        """Feed ``alerts`` to every policy and count them."""
         # The hot loop. Alerts come in time order, so the hour's table is looked up
         # again only when an alert leaves the current hour (late ones do).
         devices, devices_get = self._devices, self._devices.get
         hours = self._hours
-        lanes = list(enumerate(self._lanes))
+        lanes = self._lanes
+        feeds = [lane.feed for lane in lanes]
         width = len(lanes)
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
         start = end = 0
         rows: dict[_Key, list[int]] = {}
-        fed = 0
-        try:
-            for fed, alert in enumerate(alerts, 1):  # noqa: B007 - the count is read after
-                t = alert.timestamp
-                if not start <= t < end:
-                    hour = int(t) // _HOUR
-                    start, end = hour * _HOUR, (hour + 1) * _HOUR
-                    rows = hours.setdefault(hour, {})
-                key = (alert.code, alert.recipients)
-                row = rows.get(key)
-                if row is None:
-                    row = rows[key] = [0] * (3 * width)
-                device = alert.device_id
-                sent = devices_get(device)
-                if sent is None:
-                    sent = devices[device] = [0] * (1 + width)
-                sent[0] += 1
-                for i, lane in lanes:
-                    decision = lane.feed(alert)
-                    verdict = decision.verdict
-                    if verdict is deliver:
-                        row[3 * i] += 1
-                    elif verdict is throttle:
-                        row[3 * i + 1] += 1
-                        sent[1 + i] += 1
-                    else:
-                        row[3 * i + 2] += 1
-                    if decision.events:
-                        lane.note(decision.events)
-        finally:
-            self._count += fed
-        return fed
+        for alert in alerts:
+            t = alert.timestamp
+            if not start <= t < end:
+                hour = int(t) // _HOUR
+                start, end = hour * _HOUR, (hour + 1) * _HOUR
+                rows = hours.setdefault(hour, {})
+            # Every policy decides before anything is counted: an alert that raises
+            # is not counted at all.
+            decisions = [feed(alert) for feed in feeds]
+            key = (alert.code, alert.recipients)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [0] * (3 * width)
+            device = alert.device_id
+            sent = devices_get(device)
+            if sent is None:
+                sent = devices[device] = [0] * (1 + width)
+            sent[0] += 1
+            for i, decision in enumerate(decisions):
+                verdict = decision.verdict
+                if verdict is deliver:
+                    row[3 * i] += 1
+                elif verdict is throttle:
+                    row[3 * i + 1] += 1
+                    sent[1 + i] += 1
+                else:
+                    row[3 * i + 2] += 1
+                if decision.events:
+                    lanes[i].note(decision.events)
 
-    def _feed_one(self, alerts: Iterable[Alert]) -> int:
+    def _feed_one(self, alerts: Iterable[Alert]) -> None:
         """:meth:`_feed_many` for a single policy, its row indexes constants."""
         devices, devices_get = self._devices, self._devices.get
         hours = self._hours
@@ -538,38 +541,34 @@ class Replay:
         start = end = 0
         rows: dict[_Key, list[int]] = {}
         rows_get = rows.get
-        fed = 0
-        try:
-            for fed, alert in enumerate(alerts, 1):  # noqa: B007 - the count is read after
-                t = alert.timestamp
-                if not start <= t < end:
-                    hour = int(t) // _HOUR
-                    start, end = hour * _HOUR, (hour + 1) * _HOUR
-                    rows = hours.setdefault(hour, {})
-                    rows_get = rows.get
-                key = (alert.code, alert.recipients)
-                row = rows_get(key)
-                if row is None:
-                    row = rows[key] = [0, 0, 0]
-                device = alert.device_id
-                sent = devices_get(device)
-                if sent is None:
-                    sent = devices[device] = [0, 0]
-                sent[0] += 1
-                decision = feed(alert)
-                verdict = decision.verdict
-                if verdict is deliver:
-                    row[0] += 1
-                elif verdict is throttle:
-                    row[1] += 1
-                    sent[1] += 1
-                else:
-                    row[2] += 1
-                if decision.events:
-                    lane.note(decision.events)
-        finally:
-            self._count += fed
-        return fed
+        for alert in alerts:
+            t = alert.timestamp
+            if not start <= t < end:
+                hour = int(t) // _HOUR
+                start, end = hour * _HOUR, (hour + 1) * _HOUR
+                rows = hours.setdefault(hour, {})
+                rows_get = rows.get
+            key = (alert.code, alert.recipients)
+            row = rows_get(key)
+            if row is None:
+                row = rows[key] = [0, 0, 0]
+            decision = feed(alert)
+            # Counted only once decided: an alert that raises is not counted at all.
+            device = alert.device_id
+            sent = devices_get(device)
+            if sent is None:
+                sent = devices[device] = [0, 0]
+            sent[0] += 1
+            verdict = decision.verdict
+            if verdict is deliver:
+                row[0] += 1
+            elif verdict is throttle:
+                row[1] += 1
+                sent[1] += 1
+            else:
+                row[2] += 1
+            if decision.events:
+                lane.note(decision.events)
 
     def report(
         self,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from alertthrottle import (
     Alert,
     DeviceInfo,
+    LateAlertError,
     PolicyConfig,
     PolicyError,
     PolicySpec,
@@ -277,3 +278,28 @@ def test_shadow_tally_equals_a_plain_run(
     assert attrs.asdict(same, recurse=False) | {"name": "live"} == attrs.asdict(
         report.shadow.live, recurse=False
     )
+
+
+@pytest.mark.parametrize("policies", [1, 2])
+def test_an_alert_that_raises_leaves_the_ones_before_it_counted(policies: int) -> None:
+    strict = attrs.evolve(spec(Threshold(3, 10)), late="reject")
+    alerts = [Alert(t, device(t % 3), 1) for t in range(20)]
+    replay = Replay([strict] * policies)
+    with pytest.raises(LateAlertError):
+        replay.run([*alerts, Alert(5, device(0), 1), Alert(30, device(0), 1)])
+    report = replay.report()
+    assert (report.alerts, report.last) == (20, 19)
+    clean = simulate(alerts, [strict] * policies)
+    assert report.policies[0] == clean.policies[0]
+
+
+def test_hours_and_devices_are_counted_across_runs_and_late_alerts() -> None:
+    # Late alerts fall back into an earlier hour: the hour's counts are found again.
+    times = [0, 3599, 3600, 7300, 3601, 10, 7301]
+    alerts = [Alert(t, device(t % 2), 1, ("A",)) for t in times]
+    replay = Replay([spec(Threshold(50, 10))])
+    replay.run(alerts[:3])
+    replay.run(alerts[3:])
+    hourly = replay.report().policies[0].hourly
+    assert [(h.hour, h.offered) for h in hourly] == [(0, 3), (3600, 2), (7200, 2)]
+    assert replay.report().last == 7301
