@@ -25,6 +25,7 @@ import math
 import operator
 import os
 import sys
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, Literal, cast
@@ -123,14 +124,22 @@ def _csv_record(text: str, rest: Iterable[str]) -> list[str]:
 _UNKNOWN: Any = object()
 _ALERT_FIELDS = ("timestamp", "device_id", "code", "recipients")
 _new_object = object.__new__
-_set_slot = object.__setattr__
 
 
-#: Whether Alert still has exactly these fields; if it changes shape, the reader
-#: builds alerts the ordinary way rather than guess.
-_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS
+#: The slots of Alert's fields, in _ALERT_FIELDS order.
+_ALERT_SLOTS: tuple[Any, ...] = tuple(vars(Alert).get(name) for name in _ALERT_FIELDS)
+#: Whether Alert still has exactly these fields, each a slot; if it changes shape, the
+#: reader builds alerts the ordinary way rather than guess.
+_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS and all(
+    isinstance(slot, types.MemberDescriptorType) for slot in _ALERT_SLOTS
+)
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
 _DEVICE_CACHE = 1 << 20
+#: Distinct rows (less their timestamp) a CSV reader remembers: about one per device,
+#: code and recipient list; some 200 bytes each, so at most about 30 MB.
+_ROW_CACHE = 1 << 17
+#: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
+_Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
 
 
 def _binary_input(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
@@ -291,10 +300,22 @@ class TrafficReader:
         infos_get = self._infos.get
         devices = self.devices
         bad = self._bad
-        new_alert, set_slot = _new_object, _set_slot
+        new_alert = _new_object
         fast = _FAST_ALERTS
+        if fast:
+            # A slot's own setter is cheaper than object.__setattr__, which first looks
+            # the name up on the class; Alert being frozen only blocks its __setattr__.
+            set_time, set_device, set_code, set_recipients = (slot.__set__ for slot in _ALERT_SLOTS)
         device_ids = self._device_ids
         device_ids_get = device_ids.get
+        # Rows repeat: a device sends the same code to the same recipients again and
+        # again, and only the timestamp differs. With the timestamp first, the rest of an
+        # unquoted line (line ending included) is a key to its cells, parsed and checked
+        # the first time. Only rows that read cleanly are remembered, so a hit is a row
+        # that has the header's width and good cells; just its timestamp is left to read.
+        remember = i_time == 0
+        remembered: dict[str, _Cells] = {}
+        remembered_get = remembered.get
         inf = math.inf
         rows = self.rows
         number = 1
@@ -302,77 +323,94 @@ class TrafficReader:
             for line in source:
                 number += 1
                 line_number = number
-                if '"' in line:
-                    # Quoted cells may hold commas and even line breaks: let csv read them.
-                    while line.count('"') % 2:
-                        more = next(source, None)
-                        if more is None:
-                            break
-                        line += more
-                        number += 1
-                    row = _csv_record(line, ())
+                cells: _Cells | None = None
+                unquoted = '"' not in line
+                if remember and unquoted:
+                    stamp, _, rest = line.partition(",")
+                    cells = remembered_get(rest)
+                if cells is None:
+                    if not unquoted:
+                        # Quoted cells may hold commas and even line breaks: let csv read them.
+                        while line.count('"') % 2:
+                            more = next(source, None)
+                            if more is None:
+                                break
+                            line += more
+                            number += 1
+                        row = _csv_record(line, ())
+                    else:
+                        row = line.rstrip("\r\n").split(",")
+                    if len(row) != width:
+                        if len(row) <= 1 and not "".join(row).strip():
+                            continue  # a blank line is not a row
+                        rows += 1
+                        problem = f"has {len(row)} fields, the header {width}"
+                        bad(line_number, "row", line.rstrip("\r\n"), problem)
+                        continue
+                    try:
+                        text = row[i_code]
+                        code = codes_get(text, -1)
+                        if code < 0:
+                            code = self._code(text)
+                        if i_recipients >= 0:
+                            text = row[i_recipients]
+                            recipients = recipients_get(text)
+                            if recipients is None:
+                                recipients = self._recipient_list(text)
+                        else:
+                            recipients = ()
+                        text = row[i_device]
+                        device_id = device_ids_get(text)
+                        if device_id is None:
+                            device_id = parse_device_id(text)
+                            if len(device_ids) < _DEVICE_CACHE:
+                                device_ids[text] = device_id
+                        info = None
+                        if has_info:
+                            if pad:
+                                row.append("")
+                            key = device_cells(row)
+                            info = infos_get(key, _UNKNOWN)
+                            if info is _UNKNOWN:
+                                info = self._device_info(key)
+                    except InvalidAlertError as exc:
+                        rows += 1
+                        bad(line_number, exc.field, exc.value, exc.problem)
+                        continue
+                    cells = (device_id, code, recipients, info)
+                    stamp = row[i_time]
+                    if remember and unquoted and len(remembered) < _ROW_CACHE:
+                        remembered[rest] = cells
                 else:
-                    row = line.rstrip("\r\n").split(",")
-                if len(row) != width:
-                    if len(row) <= 1 and not "".join(row).strip():
-                        continue  # a blank line is not a row
-                    rows += 1
-                    problem = f"has {len(row)} fields, the header {width}"
-                    bad(line_number, "row", line.rstrip("\r\n"), problem)
-                    continue
+                    device_id, code, recipients, info = cells
                 rows += 1
-                try:
-                    text = row[i_code]
-                    code = codes_get(text, -1)
-                    if code < 0:
-                        code = self._code(text)
-                    if i_recipients >= 0:
-                        text = row[i_recipients]
-                        recipients = recipients_get(text)
-                        if recipients is None:
-                            recipients = self._recipient_list(text)
-                    else:
-                        recipients = ()
-                    text = row[i_time]
-                    if text.isdecimal():
-                        timestamp: int | float = int(text)
-                    else:
+                if stamp.isdecimal():
+                    timestamp: int | float = int(stamp)
+                else:
+                    try:
                         try:
-                            timestamp = float(text)
+                            timestamp = float(stamp)
                         except ValueError:
-                            timestamp = _time_from_text(text)
+                            timestamp = _time_from_text(stamp)
                         # NaN fails both comparisons, so it is refused with the infinities.
                         if not (0 <= timestamp < inf):
-                            raise InvalidAlertError("timestamp", text, "must be finite and >= 0")
-                    text = row[i_device]
-                    device_id = device_ids_get(text)
-                    if device_id is None:
-                        device_id = parse_device_id(text)
-                        if len(device_ids) < _DEVICE_CACHE:
-                            device_ids[text] = device_id
-                    if fast:
-                        # The fields are parsed and checked above with the parsers the
-                        # converters use; building the slots directly skips only the
-                        # second, identical check (this loop runs for every row).
-                        alert = new_alert(Alert)
-                        set_slot(alert, "timestamp", timestamp)
-                        set_slot(alert, "device_id", device_id)
-                        set_slot(alert, "code", code)
-                        set_slot(alert, "recipients", recipients)
-                    else:
-                        alert = Alert(timestamp, device_id, code, recipients)
-                    if has_info:
-                        if pad:
-                            row.append("")
-                        cells = device_cells(row)
-                        info = infos_get(cells, _UNKNOWN)
-                        if info is _UNKNOWN:
-                            info = self._device_info(cells)
-                        if info is not None:
-                            devices[device_id] = info
-                except InvalidAlertError as exc:
-                    bad(line_number, exc.field, exc.value, exc.problem)
-                    continue
+                            raise InvalidAlertError("timestamp", stamp, "must be finite and >= 0")
+                    except InvalidAlertError as exc:
+                        bad(line_number, exc.field, exc.value, exc.problem)
+                        continue
+                if fast:
+                    # The fields are parsed and checked above with the parsers the
+                    # converters use; building the slots directly skips only the
+                    # second, identical check (this loop runs for every row).
+                    alert = new_alert(Alert)
+                    set_time(alert, timestamp)
+                    set_device(alert, device_id)
+                    set_code(alert, code)
+                    set_recipients(alert, recipients)
+                else:
+                    alert = Alert(timestamp, device_id, code, recipients)
+                if info is not None:
+                    devices[device_id] = info
                 yield alert
         finally:
             self.rows = rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import itertools
@@ -9,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError
+from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, parse_code
 from alertthrottle._traffic import (
     KEPT_SKIPS,
     TrafficReader,
@@ -255,3 +256,75 @@ def test_quoted_cells_may_hold_commas_and_line_breaks(tmp_path: Path) -> None:
     assert reader.devices[DEV] == DeviceInfo("Two\nlines")
     # The record after a two-line one is reported at its own line.
     assert reader.skipped_rows[0].line == 5
+
+
+def _reference_csv(text: str) -> tuple[list[Alert], int, dict[str, DeviceInfo]]:
+    """What a CSV reads as, by the csv module and Alert's own checks: alerts, bad rows, makes."""
+    records = csv.reader(io.StringIO(text, newline=""))
+    columns = next(records)
+    alerts, bad, devices = [], 0, {}
+    for record in records:
+        if not record:
+            continue
+        row = dict(zip(columns, record, strict=True))
+        stamp = row["timestamp"]
+        try:
+            try:
+                timestamp: float = int(stamp) if stamp.isdecimal() else float(stamp)
+            except ValueError:
+                raise InvalidAlertError("timestamp", stamp, "not a number") from None
+            names = tuple(row["recipients"].split(";")) if row["recipients"] else ()
+            if not all(names):
+                raise InvalidAlertError("recipients", names, "empty name")
+            alert = Alert(timestamp, row["device_id"], parse_code(row["code"]), names)
+        except InvalidAlertError:
+            bad += 1
+            continue
+        alerts.append(alert)
+        if row["manufacturer"]:
+            devices[alert.device_id] = DeviceInfo(row["manufacturer"])
+    return alerts, bad, devices
+
+
+csv_cells = st.tuples(
+    st.sampled_from([DEV, OTHER, "00-0D"]),
+    st.sampled_from(["8014", "8F35", "80X4"]),
+    st.sampled_from(["A", "A;B", "", ";"]),
+    st.sampled_from(["", "Acme", '"Acme, Inc."']),
+    st.sampled_from(["\n", "\r\n"]),
+)
+csv_stamps = st.sampled_from(["1", "7", "2.5", "1e3", '"3"', "-1", "nan", "x"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(csv_cells, min_size=1, max_size=3),
+    st.lists(st.tuples(csv_stamps, st.integers(0, 2)), max_size=30),
+    st.booleans(),
+)
+# Repeats the search may miss: a quoted, a bad and a good timestamp on a remembered row,
+# and a device whose make changes and changes back.
+@example([(DEV, "8014", "A", "", "\n")], [("1", 0), ('"3"', 0), ("x", 0), ("2.5", 0)], True)
+@example(
+    [(DEV, "8014", "A", "Acme", "\n"), (DEV, "8014", "A", '"Acme, Inc."', "\n")],
+    [("1", 0), ("2", 1), ("3", 0)],
+    True,
+)
+def test_csv_rows_read_as_the_csv_module_and_alert_read_them(
+    pool: list[tuple[str, ...]], picks: list[tuple[str, int]], time_first: bool
+) -> None:
+    # Rows drawn from a pool of at most three, so they repeat with other timestamps: the
+    # reader remembers a row by the text after its timestamp, and must read repeats
+    # exactly as it read the first.
+    rows = [(stamp, *pool[i % len(pool)]) for stamp, i in picks]
+    # With the timestamp last the reader does not remember rows: the ordinary path.
+    header = ["timestamp", "device_id", "code", "recipients", "manufacturer"]
+    order = range(5) if time_first else (1, 2, 3, 4, 0)
+    lines = [",".join(header[i] for i in order) + "\n"]
+    for *cells, end in rows:
+        lines.append(",".join(cells[i] for i in order) + end)
+    text = "".join(lines)
+    reader = TrafficReader(io.BytesIO(text.encode()), format="csv", on_error="skip")
+    expected, bad, devices = _reference_csv(text)
+    assert list(reader) == expected
+    assert (reader.rows, reader.skipped, reader.devices) == (len(rows), bad, devices)
