@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
 
 from ._alert import Alert, DeviceInfo, format_code
 from ._decision import Verdict
-from ._events import CapacityLevel, LevelChanged, ThrottlingStarted
+from ._events import CapacityLevel, Event, LevelChanged, ThrottlingStarted
 from ._exceptions import PolicyError
 from ._incidents import INCIDENT_STRATEGIES, IncidentBook, IncidentStrategy
 from ._policyfile import PolicySpec
@@ -50,8 +49,6 @@ __all__ = [
 
 _DAY = 86_400
 _HOUR = 3600
-_CODE_BITS = 16
-_CODE_MASK = (1 << _CODE_BITS) - 1
 #: Label of alerts addressed to nobody in the per-recipient table.
 NO_RECIPIENT = "(none)"
 #: How often (in alerts) a replay reports progress.
@@ -348,49 +345,53 @@ class Report:
         return data
 
 
-# Counts are keyed by (hour << 16 | code, recipients): one small tuple per alert, from
-# which the per-code, per-recipient, per-day and per-hour tables are all derived at the end.
+# An hour's counts are keyed by (code, recipients); per key one row holding, for each
+# policy i, its DELIVER, THROTTLE and EXEMPT counts at 3 * i, 3 * i + 1 and 3 * i + 2.
+# Per alert that is one small tuple and one lookup, whatever the number of policies;
+# the per-code, per-recipient, per-day and per-hour tables are all derived at the end.
 _Key = tuple[int, tuple[str, ...]]
+#: An episode's or a table cell's place: (hour, code, recipients).
+_Cell = tuple[int, int, tuple[str, ...]]
 
 
 class _Lane:
-    """One policy being replayed, and its counts."""
+    """One policy being replayed, and what it says about episodes."""
 
     __slots__ = (
-        "delivered",
         "device_days",
         "device_episodes",
-        "device_throttled",
         "episodes",
-        "exempt",
         "feed",
         "levels",
         "policy",
         "spec",
         "started_events",
-        "throttled",
     )
 
     def __init__(self, spec: PolicySpec) -> None:
         self.spec = spec
         self.policy = spec.build()
         self.feed = self.policy.feed
-        self.delivered: dict[_Key, int] = {}
-        self.throttled: dict[_Key, int] = {}
-        self.exempt: dict[_Key, int] = {}
-        self.episodes: dict[_Key, int] = {}
-        self.device_throttled: dict[str, int] = {}
+        self.episodes: dict[_Cell, int] = {}
         self.device_episodes: dict[str, int] = {}
         self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()
         # Kept for the incident books, built once the device makes are known.
         self.started_events: list[ThrottlingStarted] = []
         self.levels: list[LevelChanged] = []
 
+    def note(self, events: Iterable[Event]) -> None:
+        """Count a decision's episode starts and keep the capacity guard's level changes."""
+        for event in events:
+            if type(event) is ThrottlingStarted:
+                self.started(event)
+            elif type(event) is LevelChanged:
+                self.levels.append(event)
+
     def started(self, event: ThrottlingStarted) -> None:
         self.started_events.append(event)
         hour = int(event.at) // _HOUR
-        key = (hour << _CODE_BITS | event.code, event.recipients)
-        self.episodes[key] = self.episodes.get(key, 0) + 1
+        cell = (hour, event.code, event.recipients)
+        self.episodes[cell] = self.episodes.get(cell, 0) + 1
         device = event.device_id
         self.device_episodes[device] = self.device_episodes.get(device, 0) + 1
         self.device_days.add((device, hour // 24, event.recipients))
@@ -439,7 +440,9 @@ class Replay:
             # The live lane counts the decisions ShadowPolicy returns, which are the live ones.
             live.feed = self._shadow.feed
         self._busiest = busiest
-        self._devices: dict[str, int] = {}
+        self._hours: dict[int, dict[_Key, list[int]]] = {}
+        # Per device: alerts offered, then alerts throttled by each policy.
+        self._devices: dict[str, list[int]] = {}
         self._count = 0
         self._first: float | None = None
         self._last: float | None = None
@@ -453,19 +456,10 @@ class Replay:
         """Feed ``alerts`` to every policy, counting as it goes.
 
         ``progress`` is called with the running alert count every
-        :data:`PROGRESS_EVERY` alerts.
+        :data:`PROGRESS_EVERY` alerts. If an alert raises (a late one under
+        ``late = "reject"``, a bad row from a reader), the alerts before it
+        stay fed and counted.
         """
-        # The hot loop: per alert one key tuple, one device count, and per policy
-        # the decision and one count by verdict. Everything else is derived later.
-        devices = self._devices
-        devices_get = devices.get
-        lanes = self._lanes
-        deliver = Verdict.DELIVER
-        throttle = Verdict.THROTTLE
-        started = ThrottlingStarted
-        level_changed = LevelChanged
-        count = self._count
-        last = self._last if self._last is not None else -math.inf
         iterator = iter(alerts)
         if self._first is None:
             head = next(iterator, None)
@@ -473,89 +467,109 @@ class Replay:
                 return
             self._first = head.timestamp
             iterator = itertools.chain((head,), iterator)
-        if len(lanes) == 1:
-            count, last = self._run_one(iterator, count, last, progress)
-        else:
-            for alert in iterator:
+        feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
+        every = PROGRESS_EVERY
+        try:
+            while True:
+                # Up to the next multiple of PROGRESS_EVERY, where progress is reported.
+                size = every - self._count % every
+                if feed(itertools.islice(iterator, size)) < size:
+                    break
+                if progress is not None:
+                    progress(self._count)
+        finally:
+            # A policy's clock is the latest timestamp fed to it: late alerts are
+            # clamped to it and never move it back. Every policy saw the same alerts.
+            self._last = self._lanes[0].policy.clock
+
+    def _feed_many(self, alerts: Iterable[Alert]) -> int:
+        """Feed ``alerts`` to every policy and count them; return how many were fed."""
+        # The hot loop. Alerts come in time order, so the hour's table is looked up
+        # again only when an alert leaves the current hour (late ones do).
+        devices, devices_get = self._devices, self._devices.get
+        hours = self._hours
+        lanes = list(enumerate(self._lanes))
+        width = len(lanes)
+        deliver = Verdict.DELIVER
+        throttle = Verdict.THROTTLE
+        start = end = 0
+        rows: dict[_Key, list[int]] = {}
+        fed = 0
+        try:
+            for fed, alert in enumerate(alerts, 1):  # noqa: B007 - the count is read after
                 t = alert.timestamp
-                if t > last:
-                    last = t
-                key = (int(t) // _HOUR << _CODE_BITS | alert.code, alert.recipients)
+                if not start <= t < end:
+                    hour = int(t) // _HOUR
+                    start, end = hour * _HOUR, (hour + 1) * _HOUR
+                    rows = hours.setdefault(hour, {})
+                key = (alert.code, alert.recipients)
+                row = rows.get(key)
+                if row is None:
+                    row = rows[key] = [0] * (3 * width)
                 device = alert.device_id
-                devices[device] = devices_get(device, 0) + 1
-                for lane in lanes:
+                sent = devices_get(device)
+                if sent is None:
+                    sent = devices[device] = [0] * (1 + width)
+                sent[0] += 1
+                for i, lane in lanes:
                     decision = lane.feed(alert)
                     verdict = decision.verdict
                     if verdict is deliver:
-                        table = lane.delivered
+                        row[3 * i] += 1
                     elif verdict is throttle:
-                        table = lane.throttled
-                        by_device = lane.device_throttled
-                        by_device[device] = by_device.get(device, 0) + 1
+                        row[3 * i + 1] += 1
+                        sent[1 + i] += 1
                     else:
-                        table = lane.exempt
-                    table[key] = table.get(key, 0) + 1
+                        row[3 * i + 2] += 1
                     if decision.events:
-                        for event in decision.events:
-                            if type(event) is started:
-                                lane.started(event)
-                            elif type(event) is level_changed:
-                                lane.levels.append(event)
-                count += 1
-                if progress is not None and not count % PROGRESS_EVERY:
-                    self._count = count
-                    progress(count)
-        self._count = count
-        self._last = last
+                        lane.note(decision.events)
+        finally:
+            self._count += fed
+        return fed
 
-    def _run_one(
-        self,
-        alerts: Iterator[Alert],
-        count: int,
-        last: float,
-        progress: Callable[[int], None] | None,
-    ) -> tuple[int, float]:
-        """:meth:`run` for a single policy, with its tables in local variables."""
-        devices = self._devices
-        devices_get = devices.get
+    def _feed_one(self, alerts: Iterable[Alert]) -> int:
+        """:meth:`_feed_many` for a single policy, its row indexes constants."""
+        devices, devices_get = self._devices, self._devices.get
+        hours = self._hours
         lane = self._lanes[0]
         feed = lane.feed
-        delivered, delivered_get = lane.delivered, lane.delivered.get
-        throttled, throttled_get = lane.throttled, lane.throttled.get
-        exempt, exempt_get = lane.exempt, lane.exempt.get
-        by_device, by_device_get = lane.device_throttled, lane.device_throttled.get
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
-        started = ThrottlingStarted
-        level_changed = LevelChanged
-        hour_seconds, code_bits, every = _HOUR, _CODE_BITS, PROGRESS_EVERY
-        for alert in alerts:
-            t = alert.timestamp
-            if t > last:
-                last = t
-            key = (int(t) // hour_seconds << code_bits | alert.code, alert.recipients)
-            device = alert.device_id
-            devices[device] = devices_get(device, 0) + 1
-            decision = feed(alert)
-            verdict = decision.verdict
-            if verdict is deliver:
-                delivered[key] = delivered_get(key, 0) + 1
-            elif verdict is throttle:
-                throttled[key] = throttled_get(key, 0) + 1
-                by_device[device] = by_device_get(device, 0) + 1
-            else:
-                exempt[key] = exempt_get(key, 0) + 1
-            if decision.events:
-                for event in decision.events:
-                    if type(event) is started:
-                        lane.started(event)
-                    elif type(event) is level_changed:
-                        lane.levels.append(event)
-            count += 1
-            if progress is not None and not count % every:
-                self._count = count
-                progress(count)
-        return count, last
+        start = end = 0
+        rows: dict[_Key, list[int]] = {}
+        rows_get = rows.get
+        fed = 0
+        try:
+            for fed, alert in enumerate(alerts, 1):  # noqa: B007 - the count is read after
+                t = alert.timestamp
+                if not start <= t < end:
+                    hour = int(t) // _HOUR
+                    start, end = hour * _HOUR, (hour + 1) * _HOUR
+                    rows = hours.setdefault(hour, {})
+                    rows_get = rows.get
+                key = (alert.code, alert.recipients)
+                row = rows_get(key)
+                if row is None:
+                    row = rows[key] = [0, 0, 0]
+                device = alert.device_id
+                sent = devices_get(device)
+                if sent is None:
+                    sent = devices[device] = [0, 0]
+                sent[0] += 1
+                decision = feed(alert)
+                verdict = decision.verdict
+                if verdict is deliver:
+                    row[0] += 1
+                elif verdict is throttle:
+                    row[1] += 1
+                    sent[1] += 1
+                else:
+                    row[2] += 1
+                if decision.events:
+                    lane.note(decision.events)
+        finally:
+            self._count += fed
+        return fed
 
     def report(
         self,
@@ -567,14 +581,9 @@ class Replay:
     ) -> Report:
         """The report so far; ``devices`` (makes) and skipped rows come from the reader."""
         infos = devices or {}
-        offered: dict[_Key, int] = {}
-        if self._lanes:
-            # Every policy saw every alert: any one's verdict counts add up to the offer.
-            first = self._lanes[0]
-            for table in (first.delivered, first.throttled, first.exempt):
-                for key, n in table.items():
-                    offered[key] = offered.get(key, 0) + n
-        policies = tuple(self._policy_report(lane, offered, infos, skipped) for lane in self._lanes)
+        policies = tuple(
+            self._policy_report(i, lane, infos, skipped) for i, lane in enumerate(self._lanes)
+        )
         return Report(
             source=source,
             alerts=self._count,
@@ -589,12 +598,9 @@ class Replay:
     # -- building the tables ------------------------------------------------------------
 
     def _policy_report(
-        self,
-        lane: _Lane,
-        offered: Mapping[_Key, int],
-        infos: Mapping[str, DeviceInfo],
-        skipped: int,
+        self, index: int, lane: _Lane, infos: Mapping[str, DeviceInfo], skipped: int
     ) -> PolicyReport:
+        """The report of the policy whose counts are at ``index`` in the rows."""
         stats = lane.policy.stats
         totals = Totals(
             alerts=stats.total,
@@ -609,18 +615,20 @@ class Replay:
         by_code: dict[tuple[str, int], list[int]] = {}
         by_recipient: dict[tuple[str, int], list[int]] = {}
         hours: dict[int, list[int]] = {}
-        for key in offered.keys() | lane.episodes.keys():
-            hourcode, recipients = key
-            hour, code = hourcode >> _CODE_BITS, hourcode & _CODE_MASK
+        # Per cell: offered, delivered, throttled, exempt, episodes. An episode's cell is
+        # that of its start, which a clamped late alert may put in an hour no alert has.
+        cells: dict[_Cell, tuple[int, ...]] = {}
+        first = 3 * index
+        for hour, hour_rows in self._hours.items():
+            for (code, recipients), row in hour_rows.items():
+                delivered, throttled, exempt = row[first : first + 3]
+                offered = delivered + throttled + exempt
+                cells[hour, code, recipients] = (offered, delivered, throttled, exempt, 0)
+        for cell, episodes in lane.episodes.items():
+            counts = cells.get(cell, (0, 0, 0, 0, 0))
+            cells[cell] = (*counts[:4], episodes)
+        for (hour, code, recipients), counts in cells.items():
             day = hour // 24
-            throttled = lane.throttled.get(key, 0)
-            counts = (
-                offered.get(key, 0),
-                lane.delivered.get(key, 0),
-                throttled,
-                lane.exempt.get(key, 0),
-                lane.episodes.get(key, 0),
-            )
             for table, name in [(by_code, format_code(code))] + [
                 (by_recipient, r) for r in recipients or (NO_RECIPIENT,)
             ]:
@@ -629,7 +637,7 @@ class Replay:
                     row[i] += value
             per_hour = hours.setdefault(hour, [0, 0])
             per_hour[0] += counts[0]
-            per_hour[1] += throttled
+            per_hour[1] += counts[2]
 
         def rows(table: dict[tuple[str, int], list[int]]) -> tuple[FlowRow, ...]:
             return tuple(
@@ -649,10 +657,10 @@ class Replay:
 
         per_recipient: dict[str, int] = {}
         recipient_days: set[tuple[str, int]] = set()
-        for key, episodes in lane.episodes.items():
-            for r in key[1] or (NO_RECIPIENT,):
+        for (hour, _, recipients), episodes in lane.episodes.items():
+            for r in recipients or (NO_RECIPIENT,):
                 per_recipient[r] = per_recipient.get(r, 0) + episodes
-                recipient_days.add((r, (key[0] >> _CODE_BITS) // 24))
+                recipient_days.add((r, hour // 24))
         notifications = Notifications(
             incidents=stats.episodes,
             emails=stats.episodes,
@@ -661,12 +669,12 @@ class Replay:
             per_recipient=tuple(sorted(per_recipient.items(), key=lambda kv: (-kv[1], kv[0]))),
         )
 
-        busiest = heapq.nlargest(self._busiest, self._devices.items(), key=lambda kv: kv[1])
+        busiest = heapq.nlargest(self._busiest, self._devices.items(), key=lambda kv: kv[1][0])
         device_rows = tuple(
             DeviceRow(
                 device_id=device,
-                offered=sent,
-                throttled=lane.device_throttled.get(device, 0),
+                offered=sent[0],
+                throttled=sent[1 + index],
                 episodes=lane.device_episodes.get(device, 0),
                 info=infos.get(device),
             )
@@ -681,8 +689,8 @@ class Replay:
                 episodes = lane.device_episodes.get(device, 0)
                 row[0] += 1
                 row[1] += episodes > 0
-                row[2] += sent
-                row[3] += lane.device_throttled.get(device, 0)
+                row[2] += sent[0]
+                row[3] += sent[1 + index]
                 row[4] += episodes
         make_rows = tuple(
             sorted(
