@@ -19,33 +19,20 @@ keys parked at once (keys in open episodes that evictions set aside).
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from memory import day_of_devices  # benchmarks/memory.py: the same stream
+from throughput import best_of
 
 from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy
 
 CONFIG = PolicyConfig(Threshold(10, 3600))
 
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    """Fastest wall time of ``repeats`` runs, with the collector quiet."""
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-        gc.enable()
-    return min(times)
 
 
 def floor_loop(alerts: Sequence[Alert]) -> None:
