@@ -46,10 +46,6 @@ class LazySchedule(Generic[T]):
         """Schedule ``item`` at ``when``, its current due time, O(log n)."""
         heapq.heappush(self.heap, (when, next(self._tiebreak), item))
 
-    def next_time(self) -> float | None:
-        """The earliest scheduled time (a lower bound of the next due time), O(1)."""
-        return self.heap[0][0] if self.heap else None
-
     def pop_due(self, now: float) -> Iterator[tuple[float, T]]:
         """Remove and yield ``(due_time, item)`` for each item due at or before ``now``.
 

@@ -67,11 +67,6 @@ class KeyWindow:
         """The time of the ``nth`` most recent alert (1 = newest), or ``-inf``."""
         return self.times[(self.pos - nth) % len(self.times)]
 
-    @property
-    def oldest(self) -> float:
-        """The oldest time held: the ``len(times)``-th most recent alert, or ``-inf``."""
-        return self.times[self.pos]
-
     def count_after(self, since: float) -> int:
         """How many held times are ``> since``, O(size); exact while below the capacity."""
         return sum(1 for t in self.times if t > since)
