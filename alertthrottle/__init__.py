@@ -5,12 +5,10 @@ Feed timestamped alerts to a :class:`ThrottlePolicy`; get, for each, a
 due. See ``docs/semantics.md`` for the exact rules.
 """
 
-from ._alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
-from ._capacity import CapacityGuard, CapacityThresholds
-from ._decision import Decision, Stats, ThrottleMetadata, Verdict
-from ._digest import DigestBuilder, DigestRow
-from ._events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import (
+from ._core.alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
+from ._core.config import PolicyConfig, Threshold
+from ._core.decision import Decision, Stats, ThrottleMetadata, Verdict
+from ._core.errors import (
     AlertThrottleError,
     EventError,
     InvalidAlertError,
@@ -20,18 +18,22 @@ from ._exceptions import (
     SnapshotError,
     TrafficError,
 )
-from ._incidents import (
+from ._core.events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from ._engine.capacity import CapacityGuard, CapacityThresholds
+from ._engine.partition import partition_for
+from ._engine.policy import ThrottlePolicy
+from ._engine.reconfigure import ConfigChange, SettingChange
+from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
+from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
+from ._ops.digest import DigestBuilder, DigestRow
+from ._ops.incidents import (
     Incident,
     IncidentBook,
     IncidentState,
     IncidentUpdate,
     incidents_per_recipient,
 )
-from ._partition import partition_for
-from ._policy import ThrottlePolicy
-from ._policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
-from ._reconfigure import ConfigChange, SettingChange
-from ._rootcause import (
+from ._ops.rootcause import (
     RootCauseReport,
     RootCauseRow,
     load_device_registry,
@@ -39,13 +41,10 @@ from ._rootcause import (
     root_cause_json,
     root_cause_report,
 )
-from ._scenarios import GeneratedTraffic, Scenario, generate_scenario
-from ._shadow import ShadowComparison, ShadowPolicy, ShadowTally
-from ._simulate import Replay, simulate
-from ._threshold import PolicyConfig, Threshold
-from ._traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
-
-__version__ = "0.1.0.dev0"
+from ._ops.shadow import ShadowComparison, ShadowPolicy, ShadowTally
+from ._replay.replay import Replay, simulate
+from ._replay.scenarios import GeneratedTraffic, Scenario, generate_scenario
+from ._version import __version__
 
 __all__ = [
     "Alert",

@@ -6,7 +6,8 @@ than at the top level so that ``alertthrottle`` itself stays the short list of
 things a user calls.
 """
 
-from ._simulate import (
+from ._io.traffic import SkippedRow
+from ._replay.replay import (
     CapacityReport,
     DeviceRow,
     FlowRow,
@@ -18,7 +19,6 @@ from ._simulate import (
     Report,
     Totals,
 )
-from ._traffic import SkippedRow
 
 __all__ = [
     "CapacityReport",

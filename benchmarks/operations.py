@@ -31,7 +31,7 @@ from alertthrottle import (
     ThrottlePolicy,
     root_cause_report,
 )
-from alertthrottle._events import Event
+from alertthrottle._core.events import Event
 
 
 def thresholds(alerts: int) -> CapacityThresholds:

@@ -16,8 +16,8 @@ from alertthrottle import (
     ThrottlingStarted,
     Verdict,
 )
-from alertthrottle._events import Event
-from alertthrottle._policy import LateMode
+from alertthrottle._core.events import Event
+from alertthrottle._engine.policy import LateMode
 
 
 def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
-from alertthrottle._alert import parse_device_id
+from alertthrottle._core.alert import parse_device_id
 
 CANONICAL = "00-0D-6F-00-0A-BC-12-34"
 

@@ -15,12 +15,12 @@ from helpers import plain_run_counts
 
 from alertthrottle import (
     ThrottlePolicy,
-    _render,
     builtin_policy,
     cli,
     generate_scenario,
     load_policy,
 )
+from alertthrottle.cli import render as _render
 
 SMALL_MIXED = ["--scenario", "mixed", "--set", "devices=1500", "--set", "alerts=3000",
                "--set", "storm_alerts=5000", "--set", "outage_devices=30"]  # fmt: skip

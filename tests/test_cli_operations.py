@@ -20,7 +20,7 @@ from alertthrottle import (
     parse_policy,
     root_cause_report,
 )
-from alertthrottle._rootcause import CSV_FIELDS
+from alertthrottle._ops.rootcause import CSV_FIELDS
 from alertthrottle.cli import main
 
 SMALL_MIXED = ["--scenario", "mixed", "--set", "devices=1500", "--set", "alerts=3000",

@@ -28,7 +28,7 @@ from alertthrottle import (
     ThrottlingStarted,
     Verdict,
 )
-from alertthrottle._snapshot import _canonical
+from alertthrottle._engine.snapshot import _canonical
 
 GREEN, AMBER, RED = CapacityLevel.GREEN, CapacityLevel.AMBER, CapacityLevel.RED
 DEVICES = ["00-0D-6F-00-0A-BC-12-34", "00-0D-6F-00-0A-BC-12-35", "00-0D-6F-00-0A-BC-12-36"]

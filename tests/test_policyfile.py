@@ -17,7 +17,7 @@ from alertthrottle import (
     load_policy,
     parse_policy,
 )
-from alertthrottle._policyfile import BUILTIN_POLICIES
+from alertthrottle._io.policyfile import BUILTIN_POLICIES
 
 ISSUE_EXAMPLE = """
 exempt_codes = ["8F35", "8F36"]

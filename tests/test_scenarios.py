@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from alertthrottle import Alert, ScenarioError, generate_scenario
-from alertthrottle._scenarios import DEFAULT_START, SCENARIOS
+from alertthrottle._replay.scenarios import DEFAULT_START, SCENARIOS
 
 SMALL = {
     "power-factor-storm": {"devices": 2000, "storm_devices": 40, "alerts": 20_000},

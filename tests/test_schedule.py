@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertthrottle._schedule import LazySchedule
+from alertthrottle._engine.schedule import LazySchedule
 
 
 @given(

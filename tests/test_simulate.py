@@ -24,7 +24,7 @@ from alertthrottle import (
     generate_scenario,
     simulate,
 )
-from alertthrottle._simulate import PROGRESS_EVERY
+from alertthrottle._replay.replay import PROGRESS_EVERY
 
 DAY = 86_400
 DEV = "00-0D-6F-00-0A-BC-12-34"

@@ -14,7 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, parse_code
-from alertthrottle._traffic import (
+from alertthrottle._io.traffic import (
     KEPT_SKIPS,
     TrafficReader,
     merge_traffic,

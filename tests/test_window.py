@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertthrottle._window import KeyWindow
+from alertthrottle._engine.window import KeyWindow
 
 
 @given(st.integers(2, 6), st.lists(st.integers(0, 5), max_size=30), st.integers(2, 6))

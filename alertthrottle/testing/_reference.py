@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from .._alert import Alert, parse_timestamp
-from .._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
-from .._events import Event, ThrottlingEnded, ThrottlingStarted
-from .._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
-from .._threshold import PolicyConfig, Threshold
+from .._core.alert import Alert, parse_timestamp
+from .._core.config import PolicyConfig, Threshold
+from .._core.decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
+from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from .._core.events import Event, ThrottlingEnded, ThrottlingStarted
 
 __all__ = ["ReferencePolicy"]
 

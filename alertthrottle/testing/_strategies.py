@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from .._alert import Alert
-from .._threshold import PolicyConfig, Threshold
+from .._core.alert import Alert
+from .._core.config import PolicyConfig, Threshold
 
 __all__ = [
     "DEFAULT_CODES",

@@ -47,10 +47,10 @@ from typing import Any
 
 import attrs
 
-from ._capacity import CapacityGuard, CapacityThresholds
-from ._exceptions import PolicyError
-from ._policy import EngageAt, LateMode, ThrottlePolicy
-from ._threshold import PolicyConfig
+from .._core.config import PolicyConfig
+from .._core.errors import PolicyError
+from .._engine.capacity import CapacityGuard, CapacityThresholds
+from .._engine.policy import EngageAt, LateMode, ThrottlePolicy
 
 __all__ = [
     "BUILTIN_POLICIES",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from ._alert import parse_device_id
-from ._exceptions import PolicyError
+from .._core.alert import parse_device_id
+from .._core.errors import PolicyError
 
 __all__ = ["partition_for"]
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import attrs
 
-from ._alert import Alert, DeviceInfo, format_code, parse_device_id
-from ._decision import Verdict
-from ._events import ThrottlingStarted
-from ._exceptions import AlertThrottleError, PolicyError, TrafficError
-from ._policy import ThrottlePolicy
-from ._threshold import PolicyConfig
+from .._core.alert import Alert, DeviceInfo, format_code, parse_device_id
+from .._core.config import PolicyConfig
+from .._core.decision import Verdict
+from .._core.errors import AlertThrottleError, PolicyError, TrafficError
+from .._core.events import ThrottlingStarted
+from .._engine.policy import ThrottlePolicy
 
 __all__ = [
     "CSV_FIELDS",

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._alert import AlertCode, format_code, parse_code
-from ._exceptions import AlertThrottleError, PolicyError
+from .alert import AlertCode, format_code, parse_code
+from .errors import AlertThrottleError, PolicyError
 
 __all__ = ["PolicyConfig", "Threshold", "build_from_dict", "check_keys"]
 

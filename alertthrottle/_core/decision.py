@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ._events import Event
+from .events import Event
 
 __all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from ._alert import Alert, DeviceInfo, format_code, parse_code
-from ._exceptions import AlertThrottleError, ScenarioError
+from .._core.alert import Alert, DeviceInfo, format_code, parse_code
+from .._core.errors import AlertThrottleError, ScenarioError
 
 __all__ = [
     "DEFAULT_START",

@@ -17,11 +17,35 @@ from typing import IO, Any
 
 import attrs
 
-from . import __version__
-from ._alert import Alert, DeviceInfo, format_code, parse_code
-from ._exceptions import AlertThrottleError, PolicyError
-from ._policyfile import BUILTIN_POLICIES, DEFAULT_POLICY, PolicySpec, builtin_policy, load_policy
-from ._render import (
+from .._core.alert import Alert, DeviceInfo, format_code, parse_code
+from .._core.config import PolicyConfig, Threshold
+from .._core.errors import AlertThrottleError, PolicyError
+from .._io.policyfile import (
+    BUILTIN_POLICIES,
+    DEFAULT_POLICY,
+    PolicySpec,
+    builtin_policy,
+    load_policy,
+)
+from .._io.traffic import (
+    SkippedRow,
+    TrafficReader,
+    merge_traffic,
+    open_traffic_output,
+    write_traffic,
+)
+from .._ops.rootcause import (
+    RootCauseReport,
+    load_device_registry,
+    root_cause_csv,
+    root_cause_json,
+    root_cause_report,
+)
+from .._ops.rootcause import _merge as merge_device_info
+from .._replay.replay import Replay, Report
+from .._replay.scenarios import SCENARIOS, generate_scenario
+from .._version import __version__
+from .render import (
     Table,
     describe_capacity,
     describe_threshold,
@@ -32,18 +56,6 @@ from ._render import (
     report_tables,
     write_plot,
 )
-from ._rootcause import (
-    RootCauseReport,
-    load_device_registry,
-    root_cause_csv,
-    root_cause_json,
-    root_cause_report,
-)
-from ._rootcause import _merge as merge_device_info
-from ._scenarios import SCENARIOS, generate_scenario
-from ._simulate import Replay, Report
-from ._threshold import PolicyConfig, Threshold
-from ._traffic import SkippedRow, TrafficReader, merge_traffic, open_traffic_output, write_traffic
 
 __all__ = ["COMMANDS", "DEFAULT_SCENARIO", "Command", "main"]
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._alert import format_code, parse_timestamp
-from ._events import ThrottlingEnded
-from ._exceptions import InvalidAlertError, PolicyError
-from ._threshold import PolicyConfig
+from .._core.alert import format_code, parse_timestamp
+from .._core.config import PolicyConfig
+from .._core.errors import InvalidAlertError, PolicyError
+from .._core.events import ThrottlingEnded
 
 if TYPE_CHECKING:
-    from ._policy import ThrottlePolicy, _Episode
+    from .policy import ThrottlePolicy, _Episode
 
 __all__ = ["ConfigChange", "SettingChange", "apply_config", "diff_configs"]
 

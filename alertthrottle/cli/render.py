@@ -18,9 +18,9 @@ from typing import IO, Any
 
 import attrs
 
-from ._policyfile import PolicySpec
-from ._simulate import FlowRow, PolicyReport, Report
-from ._threshold import PolicyConfig, Threshold
+from .._core.config import PolicyConfig, Threshold
+from .._io.policyfile import PolicySpec
+from .._replay.replay import FlowRow, PolicyReport, Report
 
 __all__ = [
     "Table",

@@ -14,13 +14,13 @@ from typing import Any
 
 import attrs
 
-from ._alert import Alert
-from ._capacity import CapacityGuard
-from ._decision import Decision, Verdict
-from ._events import Event, LevelChanged, ThrottlingStarted
-from ._exceptions import AlertThrottleError, PolicyError
-from ._policy import ThrottlePolicy
-from ._threshold import PolicyConfig
+from .._core.alert import Alert
+from .._core.config import PolicyConfig
+from .._core.decision import Decision, Verdict
+from .._core.errors import AlertThrottleError, PolicyError
+from .._core.events import Event, LevelChanged, ThrottlingStarted
+from .._engine.capacity import CapacityGuard
+from .._engine.policy import ThrottlePolicy
 
 __all__ = ["ShadowComparison", "ShadowPolicy", "ShadowTally"]
 

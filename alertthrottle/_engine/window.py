@@ -18,7 +18,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._policy import _Episode
+    from .policy import _Episode
 
 __all__ = ["KeyWindow"]
 

@@ -20,16 +20,16 @@ import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._alert import format_code, parse_code, parse_device_id
-from ._capacity import CapacityGuard, CapacityThresholds
-from ._events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, SnapshotError
-from ._reconfigure import ConfigChange, SettingChange, diff_configs
-from ._threshold import PolicyConfig
-from ._window import KeyWindow
+from .._core.alert import format_code, parse_code, parse_device_id
+from .._core.config import PolicyConfig
+from .._core.errors import AlertThrottleError, SnapshotError
+from .._core.events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
+from .capacity import CapacityGuard, CapacityThresholds
+from .reconfigure import ConfigChange, SettingChange, diff_configs
+from .window import KeyWindow
 
 if TYPE_CHECKING:
-    from ._policy import ThrottlePolicy, _Episode
+    from .policy import ThrottlePolicy, _Episode
 
 __all__ = ["FORMAT", "VERSION", "dump_policy", "load_policy", "write_atomically"]
 
@@ -414,7 +414,7 @@ def _history(value: object, config: PolicyConfig) -> list[ConfigChange]:
 def _restore_keys(
     policy: ThrottlePolicy, records: list[Any], clock: float, sequence: int
 ) -> dict[int, _Episode]:
-    from ._policy import _Episode
+    from .policy import _Episode
 
     episodes: dict[int, _Episode] = {}
     for index, item in enumerate(records):

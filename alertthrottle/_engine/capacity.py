@@ -16,10 +16,10 @@ from typing import Any
 
 import attrs
 
-from ._alert import parse_timestamp
-from ._events import CapacityLevel, LevelChanged
-from ._exceptions import PolicyError
-from ._threshold import build_from_dict
+from .._core.alert import parse_timestamp
+from .._core.config import build_from_dict
+from .._core.errors import PolicyError
+from .._core.events import CapacityLevel, LevelChanged
 
 __all__ = ["CapacityGuard", "CapacityLevel", "CapacityThresholds"]
 

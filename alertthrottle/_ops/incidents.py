@@ -24,9 +24,9 @@ from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ._alert import DeviceInfo, format_code, parse_device_id
-from ._events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, EventError, PolicyError
+from .._core.alert import DeviceInfo, format_code, parse_device_id
+from .._core.errors import AlertThrottleError, EventError, PolicyError
+from .._core.events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
 
 __all__ = [
     "INCIDENT_STRATEGIES",

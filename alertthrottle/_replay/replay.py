@@ -23,14 +23,14 @@ from datetime import UTC, datetime
 
 import attrs
 
-from ._alert import Alert, DeviceInfo, format_code
-from ._decision import Verdict
-from ._events import CapacityLevel, Event, LevelChanged, ThrottlingStarted
-from ._exceptions import PolicyError
-from ._incidents import INCIDENT_STRATEGIES, IncidentBook, IncidentStrategy
-from ._policyfile import PolicySpec
-from ._shadow import ShadowComparison, ShadowPolicy
-from ._traffic import SkippedRow
+from .._core.alert import Alert, DeviceInfo, format_code
+from .._core.decision import Verdict
+from .._core.errors import PolicyError
+from .._core.events import CapacityLevel, Event, LevelChanged, ThrottlingStarted
+from .._io.policyfile import PolicySpec
+from .._io.traffic import SkippedRow
+from .._ops.incidents import INCIDENT_STRATEGIES, IncidentBook, IncidentStrategy
+from .._ops.shadow import ShadowComparison, ShadowPolicy
 
 __all__ = [
     "CapacityReport",

@@ -32,7 +32,7 @@ from typing import IO, Any, Literal, cast
 
 import attrs
 
-from ._alert import (
+from .._core.alert import (
     Alert,
     DeviceInfo,
     format_code,
@@ -40,7 +40,7 @@ from ._alert import (
     parse_device_id,
     parse_timestamp,
 )
-from ._exceptions import InvalidAlertError, TrafficError
+from .._core.errors import InvalidAlertError, TrafficError
 
 __all__ = [
     "OnError",

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from ._exceptions import InvalidAlertError
+from .errors import InvalidAlertError
 
 __all__ = [
     "Alert",

@@ -14,15 +14,15 @@ from heapq import heappop, heappush, heapreplace
 from operator import attrgetter
 from typing import Literal
 
-from ._alert import Alert, parse_timestamp
-from ._capacity import CapacityGuard
-from ._decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
-from ._events import CapacityLevel, Event, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
-from ._reconfigure import ConfigChange, apply_config, initial_entry
-from ._schedule import LazySchedule
-from ._threshold import PolicyConfig, Threshold
-from ._window import KeyWindow
+from .._core.alert import Alert, parse_timestamp
+from .._core.config import PolicyConfig, Threshold
+from .._core.decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
+from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError, PolicyError
+from .._core.events import CapacityLevel, Event, ThrottlingEnded, ThrottlingStarted
+from .capacity import CapacityGuard
+from .reconfigure import ConfigChange, apply_config, initial_entry
+from .schedule import LazySchedule
+from .window import KeyWindow
 
 __all__ = ["EngageAt", "LateMode", "ThrottlePolicy"]
 
@@ -409,7 +409,7 @@ class ThrottlePolicy:
 
     def snapshot(self, *, compress: bool = False) -> bytes:
         """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md."""
-        from ._snapshot import dump_policy
+        from .snapshot import dump_policy
 
         return dump_policy(self, compress=compress)
 
@@ -420,13 +420,13 @@ class ThrottlePolicy:
         Raises :class:`SnapshotError` for a newer format, truncated or corrupted
         data, or (when ``expected_config`` is given) a snapshot of another config.
         """
-        from ._snapshot import load_policy
+        from .snapshot import load_policy
 
         return load_policy(cls, data, expected_config)
 
     def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
         """Write :meth:`snapshot` to ``path`` atomically: a crash leaves the old file whole."""
-        from ._snapshot import write_atomically
+        from .snapshot import write_atomically
 
         write_atomically(path, self.snapshot(compress=compress))
 

@@ -21,10 +21,10 @@ from email.message import EmailMessage
 
 import attrs
 
-from ._alert import format_code
-from ._events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
-from ._exceptions import EventError, PolicyError
-from ._incidents import Router, day_of, route_recipients
+from .._core.alert import format_code
+from .._core.errors import EventError, PolicyError
+from .._core.events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from .incidents import Router, day_of, route_recipients
 
 __all__ = ["CSV_FIELDS", "DigestBuilder", "DigestRow"]
 
