@@ -20,9 +20,9 @@ from ._core.errors import (
 )
 from ._core.events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from ._engine.capacity import CapacityGuard, CapacityThresholds
+from ._engine.history import ConfigChange, SettingChange
 from ._engine.partition import partition_for
 from ._engine.policy import ThrottlePolicy
-from ._engine.reconfigure import ConfigChange, SettingChange
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
 from ._ops.digest import DigestBuilder, DigestRow

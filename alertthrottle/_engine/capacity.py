@@ -228,6 +228,36 @@ class CapacityGuard:
             thresholds.amber if level is _GREEN else thresholds.red if level is _AMBER else math.inf
         )
 
+    def dump(self) -> dict[str, Any]:
+        """The guard's whole state as plain data (snapshots); :meth:`restored` reads it back."""
+        return {
+            "thresholds": self._thresholds.as_dict(),
+            "clock": self.clock,
+            "level": self._level.name,
+            "times": list(self._times),
+        }
+
+    @classmethod
+    def restored(
+        cls,
+        thresholds: CapacityThresholds,
+        clock: float | None,
+        level: CapacityLevel,
+        times: list[float],
+    ) -> CapacityGuard:
+        """A guard in the state :meth:`dump` saw; :class:`PolicyError` names what cannot hold."""
+        now = -math.inf if clock is None else clock
+        if times != sorted(times) or any(t + thresholds.period <= now or t > now for t in times):
+            raise PolicyError("times", len(times), "must be sorted and inside the window")
+        count = len(times)
+        if level < thresholds.entered(count) or count < thresholds.clear_of(level):
+            raise PolicyError("level", level.name, f"cannot hold with {count} alerts in the window")
+        guard = cls(thresholds)
+        guard._times.extend(times)
+        guard._clock = now
+        guard._set(level)
+        return guard
+
     def _check(self) -> None:
         """Assert the guard's invariants (tests run it after every step)."""
         times = list(self._times)

@@ -17,19 +17,17 @@ import math
 import os
 import tempfile
 import zlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from .._core.alert import format_code, parse_code, parse_device_id
 from .._core.config import PolicyConfig
 from .._core.errors import AlertThrottleError, SnapshotError
 from .._core.events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
 from .capacity import CapacityGuard, CapacityThresholds
-from .reconfigure import ConfigChange, SettingChange, diff_configs
-from .window import KeyWindow
-
-if TYPE_CHECKING:
-    from .policy import ThrottlePolicy, _Episode
+from .history import ConfigChange, SettingChange, diff_configs
+from .state import COUNTERS, EngineState
+from .window import Episode, KeyWindow, Rule
 
 __all__ = ["FORMAT", "VERSION", "dump_policy", "load_policy", "write_atomically"]
 
@@ -39,6 +37,8 @@ FORMAT = "alertthrottle-snapshot"
 VERSION = 1
 
 _GZIP_MAGIC = b"\x1f\x8b"
+
+S = TypeVar("S", bound=EngineState)
 
 
 def _canonical(value: object) -> bytes:
@@ -65,99 +65,78 @@ def _event_data(event: ThrottlingEnded) -> dict[str, Any]:
     }
 
 
-def _state(policy: ThrottlePolicy) -> dict[str, Any]:
-    keys: list[dict[str, Any]] = []
-    for rule in policy._rules.values():
-        code = format_code(rule.code)
-        for device_id, window in rule.keys.items():
-            size = len(window.times)
-            times = [window.recent(nth) for nth in range(size, 0, -1)]
-            record: dict[str, Any] = {
-                "device_id": device_id,
-                "code": code,
-                "times": [t for t in times if t != -math.inf],
-                "last_delivered": _time(window.last_delivered),
-                "pending": window.pending,
-                "pending_sequence": window.pending_sequence,
-                "episode": None,
-            }
-            episode = window.episode
-            if episode is not None:
-                started = episode.started
-                record["episode"] = {
-                    "sequence_id": started.sequence_id,
-                    "started_at": started.at,
-                    "window_count": started.window_count,
-                    "recipients": list(started.recipients),
-                    "alerts": episode.alerts,
-                    "throttled": episode.throttled,
-                    "sampled": episode.sampled,
-                }
-                if episode.parked:
-                    # Only when true: snapshots without parked keys are as before.
-                    record["episode"]["parked"] = True
-            keys.append(record)
+def _key_record(rule: Rule, device_id: str, window: KeyWindow) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "device_id": device_id,
+        "code": format_code(rule.code),
+        "times": window.held(),
+        "last_delivered": _time(window.last_delivered),
+        "pending": window.pending,
+        "pending_sequence": window.pending_sequence,
+        "episode": None,
+    }
+    episode = window.episode
+    if episode is not None:
+        started = episode.started
+        record["episode"] = {
+            "sequence_id": started.sequence_id,
+            "started_at": started.at,
+            "window_count": started.window_count,
+            "recipients": list(started.recipients),
+            "alerts": episode.alerts,
+            "throttled": episode.throttled,
+            "sampled": episode.sampled,
+        }
+        if episode.parked:
+            # Only when true: snapshots without parked keys are as before.
+            record["episode"]["parked"] = True
+    return record
+
+
+def _change_data(change: ConfigChange) -> dict[str, Any]:
+    return {
+        "version": change.version,
+        "at": change.at,
+        "reason": change.reason,
+        "config": change.config.as_dict(),
+        "changes": [[c.path, c.before, c.after] for c in change.changes],
+        "events": [_event_data(event) for event in change.events],
+    }
+
+
+def _state(policy: EngineState) -> dict[str, Any]:
+    keys = [_key_record(rule, device, window) for rule, device, window in policy.tracked_keys()]
     # Sorted, so that equal states give equal bytes whatever order keys came in.
     keys.sort(key=lambda record: (record["code"], record["device_id"]))
-    # Entries of the lazy schedules, with the times they are filed under and in
-    # the order they surface, so that ties resolve exactly as they would have.
-    ends = [
-        [when, episode.started.sequence_id]
-        for when, episode in policy._ends.entries()
-        if episode.window.episode is episode
-    ]
-    # A parked key is written with the time its window empties, so that a reader
-    # that knows nothing of parking still finds every key filed (and evicts alike).
-    filed = list(policy._idle_heap)
-    for rule in policy._rules.values():
-        for device_id, window in rule.keys.items():
-            if window.episode is not None and window.episode.parked:
-                filed.append((window.recent(1) + rule.period, device_id, rule.code))
-    idle = [[when, device_id, format_code(code)] for when, device_id, code in sorted(filed)]
+    counters = policy.counters()
     state: dict[str, Any] = {
-        "config": policy._config.as_dict(),
-        "late": policy._late_mode,
-        "max_keys": policy._max_keys,
-        "clock": _time(policy._clock),
-        "sequence": policy._sequence,
-        "stats": {
-            "total": policy._total,
-            "delivered": policy._delivered,
-            "throttled": policy._throttled,
-            "exempt": policy._exempt,
-            "late": policy._late,
-            "evicted": policy._evicted,
-        },
+        "config": policy.config.as_dict(),
+        "late": policy.late,
+        "max_keys": policy.max_keys,
+        "clock": policy.clock,
+        "sequence": policy.sequence,
+        "stats": counters,
         "keys": keys,
         "dropped_pending": [
             {"device_id": device_id, "code": format_code(code), "count": count, "sequence_id": seq}
             for (device_id, code), (count, seq) in sorted(
-                policy._pending.items(), key=lambda item: (item[0][1], item[0][0])
+                policy.pending_table().items(), key=lambda item: (item[0][1], item[0][0])
             )
         ],
-        "schedule": {"ends": ends, "idle": idle},
-        "config_history": [
-            {
-                "version": change.version,
-                "at": change.at,
-                "reason": change.reason,
-                "config": change.config.as_dict(),
-                "changes": [[c.path, c.before, c.after] for c in change.changes],
-                "events": [_event_data(event) for event in change.events],
-            }
-            for change in policy._history
-        ],
+        # Entries of the lazy schedules, with the times they are filed under and in
+        # the order they surface, so that ties resolve exactly as they would have. A
+        # parked key is written with the time its window empties, so that a reader
+        # that knows nothing of parking still finds every key filed (and evicts alike).
+        "schedule": {
+            "ends": [[when, episode.sequence_id] for when, episode in policy.end_entries()],
+            "idle": [[when, dev, format_code(code)] for when, dev, code in policy.idle_entries()],
+        },
+        "config_history": [_change_data(change) for change in policy.config_history],
     }
-    guard = policy._capacity
+    guard = policy.capacity
     # Only present with a guard, so snapshots of other policies are unchanged.
     if guard is not None:
-        state["capacity"] = {
-            "thresholds": guard.thresholds.as_dict(),
-            "engage_at": policy._engage_at,
-            "clock": _time(guard._clock),
-            "level": guard.level.name,
-            "times": list(guard._times),
-        }
+        state["capacity"] = {**guard.dump(), "engage_at": policy.engage_at}
     return state
 
 
@@ -182,20 +161,13 @@ def _capacity(value: object) -> tuple[CapacityGuard | None, Any]:
         raise _fail(f"{field}.level", level_name, "must be GREEN, AMBER or RED")
     level = CapacityLevel[level_name]
     times = [_number(t, f"{field}.times") for t in _list(_get(data, "times", field), field)]
-    now = -math.inf if clock is None else clock
-    if times != sorted(times) or any(t + thresholds.period <= now or t > now for t in times):
-        raise _fail(f"{field}.times", len(times), "must be sorted and inside the window")
-    count = len(times)
-    if level < thresholds.entered(count) or count < thresholds.clear_of(level):
-        raise _fail(f"{field}.level", level_name, f"cannot hold with {count} alerts in the window")
-    guard = CapacityGuard(thresholds)
-    guard._times.extend(times)
-    guard._clock = now
-    guard._set(level)
-    return guard, engage_at
+    try:
+        return CapacityGuard.restored(thresholds, clock, level, times), engage_at
+    except AlertThrottleError as exc:
+        raise _fail(f"{field}.{exc.field}", exc.value, exc.problem) from None
 
 
-def dump_policy(policy: ThrottlePolicy, *, compress: bool) -> bytes:
+def dump_policy(policy: EngineState, *, compress: bool) -> bytes:
     """The snapshot bytes of ``policy`` (gzip with a fixed mtime when ``compress``)."""
     state = _canonical(_state(policy))
     checksum = hashlib.sha256(state).hexdigest()
@@ -411,91 +383,94 @@ def _history(value: object, config: PolicyConfig) -> list[ConfigChange]:
     return history
 
 
-def _restore_keys(
-    policy: ThrottlePolicy, records: list[Any], clock: float, sequence: int
-) -> dict[int, _Episode]:
-    from .policy import _Episode
-
-    episodes: dict[int, _Episode] = {}
-    for index, item in enumerate(records):
-        field = f"state.keys[{index}]"
-        record = _object(item, field)
-        device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
-        code = _code(_get(record, "code", field), f"{field}.code")
-        rule = policy._rules.get(code) or policy._rule_for(code)
-        if rule.threshold is None:
-            raise _fail(f"{field}.code", format_code(code), "has no threshold: holds no window")
-        if device_id in rule.keys:
-            raise _fail(field, [device_id, format_code(code)], "appears twice")
-        times = [
-            _number(t, f"{field}.times")
-            for t in _list(_get(record, "times", field), f"{field}.times")
-        ]
-        if not times or len(times) > rule.size or times != sorted(times) or times[-1] > clock:
-            raise _fail(
-                f"{field}.times", times, f"must be 1 to {rule.size} ascending times <= the clock"
-            )
-        if times[-1] + rule.period <= clock:
-            raise _fail(f"{field}.times", times, "are all out of the window: the key is idle")
-        window = KeyWindow(rule.size)
-        for t in times:
-            window.push(t)
-        last = _optional_number(_get(record, "last_delivered", field), f"{field}.last_delivered")
-        window.last_delivered = -math.inf if last is None else last
-        window.pending = _int(_get(record, "pending", field), f"{field}.pending")
-        pending_sequence = _get(record, "pending_sequence", field)
-        if pending_sequence is not None:
-            _int(pending_sequence, f"{field}.pending_sequence", 1)
-        if (window.pending == 0) is not (pending_sequence is None) or (
-            pending_sequence is not None and pending_sequence > sequence
-        ):
-            raise _fail(
-                f"{field}.pending_sequence",
-                pending_sequence,
-                "must be a started episode exactly when pending > 0",
-            )
-        window.pending_sequence = pending_sequence
-        episode_data = _get(record, "episode", field)
-        if episode_data is not None:
-            where = f"{field}.episode"
-            data = _object(episode_data, where)
-            sequence_id = _int(_get(data, "sequence_id", where), f"{where}.sequence_id", 1)
-            if sequence_id > sequence or sequence_id in episodes:
-                raise _fail(f"{where}.sequence_id", sequence_id, "is not a unique started episode")
-            started = ThrottlingStarted(
-                device_id=device_id,
-                code=code,
-                at=_number(_get(data, "started_at", where), f"{where}.started_at"),
-                sequence_id=sequence_id,
-                window_count=_int(_get(data, "window_count", where), f"{where}.window_count", 1),
-                recipients=_recipients(_get(data, "recipients", where), f"{where}.recipients"),
-            )
-            episode = _Episode(rule, window, started)
-            episode.alerts = _int(_get(data, "alerts", where), f"{where}.alerts", 1)
-            episode.throttled = _int(_get(data, "throttled", where), f"{where}.throttled")
-            episode.sampled = _int(_get(data, "sampled", where), f"{where}.sampled")
-            parked = data.get("parked", False)
-            if type(parked) is not bool:
-                raise _fail(f"{where}.parked", parked, "must be true or false")
-            episode.parked = parked
-            if episode.throttled + episode.sampled != episode.alerts:
-                raise _fail(where, data, "alerts must equal throttled + sampled")
-            window.episode = episode
-            end = episode.end_time()
-            if end is None or end <= clock:
-                raise _fail(where, data, "has already ended by the clock")
-            episodes[sequence_id] = episode
-            policy._open += 1
-        rule.keys[device_id] = window
-        policy._tracked += 1
-    return episodes
+def _restore_episode(
+    data: Mapping[str, Any], where: str, rule: Rule, window: KeyWindow, device_id: str
+) -> Episode:
+    sequence_id = _int(_get(data, "sequence_id", where), f"{where}.sequence_id", 1)
+    started = ThrottlingStarted(
+        device_id=device_id,
+        code=rule.code,
+        at=_number(_get(data, "started_at", where), f"{where}.started_at"),
+        sequence_id=sequence_id,
+        window_count=_int(_get(data, "window_count", where), f"{where}.window_count", 1),
+        recipients=_recipients(_get(data, "recipients", where), f"{where}.recipients"),
+    )
+    episode = Episode(rule, window, started)
+    episode.alerts = _int(_get(data, "alerts", where), f"{where}.alerts", 1)
+    episode.throttled = _int(_get(data, "throttled", where), f"{where}.throttled")
+    episode.sampled = _int(_get(data, "sampled", where), f"{where}.sampled")
+    parked = data.get("parked", False)
+    if type(parked) is not bool:
+        raise _fail(f"{where}.parked", parked, "must be true or false")
+    episode.parked = parked
+    if episode.throttled + episode.sampled != episode.alerts:
+        raise _fail(where, data, "alerts must equal throttled + sampled")
+    return episode
 
 
-def _restore_schedules(
-    policy: ThrottlePolicy, schedule: Mapping[str, Any], episodes: dict[int, _Episode]
+def _restore_window(record: Mapping[str, Any], field: str, rule: Rule, clock: float) -> KeyWindow:
+    times = [
+        _number(t, f"{field}.times") for t in _list(_get(record, "times", field), f"{field}.times")
+    ]
+    if not times or len(times) > rule.size or times != sorted(times) or times[-1] > clock:
+        raise _fail(
+            f"{field}.times", times, f"must be 1 to {rule.size} ascending times <= the clock"
+        )
+    if times[-1] + rule.period <= clock:
+        raise _fail(f"{field}.times", times, "are all out of the window: the key is idle")
+    window = KeyWindow(rule.size)
+    for t in times:
+        window.push(t)
+    last = _optional_number(_get(record, "last_delivered", field), f"{field}.last_delivered")
+    window.last_delivered = -math.inf if last is None else last
+    return window
+
+
+def _restore_key(
+    state: EngineState, record: Mapping[str, Any], field: str, episodes: dict[int, Episode]
 ) -> None:
+    device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
+    code = _code(_get(record, "code", field), f"{field}.code")
+    rule = state.rule_for(code)
+    if rule.threshold is None:
+        raise _fail(f"{field}.code", format_code(code), "has no threshold: holds no window")
+    if device_id in rule.keys:
+        raise _fail(field, [device_id, format_code(code)], "appears twice")
+    clock = -math.inf if state.clock is None else state.clock
+    window = _restore_window(record, field, rule, clock)
+    window.pending = _int(_get(record, "pending", field), f"{field}.pending")
+    pending_sequence = _get(record, "pending_sequence", field)
+    if pending_sequence is not None:
+        _int(pending_sequence, f"{field}.pending_sequence", 1)
+    if (window.pending == 0) is not (pending_sequence is None) or (
+        pending_sequence is not None and pending_sequence > state.sequence
+    ):
+        raise _fail(
+            f"{field}.pending_sequence",
+            pending_sequence,
+            "must be a started episode exactly when pending > 0",
+        )
+    window.pending_sequence = pending_sequence
+    episode_data = _get(record, "episode", field)
+    if episode_data is not None:
+        where = f"{field}.episode"
+        data = _object(episode_data, where)
+        episode = _restore_episode(data, where, rule, window, device_id)
+        if episode.sequence_id > state.sequence or episode.sequence_id in episodes:
+            raise _fail(
+                f"{where}.sequence_id", episode.sequence_id, "is not a unique started episode"
+            )
+        window.episode = episode
+        end = episode.end_time()
+        if end is None or end <= clock:
+            raise _fail(where, data, "has already ended by the clock")
+        episodes[episode.sequence_id] = episode
+    state.add_key(rule, device_id, window)
+
+
+def _restore_ends(state: EngineState, items: list[Any], episodes: dict[int, Episode]) -> None:
     filed: set[int] = set()
-    for index, item in enumerate(_list(_get(schedule, "ends", "state.schedule"), "ends")):
+    for index, item in enumerate(items):
         field = f"state.schedule.ends[{index}]"
         parts = _list(item, field)
         if len(parts) != 2:
@@ -506,12 +481,15 @@ def _restore_schedules(
         if episode is None or parts[1] in filed or end is None or when > end:
             raise _fail(field, item, "must file each open episode once, no later than its end")
         filed.add(parts[1])
-        policy._ends.add(episode, when)
+        state.file_end(episode, when)
     if len(filed) != len(episodes):
         raise _fail("state.schedule.ends", len(filed), f"must file all {len(episodes)} episodes")
+
+
+def _restore_idle(state: EngineState, items: list[Any]) -> None:
     idle: set[tuple[int, str]] = set()
     entries: list[tuple[float, str, int]] = []
-    for index, item in enumerate(_list(_get(schedule, "idle", "state.schedule"), "idle")):
+    for index, item in enumerate(items):
         field = f"state.schedule.idle[{index}]"
         parts = _list(item, field)
         if len(parts) != 3:
@@ -519,25 +497,59 @@ def _restore_schedules(
         when = _number(parts[0], field)
         device_id = _device(parts[1], field)
         code = _code(parts[2], field)
-        rule = policy._rules.get(code)
-        window = None if rule is None else rule.keys.get(device_id)
-        if rule is None or window is None or (code, device_id) in idle:
+        rule = state.rule_for(code)
+        window = rule.keys.get(device_id)
+        if window is None or (code, device_id) in idle:
             raise _fail(field, item, "must file each tracked key once")
-        if when > window.recent(1) + rule.period:
+        if when > rule.empties(window):
             raise _fail(field, item, "is filed after the key's window empties")
         idle.add((code, device_id))
-        if window.episode is None or not window.episode.parked:
-            entries.append((when, device_id, code))
-    if len(idle) != policy._tracked:
-        raise _fail("state.schedule.idle", len(idle), f"must file all {policy._tracked} keys")
-    # A sorted list is a heap; the entries' order is that of their content.
-    policy._idle_heap[:] = sorted(entries)
+        entries.append((when, device_id, code))
+    tracked = sum(1 for _ in state.tracked_keys())
+    if len(idle) != tracked:
+        raise _fail("state.schedule.idle", len(idle), f"must file all {tracked} keys")
+    state.file_idle(entries)
 
 
-def load_policy(
-    cls: type[ThrottlePolicy], data: object, expected_config: PolicyConfig | None
-) -> ThrottlePolicy:
-    """A policy rebuilt from snapshot bytes, or :class:`SnapshotError` (nothing half-loaded)."""
+def _restore_pending(state: EngineState, items: list[Any]) -> int:
+    """Restore the counts of untracked keys; returns their sum."""
+    pending = 0
+    seen: set[tuple[str, int]] = set()
+    for index, item in enumerate(items):
+        field = f"state.dropped_pending[{index}]"
+        record = _object(item, field)
+        device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
+        code = _code(_get(record, "code", field), f"{field}.code")
+        count = _int(_get(record, "count", field), f"{field}.count", 1)
+        sequence_id = _int(_get(record, "sequence_id", field), f"{field}.sequence_id", 1)
+        if (
+            sequence_id > state.sequence
+            or (device_id, code) in seen
+            or device_id in state.rule_for(code).keys
+        ):
+            raise _fail(field, item, "must be one untracked key's count of a started episode")
+        seen.add((device_id, code))
+        state.add_pending(device_id, code, count, sequence_id)
+        pending += count
+    return pending
+
+
+def _counters(value: object) -> dict[str, int]:
+    stats = _object(value, "state.stats")
+    counters = {
+        name: _int(_get(stats, name, "state.stats"), f"state.stats.{name}") for name in COUNTERS
+    }
+    if counters["delivered"] + counters["throttled"] + counters["exempt"] != counters["total"]:
+        raise _fail("state.stats", dict(stats), "delivered + throttled + exempt must equal total")
+    return counters
+
+
+def load_policy(factory: Callable[..., S], data: object, expected_config: PolicyConfig | None) -> S:
+    """A policy rebuilt from snapshot bytes, or :class:`SnapshotError` (nothing half-loaded).
+
+    ``factory`` is the policy class: called as ``factory(config, late=..., max_keys=...,
+    capacity=..., engage_at=...)``, then filled through :class:`EngineState`'s operations.
+    """
     state = _decode(data)
     config = _config(_get(state, "config", "state"), "state.config")
     if expected_config is not None and config != expected_config:
@@ -553,40 +565,26 @@ def load_policy(
     if max_keys is not None:
         _int(max_keys, "state.max_keys", 1)
     capacity, engage_at = _capacity(state.get("capacity"))
-    policy = cls(config, late=late, max_keys=max_keys, capacity=capacity, engage_at=engage_at)
+    policy = factory(config, late=late, max_keys=max_keys, capacity=capacity, engage_at=engage_at)
     clock = _optional_number(_get(state, "clock", "state"), "state.clock")
-    policy._clock = -math.inf if clock is None else clock
-    policy._sequence = _int(_get(state, "sequence", "state"), "state.sequence")
-    stats = _object(_get(state, "stats", "state"), "state.stats")
-    for name in ("total", "delivered", "throttled", "exempt", "late", "evicted"):
-        setattr(policy, f"_{name}", _int(_get(stats, name, "state.stats"), f"state.stats.{name}"))
-    if policy._delivered + policy._throttled + policy._exempt != policy._total:
-        raise _fail("state.stats", dict(stats), "delivered + throttled + exempt must equal total")
-    episodes = _restore_keys(
-        policy, _list(_get(state, "keys", "state"), "state.keys"), policy._clock, policy._sequence
+    counters = _counters(_get(state, "stats", "state"))
+    policy.set_counts(
+        -math.inf if clock is None else clock,
+        _int(_get(state, "sequence", "state"), "state.sequence"),
+        counters,
     )
-    pending = sum(w.pending for rule in policy._rules.values() for w in rule.keys.values())
+    episodes: dict[int, Episode] = {}
+    for index, item in enumerate(_list(_get(state, "keys", "state"), "state.keys")):
+        field = f"state.keys[{index}]"
+        _restore_key(policy, _object(item, field), field, episodes)
+    pending = sum(window.pending for _, _, window in policy.tracked_keys())
     dropped = _list(_get(state, "dropped_pending", "state"), "state.dropped_pending")
-    for index, item in enumerate(dropped):
-        field = f"state.dropped_pending[{index}]"
-        record = _object(item, field)
-        device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
-        code = _code(_get(record, "code", field), f"{field}.code")
-        count = _int(_get(record, "count", field), f"{field}.count", 1)
-        sequence_id = _int(_get(record, "sequence_id", field), f"{field}.sequence_id", 1)
-        rule = policy._rules.get(code)
-        if (
-            sequence_id > policy._sequence
-            or (device_id, code) in policy._pending
-            or (rule is not None and device_id in rule.keys)
-        ):
-            raise _fail(field, item, "must be one untracked key's count of a started episode")
-        policy._pending[device_id, code] = (count, sequence_id)
-        pending += count
-    if pending > policy._throttled:
-        raise _fail("state.stats.throttled", policy._throttled, "is less than the pending counts")
-    _restore_schedules(
-        policy, _object(_get(state, "schedule", "state"), "state.schedule"), episodes
-    )
-    policy._history[:] = _history(_get(state, "config_history", "state"), config)
+    pending += _restore_pending(policy, dropped)
+    if pending > counters["throttled"]:
+        throttled = counters["throttled"]
+        raise _fail("state.stats.throttled", throttled, "is less than the pending counts")
+    schedule = _object(_get(state, "schedule", "state"), "state.schedule")
+    _restore_ends(policy, _list(_get(schedule, "ends", "state.schedule"), "ends"), episodes)
+    _restore_idle(policy, _list(_get(schedule, "idle", "state.schedule"), "idle"))
+    policy.set_history(_history(_get(state, "config_history", "state"), config))
     return policy

@@ -1,0 +1,431 @@
+"""The engine's data, in one place, and the operations on it.
+
+Key windows (by rule), open episodes and their end schedule, the idle-key
+schedule, the pending counts of forgotten keys, the clock and the counters all
+live in :class:`EngineState`. :class:`~alertthrottle._engine.policy.ThrottlePolicy`
+extends it with the hot path; reconfiguration and snapshots go through the
+operations here (close due episodes, drop idle keys, forget a key keeping its
+pending count, end an episode, evict), never around them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from heapq import heapify, heappop, heappush, heapreplace
+from typing import Literal
+
+from .._core.config import PolicyConfig
+from .._core.errors import PolicyError
+from .._core.events import CapacityLevel, ThrottlingEnded
+from .capacity import CapacityGuard
+from .history import ConfigChange, initial_entry
+from .schedule import LazySchedule
+from .window import Episode, KeyWindow, Rule
+
+__all__ = ["COUNTERS", "EngageAt", "EngineState", "LateMode"]
+
+LateMode = Literal["clamp", "reject"]
+#: The capacity level from which per-device throttling starts episodes.
+EngageAt = Literal["always", "amber", "red"]
+_ENGAGE_LEVELS = {
+    "always": CapacityLevel.GREEN,
+    "amber": CapacityLevel.AMBER,
+    "red": CapacityLevel.RED,
+}
+
+#: The counters of :class:`EngineState`, by their names in ``Stats`` and in snapshots.
+COUNTERS = ("total", "delivered", "throttled", "exempt", "late", "evicted")
+
+#: ``(time the key's window empties, device_id, code)``: an idle-schedule entry.
+IdleEntry = tuple[float, str, int]
+
+
+def _open_episode(episode: Episode) -> Episode | None:
+    return episode if episode.window.episode is episode else None
+
+
+class EngineState:
+    """Everything a policy knows: key windows, episodes, schedules, pending counts, counters."""
+
+    def __init__(
+        self,
+        config: PolicyConfig,
+        late: LateMode,
+        max_keys: int | None,
+        capacity: CapacityGuard | None,
+        engage_at: EngageAt,
+    ) -> None:
+        if not isinstance(config, PolicyConfig):
+            raise PolicyError("config", config, "must be a PolicyConfig")
+        if late not in ("clamp", "reject"):
+            raise PolicyError("late", late, "must be 'clamp' or 'reject'")
+        if capacity is not None and not isinstance(capacity, CapacityGuard):
+            raise PolicyError("capacity", capacity, "must be a CapacityGuard or None")
+        if engage_at not in _ENGAGE_LEVELS:
+            raise PolicyError("engage_at", engage_at, "must be 'always', 'amber' or 'red'")
+        if capacity is None and engage_at != "always":
+            raise PolicyError("engage_at", engage_at, "needs a capacity guard (capacity=...)")
+        if max_keys is not None and (type(max_keys) is not int or max_keys < 1):
+            raise PolicyError("max_keys", max_keys, "must be an integer >= 1 or None")
+        self._config = config
+        self._late_mode: LateMode = late
+        self._reject_late = late == "reject"
+        self._capacity = capacity
+        self._engage_at: EngageAt = engage_at
+        self._engage_level = _ENGAGE_LEVELS[engage_at]
+        self._max_keys = max_keys
+        self._history: list[ConfigChange] = [initial_entry(config)]
+        self._rules: dict[int, Rule] = {}
+        self._clock: float = -math.inf
+        self._sequence = 0
+        self._ends: LazySchedule[Episode] = LazySchedule(Episode.end_time)
+        self._end_heap = self._ends.heap
+        # Keys that may be idle: (time its window empties, device_id, code), one entry
+        # per tracked key, except keys parked in an open episode (evict). An entry is
+        # a lower bound: a key that got alerts since is put back when it surfaces (the
+        # same lazy scheme as LazySchedule, inlined because every short-lived key
+        # passes through it twice).
+        self._idle_heap: list[IdleEntry] = []
+        # Throttled counts of keys forgotten: (device_id, code) -> (count, episode).
+        self._pending: dict[tuple[str, int], tuple[int, int]] = {}
+        self._tracked = 0
+        self._open = 0
+        self._total = 0
+        self._delivered = 0
+        self._throttled = 0
+        self._exempt = 0
+        self._late = 0
+        self._evicted = 0
+
+    # -- reading the state ----------------------------------------------------------
+
+    @property
+    def config(self) -> PolicyConfig:
+        """The configuration in force."""
+        return self._config
+
+    @property
+    def capacity(self) -> CapacityGuard | None:
+        """The capacity guard that sees every alert fed, if any (docs/operations.md)."""
+        return self._capacity
+
+    @property
+    def engage_at(self) -> EngageAt:
+        """The capacity level from which episodes start: ``"always"``, ``"amber"`` or ``"red"``."""
+        return self._engage_at
+
+    @property
+    def late(self) -> LateMode:
+        """What happens to alerts older than the clock: ``"clamp"`` or ``"reject"``."""
+        return self._late_mode
+
+    @property
+    def clock(self) -> float | None:
+        """The largest time seen through ``feed`` or ``advance``; ``None`` before any."""
+        return None if self._clock == -math.inf else self._clock
+
+    @property
+    def max_keys(self) -> int | None:
+        """The bound on keys held in memory, or ``None`` for no bound."""
+        return self._max_keys
+
+    @property
+    def config_history(self) -> tuple[ConfigChange, ...]:
+        """Every configuration this policy has had, oldest first (version 1 is the initial one)."""
+        return tuple(self._history)
+
+    @property
+    def sequence(self) -> int:
+        """How many episodes have started (the last sequence id given)."""
+        return self._sequence
+
+    def counters(self) -> dict[str, int]:
+        """The running counters, by the names in :data:`COUNTERS`."""
+        return {name: getattr(self, f"_{name}") for name in COUNTERS}
+
+    def tracked_keys(self) -> Iterator[tuple[Rule, str, KeyWindow]]:
+        """Every tracked key: its rule, device id and window."""
+        for rule in self._rules.values():
+            for device_id, window in rule.keys.items():
+                yield rule, device_id, window
+
+    def pending_table(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """Counts of forgotten keys: ``(device_id, code) -> (count, sequence_id)``."""
+        return dict(self._pending)
+
+    def end_entries(self) -> list[tuple[float, Episode]]:
+        """The end schedule of open episodes, in the order its entries surface."""
+        return [(when, ep) for when, ep in self._ends.entries() if ep.window.episode is ep]
+
+    def idle_entries(self) -> list[IdleEntry]:
+        """One idle entry per tracked key, sorted; a parked key under when its window empties."""
+        filed = list(self._idle_heap)
+        for rule, device_id, window in self.tracked_keys():
+            if window.episode is not None and window.episode.parked:
+                filed.append((rule.empties(window), device_id, rule.code))
+        return sorted(filed)
+
+    # -- operations -----------------------------------------------------------------
+
+    def rule_for(self, code: int) -> Rule:
+        """The rule of ``code`` under the configuration in force, made on first use."""
+        rule = self._rules.get(code)
+        if rule is None:
+            config = self._config
+            exempt = code in config.exempt_codes
+            threshold = None if exempt else config.per_code.get(code, config.default)
+            rule = self._rules[code] = Rule(code, threshold, exempt)
+        return rule
+
+    def advance_episodes(self, t: float) -> list[ThrottlingEnded]:
+        """Move the clock to ``t`` (not below it): close due episodes, drop idle keys."""
+        self._clock = t
+        ended = self.close_due(t)
+        self.drop_idle(t)
+        return ended
+
+    def close_due(self, t: float) -> list[ThrottlingEnded]:
+        """Close every episode whose end is ``<= t``, in order of end time."""
+        ended: list[ThrottlingEnded] = []
+        for end, episode in self._ends.pop_due(t):
+            ended.append(self.end_episode(episode, end))
+        return ended
+
+    def end_episode(self, episode: Episode, at: float) -> ThrottlingEnded:
+        """End ``episode`` at ``at`` (its key keeps its window and pending count)."""
+        episode.window.episode = None
+        self._open -= 1
+        if episode.parked:
+            # File the key in the idle schedule again.
+            rule = episode.rule
+            heappush(
+                self._idle_heap,
+                (rule.empties(episode.window), episode.started.device_id, rule.code),
+            )
+        return episode.ended(at)
+
+    def drop_idle(self, t: float) -> None:
+        """Forget keys whose window is empty at ``t``, keeping any pending count."""
+        heap = self._idle_heap
+        rules = self._rules
+        while heap and heap[0][0] <= t:
+            _, device_id, code = heap[0]
+            rule = rules[code]
+            window = rule.keys[device_id]
+            empties = window.times[window.pos - 1] + rule.period
+            if empties > t:
+                # The key had alerts since it was filed: file it again, in one sift.
+                heapreplace(heap, (empties, device_id, code))
+                continue
+            heappop(heap)
+            # An episode ends no later than its window empties, and was closed first.
+            assert window.episode is None
+            self.forget(rule, device_id, window)
+
+    def forget(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
+        """Stop tracking a key (not in an episode), keeping its pending count."""
+        del rule.keys[device_id]
+        self._tracked -= 1
+        if window.pending_sequence is not None:
+            self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
+
+    def track(self, rule: Rule, device_id: str, t: float) -> KeyWindow:
+        """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
+        if self._max_keys is not None and self._tracked >= self._max_keys:
+            self.evict(self._tracked - self._max_keys + 1)
+        window = KeyWindow(rule.size, t)
+        window.last_delivered = t
+        if self._pending:
+            left = self._pending.pop((device_id, rule.code), None)
+            if left is not None:
+                window.pending, window.pending_sequence = left
+        rule.keys[device_id] = window
+        self._tracked += 1
+        heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
+        return window
+
+    def evict(self, count: int) -> None:
+        """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
+
+        Their pending counts are kept, as for idle keys. Keys in open episodes
+        are never evicted: one met here is parked (taken out of the idle
+        schedule until its episode ends), so later evictions do not meet it
+        again. With too few other keys, the bound is exceeded until a later new
+        key finds episodes ended. O((k + p) log n) for k keys evicted or
+        re-filed and p keys parked.
+        """
+        heap = self._idle_heap
+        rules = self._rules
+        while count and heap:
+            entry = heap[0]
+            _, device_id, code = entry
+            rule = rules[code]
+            window = rule.keys[device_id]
+            episode = window.episode
+            if episode is not None:
+                # Whatever its filed time, the key cannot go before its episode ends;
+                # the order of the other keys does not depend on its entry.
+                heappop(heap)
+                episode.parked = True
+                continue
+            empties = window.times[window.pos - 1] + rule.period
+            if empties > entry[0]:
+                heapreplace(heap, (empties, device_id, code))
+                continue
+            heappop(heap)
+            self.forget(rule, device_id, window)
+            self._evicted += 1
+            count -= 1
+
+    def record(self, change: ConfigChange) -> None:
+        """Append ``change`` to the configuration history."""
+        self._history.append(change)
+
+    def start_episode(self, episode: Episode, end: float) -> None:
+        """Count a new open episode (already numbered) and file its end."""
+        self._open += 1
+        self._ends.add(episode, end)
+
+    def new_config(self, config: PolicyConfig, t: float) -> list[ThrottlingEnded]:
+        """Put ``config`` in force at ``t`` (the clock, due episodes already closed).
+
+        A code that loses its threshold forgets its keys (pending counts kept)
+        and ends their episodes at ``t``; a code whose threshold changes keeps
+        its windows (rings resized) and its episodes, ending at ``t`` those the
+        new threshold says are over. Returns those ends, by sequence id.
+        """
+        self._config = config
+        old_rules = dict(self._rules)
+        # Mutated in place: the hot path may hold a reference to the dict.
+        self._rules.clear()
+        closed: list[ThrottlingEnded] = []
+        for code, old_rule in old_rules.items():
+            rule = self.rule_for(code)
+            keys = old_rule.keys
+            if rule.threshold is None:
+                for device_id, window in list(keys.items()):
+                    if window.episode is not None:
+                        closed.append(self._end_unfiled(window.episode, t))
+                    self.forget(old_rule, device_id, window)
+                continue
+            rule.keys = keys
+            for window in keys.values():
+                if rule.size != old_rule.size:
+                    window.resize(rule.size)
+                episode = window.episode
+                if episode is None:
+                    continue
+                episode.rule = rule
+                end = episode.end_time()
+                # Under the new threshold the window is already below resume_below.
+                if end is not None and end <= t:
+                    closed.append(self.end_episode(episode, t))
+        closed.sort(key=lambda event: event.sequence_id)
+        self._ends.retarget(_open_episode)
+        self._refile_idle()
+        # A shorter period may have emptied windows already.
+        self.drop_idle(t)
+        return closed
+
+    def _end_unfiled(self, episode: Episode, at: float) -> ThrottlingEnded:
+        """End an episode whose key is being forgotten (never filed again)."""
+        episode.parked = False
+        return self.end_episode(episode, at)
+
+    def _refile_idle(self) -> None:
+        """Re-file idle entries that a new period moves earlier; drop those of forgotten keys."""
+        # Rebuilt in place: the hot path holds the list.
+        idle = self._idle_heap
+        kept: list[IdleEntry] = []
+        for when, device_id, code in idle:
+            rule = self._rules[code]
+            held = rule.keys.get(device_id)
+            if held is not None:
+                kept.append((min(when, rule.empties(held)), device_id, code))
+        idle[:] = kept
+        heapify(idle)
+
+    # -- rebuilding (snapshots) -------------------------------------------------------
+
+    def set_counts(self, clock: float, sequence: int, counters: dict[str, int]) -> None:
+        """Set the clock, the episode count and the counters of a fresh state."""
+        self._clock = clock
+        self._sequence = sequence
+        for name in COUNTERS:
+            setattr(self, f"_{name}", counters[name])
+
+    def set_history(self, history: list[ConfigChange]) -> None:
+        """Replace the configuration history (it ends with the configuration in force)."""
+        assert history[-1].config == self._config
+        self._history[:] = history
+
+    def add_key(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
+        """Track a key rebuilt elsewhere; its episode (if any) is open but not yet filed."""
+        rule.keys[device_id] = window
+        self._tracked += 1
+        if window.episode is not None:
+            self._open += 1
+
+    def add_pending(self, device_id: str, code: int, count: int, sequence_id: int) -> None:
+        """Record the pending count of a key not tracked."""
+        self._pending[device_id, code] = (count, sequence_id)
+
+    def file_end(self, episode: Episode, when: float) -> None:
+        """File an open episode's end under ``when`` (entries added in the order they surface)."""
+        self._ends.add(episode, when)
+
+    def file_idle(self, entries: list[IdleEntry]) -> None:
+        """Set the idle schedule; entries of parked keys are left out."""
+        kept = []
+        for entry in entries:
+            window = self._rules[entry[2]].keys[entry[1]]
+            if window.episode is None or not window.episode.parked:
+                kept.append(entry)
+        self._idle_heap[:] = kept
+        heapify(self._idle_heap)
+
+    def _check(self) -> None:
+        """Assert the state's invariants (tests run it after every step)."""
+        assert self._delivered + self._throttled + self._exempt == self._total
+        if self._capacity is not None:
+            self._capacity._check()
+        assert self._history[-1].config == self._config
+        assert self._tracked == sum(len(rule.keys) for rule in self._rules.values())
+        self._ends._check()
+        idle = self._idle_heap
+        for index in range(1, len(idle)):
+            assert idle[(index - 1) // 2] <= idle[index], index
+        live = [e for e in self._ends.items() if e.end_time() is not None]
+        assert len(live) == len({id(e) for e in live}) == self._open
+        # Every tracked key is filed exactly once, unless it is parked: in an open
+        # episode flagged parked, and then not filed at all.
+        filed: dict[tuple[int, str], float] = {}
+        for when, device_id, code in idle:
+            assert (code, device_id) not in filed, (code, device_id)
+            filed[code, device_id] = when
+        parked = 0
+        pending = 0
+        for rule, device_id, window in self.tracked_keys():
+            window._check()
+            assert rule.threshold is not None and len(window.times) == rule.size
+            episode = window.episode
+            if episode is not None and episode.parked:
+                parked += 1
+                assert (rule.code, device_id) not in filed
+            else:
+                assert (rule.code, device_id) in filed
+                assert rule.empties(window) >= filed[rule.code, device_id]
+            assert (device_id, rule.code) not in self._pending
+            pending += window.pending
+            if episode is not None:
+                episode._check()
+                assert episode.window is window and episode in live
+                assert episode.rule is rule
+                end = episode.end_time()
+                assert end is not None and end > self._clock
+            else:
+                assert rule.empties(window) > self._clock
+        assert len(filed) + parked == self._tracked
+        pending += sum(count for count, _ in self._pending.values())
+        assert pending <= self._throttled
