@@ -1,10 +1,14 @@
-"""The Python examples in the README and docs/ run as written.
+"""The Python examples in the README and docs/ run as written; the site's pages hang together.
 
 Each ```python block runs in a fresh namespace, in a scratch directory, after
 PRELUDE: the context the prose around a fragment gives it (a ``policy``, an
 ``alert``, a traffic file ``day.csv.gz``, ...). Blocks that stand for an
 adapter's own code or reach outside the machine are listed in SKIP, with the
 reason.
+
+The documentation site (``mkdocs build --strict`` in CI) fails on a page left
+out of the nav or a link to a missing file; the last two tests say so here
+first, without mkdocs installed.
 """
 
 from __future__ import annotations
@@ -15,8 +19,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = ROOT / "docs"
+#: Every page of the site (docs/_ext holds build code, not pages).
+SITE_PAGES = sorted(p for p in DOCS.rglob("*.md") if "_ext" not in p.relative_to(DOCS).parts)
+PAGES = [ROOT / "README.md", *SITE_PAGES]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+#: Markdown inline links and images: [text](target) / ![alt](target).
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+#: A page named in mkdocs.yml's nav: "- Title: path.md" or "- path.md".
+NAV_ENTRY = re.compile(r"^\s*-\s+(?:[^:\n]+:\s+)?([\w./-]+\.md)\s*$", re.M)
 #: (page, block index) -> why it is not run.
 SKIP = {
     ("quickstart.md", 0): "an adapter's callback: notify_operations() and forward() are theirs",
@@ -57,7 +68,8 @@ def blocks() -> list[tuple[str, int, str]]:
     found = []
     for page in PAGES:
         for index, match in enumerate(BLOCK.finditer(page.read_text())):
-            found.append((page.name, index, match.group(1)))
+            name = page.relative_to(DOCS).as_posix() if page.is_relative_to(DOCS) else page.name
+            found.append((name, index, match.group(1)))
     return found
 
 
@@ -73,3 +85,20 @@ def test_example_runs(page, index, code, tmp_path, monkeypatch, capsys):
     namespace: dict[str, object] = {}
     exec(PRELUDE, namespace)
     exec(compile(code, f"{page}[{index}]", "exec"), namespace)
+
+
+def test_every_page_is_in_the_nav_and_every_nav_entry_exists():
+    nav = set(NAV_ENTRY.findall((ROOT / "mkdocs.yml").read_text()))
+    pages = {p.relative_to(DOCS).as_posix() for p in SITE_PAGES}
+    assert not pages - nav, f"pages missing from mkdocs.yml's nav: {sorted(pages - nav)}"
+    assert not nav - pages, f"mkdocs.yml's nav names missing pages: {sorted(nav - pages)}"
+
+
+@pytest.mark.parametrize("page", SITE_PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_relative_links_reach_files_of_the_site(page):
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            continue  # a URL (https:, mailto:) or an anchor on the same page
+        path = (page.parent / target.split("#")[0]).resolve()
+        assert path.is_relative_to(DOCS), f"{target}: leaves docs/ (the site cannot link it)"
+        assert path.exists(), f"{target}: no such file"

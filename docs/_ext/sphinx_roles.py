@@ -1,0 +1,89 @@
+"""Griffe extension: turn the Sphinx roles in alertthrottle's docstrings into Markdown.
+
+The docstrings say :class:`Decision` and :meth:`feed` (they read well in a terminal
+and in ``help()``); mkdocstrings renders Markdown, where those roles would show
+as literal text. This rewrites each role, before the docstring is parsed, into a
+cross-reference when the name is a public object the reference pages render
+(a top-level name of ``alertthrottle``, ``alertthrottle.reports`` or
+``alertthrottle.testing``, or a public method of one of its classes), and into
+plain inline code otherwise, so a strict build never meets a dangling link.
+Module constants documented Sphinx-style, with ``#:`` comments above them, get
+those comments as their docstring.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import griffe
+
+#: The public modules the reference pages render, in lookup order.
+PUBLIC = ("alertthrottle", "alertthrottle.reports", "alertthrottle.testing")
+ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|data|exc|mod|obj):`~?\.?([^`]+)`")
+
+
+def _public_names() -> dict[str, str]:
+    """Map each public name (``Name`` or ``Name.method``) to its rendered path."""
+    found: dict[str, str] = {}
+    for module_name in PUBLIC:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # alertthrottle.testing needs hypothesis: link what we can
+            continue
+        for name in getattr(module, "__all__", ()):
+            found.setdefault(name, f"{module_name}.{name}")
+            value = getattr(module, name)
+            if isinstance(value, type):
+                for member in vars(value):
+                    if not member.startswith("_") and callable(getattr(value, member, None)):
+                        found.setdefault(f"{name}.{member}", f"{module_name}.{name}.{member}")
+    return found
+
+
+def _comment_docstring(obj: griffe.Object) -> griffe.Docstring | None:
+    """The ``#:`` comment lines right above an attribute, as its docstring."""
+    if obj.lineno is None or obj.filepath is None or isinstance(obj.filepath, list):
+        return None
+    if obj.filepath not in obj.lines_collection:
+        return None
+    lines = obj.lines_collection[obj.filepath]
+    comment: list[str] = []
+    index = obj.lineno - 2  # the line above the assignment, 0-based
+    while index >= 0 and lines[index].lstrip().startswith("#:"):
+        comment.insert(0, lines[index].lstrip()[2:].strip())
+        index -= 1
+    if not comment:
+        return None
+    return griffe.Docstring("\n".join(comment), lineno=index + 2, parent=obj)
+
+
+class SphinxRoles(griffe.Extension):
+    """Rewrite ``:role:`target``` in every docstring (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names = _public_names()
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        self.on_object(obj=pkg)  # the package itself gets no on_object call
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is None and obj.is_attribute:
+            obj.docstring = _comment_docstring(obj)
+        if obj.docstring is None or ":" not in obj.docstring.value:
+            return
+        owner = obj if obj.is_class else obj.parent
+        owner_name = owner.name if owner is not None and owner.is_class else None
+
+        def rewrite(match: re.Match[str]) -> str:
+            role, target = match.groups()
+            target = target.removesuffix("()")
+            shown = f"{target}()" if role in ("meth", "func") else target
+            path = self._names.get(target)
+            if path is None and owner_name and "." not in target:
+                path = self._names.get(f"{owner_name}.{target}")
+            return f"[`{shown}`][{path}]" if path else f"`{shown}`"
+
+        obj.docstring.value = ROLE.sub(rewrite, obj.docstring.value)
