@@ -234,31 +234,47 @@ class ThrottlePolicy(EngineState):
         """
         return apply_config(self, new_config, at, reason)
 
-    def snapshot(self, *, compress: bool = False) -> bytes:
-        """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md."""
-        return dump_policy(self, compress=compress)
+    def snapshot(self, *, compress: bool = False, key: bytes | None = None) -> bytes:
+        """The whole state as bytes (JSON, gzip when ``compress``): see docs/snapshots.md.
+
+        With ``key`` (secret bytes) the snapshot is signed with HMAC-SHA256.
+        """
+        return dump_policy(self, compress=compress, key=key)
 
     @classmethod
-    def restore(cls, data: bytes, *, expected_config: PolicyConfig | None = None) -> ThrottlePolicy:
+    def restore(
+        cls,
+        data: bytes,
+        *,
+        expected_config: PolicyConfig | None = None,
+        key: bytes | None = None,
+    ) -> ThrottlePolicy:
         """A policy in exactly the state :meth:`snapshot` saw: it goes on as if never stopped.
 
         Raises :class:`SnapshotError` for a newer format, truncated or corrupted
-        data, or (when ``expected_config`` is given) a snapshot of another config.
+        data, (when ``expected_config`` is given) a snapshot of another config,
+        or (when ``key`` is given) a snapshot not signed with that key.
         """
-        return load_policy(cls, data, expected_config)
+        return load_policy(cls, data, expected_config, key)
 
-    def save(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
+    def save(
+        self, path: str | os.PathLike[str], *, compress: bool = False, key: bytes | None = None
+    ) -> None:
         """Write :meth:`snapshot` to ``path`` atomically: a crash leaves the old file whole."""
-        write_atomically(path, self.snapshot(compress=compress))
+        write_atomically(path, self.snapshot(compress=compress, key=key))
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, expected_config: PolicyConfig | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        expected_config: PolicyConfig | None = None,
+        key: bytes | None = None,
     ) -> ThrottlePolicy:
         """Read a file written by :meth:`save` and :meth:`restore` it."""
         with open(path, "rb") as stream:
             data = stream.read()
-        return cls.restore(data, expected_config=expected_config)
+        return cls.restore(data, expected_config=expected_config, key=key)
 
     # -- the verdicts -------------------------------------------------------------------
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import hmac
 import json
 import math
 import os
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -37,6 +39,63 @@ FORMAT = "alertthrottle-snapshot"
 VERSION = 1
 
 _GZIP_MAGIC = b"\x1f\x8b"
+#: A gzip snapshot may expand to at most this many times its size (a JSON snapshot
+#: compresses about ten times), and never needs to be refused below _MIN_EXPANDED.
+_MAX_RATIO = 100
+_MIN_EXPANDED = 16 * 1024 * 1024
+_STEP = 1024 * 1024
+#: Every time in a snapshot is below this: the year 10000 plus two of the longest
+#: periods (a key is filed in a schedule at its last time plus its period). It
+#: keeps every number exact as a float and far from overflowing.
+_TIME_BOUND = 253_402_300_800 + 2 * 31_622_400
+#: Temporary files of a save older than this are taken as left by a dead writer.
+_STALE_AFTER = 3600.0
+
+# The fields a snapshot may hold, object by object (docs/snapshots.md). ``None``
+# marks a value whose own reader refuses unknown keys (configs, thresholds) or
+# that is not an object; a one-item list holds the schema of every item.
+_EVENT = dict.fromkeys(
+    (
+        "device_id",
+        "code",
+        "at",
+        "sequence_id",
+        "started_at",
+        "throttled_count",
+        "sampled_count",
+        "recipients",
+    )
+)
+_EPISODE = dict.fromkeys(
+    (
+        "sequence_id",
+        "started_at",
+        "window_count",
+        "recipients",
+        "alerts",
+        "throttled",
+        "sampled",
+        "parked",
+    )
+)
+_KEY: dict[str, Any] = {
+    **dict.fromkeys(
+        ("device_id", "code", "times", "last_delivered", "pending", "pending_sequence")
+    ),
+    "episode": _EPISODE,
+}
+_STATE: dict[str, Any] = {
+    **dict.fromkeys(("config", "late", "max_keys", "clock", "sequence")),
+    "stats": dict.fromkeys(("total", "delivered", "throttled", "exempt", "late", "evicted")),
+    "keys": [_KEY],
+    "dropped_pending": [dict.fromkeys(("device_id", "code", "count", "sequence_id"))],
+    "schedule": dict.fromkeys(("ends", "idle")),
+    "config_history": [
+        {**dict.fromkeys(("version", "at", "reason", "config", "changes")), "events": [_EVENT]}
+    ],
+    "capacity": dict.fromkeys(("thresholds", "engage_at", "clock", "level", "times")),
+}
+_ENVELOPE = ("format", "hmac_sha256", "sha256", "state", "version")
 
 S = TypeVar("S", bound=EngineState)
 
@@ -167,12 +226,31 @@ def _capacity(value: object) -> tuple[CapacityGuard | None, Any]:
         raise _fail(f"{field}.{exc.field}", exc.value, exc.problem) from None
 
 
-def dump_policy(policy: EngineState, *, compress: bool) -> bytes:
-    """The snapshot bytes of ``policy`` (gzip with a fixed mtime when ``compress``)."""
+def _signing_key(key: object) -> bytes:
+    """The HMAC key as bytes: a non-empty bytes-like value, never text (whose bytes vary)."""
+    if not isinstance(key, bytes | bytearray | memoryview) or not len(key):
+        raise _fail("key", type(key).__name__, "must be non-empty bytes (a secret)")
+    return bytes(key)
+
+
+def _signature(key: bytes, version: int, state: bytes) -> str:
+    """HMAC-SHA256 of the canonical state, bound to the format and its version."""
+    message = b"%s/%d\n%s" % (FORMAT.encode("ascii"), version, state)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def dump_policy(policy: EngineState, *, compress: bool, key: object = None) -> bytes:
+    """The snapshot bytes of ``policy`` (gzip with a fixed mtime when ``compress``).
+
+    With a ``key``, the snapshot also carries ``hmac_sha256``, which only a
+    holder of the key can compute (the SHA-256 alone detects accidents, not forgeries).
+    """
+    secret = None if key is None else _signing_key(key)
     state = _canonical(_state(policy))
     checksum = hashlib.sha256(state).hexdigest()
+    signed = "" if secret is None else f'"hmac_sha256":"{_signature(secret, VERSION, state)}",'
     # The canonical document (sorted keys), assembled around the state already encoded.
-    head = f'{{"format":"{FORMAT}","sha256":"{checksum}","state":'.encode("ascii")
+    head = f'{{"format":"{FORMAT}",{signed}"sha256":"{checksum}","state":'.encode("ascii")
     data = b"".join((head, state, f',"version":{VERSION}}}'.encode("ascii")))
     if compress:
         return gzip.compress(data, mtime=0)
@@ -184,15 +262,25 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
 
     A temporary file in the same directory is written and fsynced, renamed over
     ``path`` (atomic on POSIX and Windows), and the directory is fsynced so the
-    rename itself survives a power cut.
+    rename itself survives a power cut. A symlink is followed: its target is
+    replaced and the link stays. The file keeps the mode of the one it replaces
+    (0600 when new). Temporary files of the same target left by a writer that
+    died (SIGKILL, power cut) are removed.
     """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory
-    )
+    target = os.path.realpath(os.fspath(path))
+    directory = os.path.dirname(target)
+    name = os.path.basename(target)
+    _remove_stale(directory, name)
+    try:
+        mode: int | None = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    # The writer's pid is in the name, so that a later save can tell a dead writer's file.
+    fd, temporary = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as stream:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(stream.fileno(), mode)
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
@@ -207,6 +295,44 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _remove_stale(directory: str, name: str) -> None:
+    """Remove ``.<name>.<pid>.<random>.tmp`` files whose writer is gone or that are old.
+
+    A writer alive (this process's other threads, another process on this host)
+    keeps its file; the age rule covers files of other hosts and of older
+    versions (``.<name>.<random>.tmp``). Files of other targets never match:
+    the random part has no dot and is 8 characters long (``tempfile``'s names).
+    """
+    prefix, now = f".{name}.", time.time()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+                continue
+            parts = entry.name[len(prefix) : -len(".tmp")].split(".")
+            with_pid = len(parts) == 2 and parts[0].isdigit()
+            if len(parts[-1]) != 8 or not (with_pid or len(parts) == 1):
+                continue
+            with contextlib.suppress(OSError):
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                dead = with_pid and not _alive(int(parts[0]))
+                if dead or now - entry.stat(follow_symlinks=False).st_mtime > _STALE_AFTER:
+                    os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (always assumed outside POSIX)."""
+    if os.name != "posix" or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -241,8 +367,8 @@ def _int(value: object, field: str, minimum: int = 0) -> int:
 
 
 def _number(value: object, field: str) -> int | float:
-    if type(value) not in (int, float) or not (0 <= value < math.inf):  # type: ignore[operator]
-        raise _fail(field, value, "must be a finite number >= 0")
+    if type(value) not in (int, float) or not (0 <= value < _TIME_BOUND):  # type: ignore[operator]
+        raise _fail(field, value, f"must be a number >= 0 and < {_TIME_BOUND}")
     return value  # type: ignore[return-value]
 
 
@@ -292,17 +418,61 @@ def _config(value: object, field: str) -> PolicyConfig:
         raise _fail(f"{field}.{exc.field}", exc.value, exc.problem) from None
 
 
-def _decode(data: object) -> Mapping[str, Any]:
-    """The state of a snapshot, once format, version and checksum are right."""
+def _gunzip(raw: bytes) -> bytes:
+    """Decompress a gzip snapshot, refusing one that expands beyond the cap (a gzip bomb).
+
+    Decompression goes in steps of at most 1 MiB, so a bomb costs at most the cap.
+    """
+    limit = max(_MIN_EXPANDED, _MAX_RATIO * len(raw))
+    size = f"{len(raw)} bytes"
+    parts: list[bytes] = []
+    expanded = 0
+    rest = raw
+    try:
+        # A gzip file may hold several members, read one after the other.
+        while rest:
+            stream = zlib.decompressobj(wbits=31)
+            chunk = rest
+            while chunk and not stream.eof:
+                parts.append(stream.decompress(chunk, _STEP))
+                expanded += len(parts[-1])
+                if expanded > limit:
+                    raise _fail(
+                        "data", size, f"expands beyond {limit} bytes: refused as a gzip bomb"
+                    )
+                chunk = stream.unconsumed_tail
+            if not stream.eof:
+                raise _fail("data", size, "is truncated or corrupted gzip")
+            rest = stream.unused_data
+            if rest and rest[:2] != _GZIP_MAGIC:
+                raise _fail("data", size, "has trailing garbage after the gzip data")
+    except zlib.error:
+        raise _fail("data", size, "is truncated or corrupted gzip") from None
+    return b"".join(parts)
+
+
+def _refuse_unknown(value: object, schema: object, field: str) -> None:
+    """Refuse a field the format does not have, anywhere in ``value`` (type errors come later)."""
+    if isinstance(schema, dict) and isinstance(value, dict):
+        for name, item in value.items():
+            where = f"{field}.{name}"
+            if name not in schema:
+                raise _fail(where, item, f"is not a field of {field} (format version {VERSION})")
+            _refuse_unknown(item, schema[name], where)
+    elif isinstance(schema, list) and isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unknown(item, schema[0], f"{field}[{index}]")
+
+
+def _decode(data: object, key: object = None) -> Mapping[str, Any]:
+    """The state of a snapshot, once format, version, checksum (and signature) are right."""
+    secret = None if key is None else _signing_key(key)
     if not isinstance(data, bytes | bytearray | memoryview):
         raise _fail("data", type(data).__name__, "must be bytes")
     raw = bytes(data)
     size = f"{len(raw)} bytes"
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error):
-            raise _fail("data", size, "is truncated or corrupted gzip") from None
+        raw = _gunzip(raw)
 
     def no_constants(name: str) -> object:
         raise ValueError(name)
@@ -322,10 +492,28 @@ def _decode(data: object) -> Mapping[str, Any]:
         raise _fail(
             "version", version, f"is newer than this alertthrottle reads ({VERSION}); upgrade it"
         )
+    for name in document:
+        if name not in _ENVELOPE:
+            raise _fail(name, document[name], "is not a field of a snapshot")
     state = _object(_get(document, "state", ""), "state")
+    canonical = _canonical(state)
     checksum = document.get("sha256")
-    if checksum != hashlib.sha256(_canonical(state)).hexdigest():
+    if checksum != hashlib.sha256(canonical).hexdigest():
         raise _fail("sha256", checksum, "does not match the state: the snapshot is corrupted")
+    signature = document.get("hmac_sha256")
+    if secret is not None:
+        if signature is None:
+            raise _fail("hmac_sha256", None, "is missing: a key was given, this one is unsigned")
+        expected = _signature(secret, version, canonical)
+        if type(signature) is not str or not hmac.compare_digest(
+            signature.encode(), expected.encode()
+        ):
+            raise _fail(
+                "hmac_sha256", signature, "does not match: signed with another key, or forged"
+            )
+    elif signature is not None and type(signature) is not str:
+        raise _fail("hmac_sha256", signature, "must be a hex string")
+    _refuse_unknown(state, _STATE, "state")
     return state
 
 
@@ -544,13 +732,30 @@ def _counters(value: object) -> dict[str, int]:
     return counters
 
 
-def load_policy(factory: Callable[..., S], data: object, expected_config: PolicyConfig | None) -> S:
+def load_policy(
+    factory: Callable[..., S],
+    data: object,
+    expected_config: PolicyConfig | None,
+    key: object = None,
+) -> S:
     """A policy rebuilt from snapshot bytes, or :class:`SnapshotError` (nothing half-loaded).
 
     ``factory`` is the policy class: called as ``factory(config, late=..., max_keys=...,
     capacity=..., engage_at=...)``, then filled through :class:`EngineState`'s operations.
+    Whatever a hostile snapshot makes Python run out of (numbers too large for
+    a float, memory, recursion depth) is a :class:`SnapshotError` too.
     """
-    state = _decode(data)
+    try:
+        return _load_state(factory, _decode(data, key), expected_config)
+    except (OverflowError, MemoryError, RecursionError) as exc:
+        size = f"{len(data)} bytes" if isinstance(data, bytes | bytearray) else "data"
+        raise _fail("data", size, f"cannot be restored ({type(exc).__name__})") from None
+
+
+def _load_state(
+    factory: Callable[..., S], state: Mapping[str, Any], expected_config: PolicyConfig | None
+) -> S:
+    """A policy rebuilt from the decoded ``state`` of a snapshot."""
     config = _config(_get(state, "config", "state"), "state.config")
     if expected_config is not None and config != expected_config:
         detail = "".join(
