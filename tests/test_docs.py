@@ -31,7 +31,7 @@ NAV_ENTRY = re.compile(r"^\s*-\s+(?:[^:\n]+:\s+)?([\w./-]+\.md)\s*$", re.M)
 #: (page, block index) -> why it is not run.
 SKIP = {
     ("quickstart.md", 0): "an adapter's callback: notify_operations() and forward() are theirs",
-    ("quickstart.md", 1): "an interactive session showing tracebacks",
+    ("quickstart.md", 3): "an interactive session showing tracebacks",
     ("testing.md", 0): "MyAdapterPolicy is the reader's own class",
     ("operations.md", 2): "sends mail through the operator's SMTP server (tests/test_digest.py "
     "sends one to a local server)",
