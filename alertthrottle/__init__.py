@@ -16,6 +16,7 @@ from ._core.errors import (
     PolicyError,
     ScenarioError,
     SnapshotError,
+    StateStoreError,
     TrafficError,
 )
 from ._core.events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
@@ -79,6 +80,7 @@ __all__ = [
     "ShadowPolicy",
     "ShadowTally",
     "SnapshotError",
+    "StateStoreError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",

@@ -39,6 +39,7 @@ EXPECTED = [
     "ShadowPolicy",
     "ShadowTally",
     "SnapshotError",
+    "StateStoreError",
     "Stats",
     "Threshold",
     "ThrottleMetadata",
@@ -99,6 +100,14 @@ def test_reports_module_surface():
     ]
     for name in alertthrottle.reports.__all__:
         assert not hasattr(alertthrottle, name), name
+
+
+def test_redis_module_surface():
+    import alertthrottle.redis
+
+    assert alertthrottle.redis.__all__ == ["RedisThrottlePolicy"]
+    assert alertthrottle.redis.RedisThrottlePolicy.__module__ == "alertthrottle.redis"
+    assert not hasattr(alertthrottle, "RedisThrottlePolicy")
 
 
 def test_testing_package_surface():

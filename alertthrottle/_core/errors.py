@@ -11,6 +11,7 @@ either the library's own type or the builtin they already handle::
     ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig, policy or operations option
     ├── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
     ├── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
+    ├── StateStoreError                    a shared state store (Redis) failed or timed out
     └── EventError (+ ValueError)          an event stream that cannot be one policy's
                                            (an episode ending that never started, or twice)
 
@@ -30,6 +31,7 @@ __all__ = [
     "PolicyError",
     "ScenarioError",
     "SnapshotError",
+    "StateStoreError",
     "TrafficError",
 ]
 
@@ -102,4 +104,14 @@ class SnapshotError(AlertThrottleError, ValueError):
 
     ``field`` names the part of the snapshot at fault (``version``, ``checksum``,
     ``state.keys[3].times``...). Nothing was restored.
+    """
+
+
+class StateStoreError(AlertThrottleError):
+    """The server holding a shared policy's state failed, refused or timed out.
+
+    Raised by ``alertthrottle.redis.RedisThrottlePolicy`` for every Redis error.
+    Each alert is applied on the server whole or not at all; after a timeout the
+    caller cannot know which, but the server's totals stay consistent either way.
+    ``value`` is the namespace; the message names the server's error.
     """
