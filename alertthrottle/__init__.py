@@ -24,6 +24,7 @@ from ._engine.capacity import CapacityGuard, CapacityThresholds
 from ._engine.history import ConfigChange, SettingChange
 from ._engine.partition import partition_for
 from ._engine.policy import ThrottlePolicy
+from ._io.devices import load_device_registry
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
 from ._ops.digest import DigestBuilder, DigestRow
@@ -34,16 +35,10 @@ from ._ops.incidents import (
     IncidentUpdate,
     incidents_per_recipient,
 )
-from ._ops.rootcause import (
-    RootCauseReport,
-    RootCauseRow,
-    load_device_registry,
-    root_cause_csv,
-    root_cause_json,
-    root_cause_report,
-)
+from ._ops.rootcause import RootCauseReport, RootCauseRow, root_cause_csv, root_cause_json
 from ._ops.shadow import ShadowComparison, ShadowPolicy, ShadowTally
 from ._replay.replay import Replay, simulate
+from ._replay.rootcause import root_cause_report
 from ._replay.scenarios import GeneratedTraffic, Scenario, generate_scenario
 from ._version import __version__
 

@@ -7,7 +7,7 @@ things a user calls.
 """
 
 from ._io.traffic import SkippedRow
-from ._replay.replay import (
+from ._replay.report import (
     CapacityReport,
     DeviceRow,
     FlowRow,

@@ -20,6 +20,7 @@ from alertthrottle import (
     DeviceInfo,
     PolicyConfig,
     PolicyError,
+    PolicySpec,
     Threshold,
     ThrottlePolicy,
     ThrottlingStarted,
@@ -30,6 +31,7 @@ from alertthrottle import (
     root_cause_csv,
     root_cause_json,
     root_cause_report,
+    simulate,
     write_traffic,
 )
 
@@ -182,3 +184,17 @@ def test_from_a_traffic_file_with_makes(tmp_path: Path) -> None:
     records = ((alert, reader.devices.get(alert.device_id)) for alert in reader)
     report = root_cause_report(records, CONFIG)
     assert [(r.firmware, r.throttled) for r in report.rows] == [("1.0", 4), ("1.1", 2)]
+
+
+
+@settings(max_examples=50)
+@given(traffic())
+def test_root_cause_totals_equal_a_simulate_run_of_the_same_traffic(alerts: list[Alert]) -> None:
+    """One replay loop: the root-cause report and simulate count the same decisions."""
+    report = root_cause_report(alerts, CONFIG, REGISTRY)
+    totals = simulate(alerts, [PolicySpec(CONFIG)]).policies[0].totals
+    assert (report.alerts, report.throttled, report.episodes) == (
+        totals.alerts,
+        totals.throttled,
+        totals.episodes,
+    )

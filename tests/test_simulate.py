@@ -134,7 +134,7 @@ def test_days_split_at_midnight_utc_and_hours_are_counted() -> None:
         ("1970-01-02 00:00", 1),
         ("1970-01-02 01:00", 1),
     ]
-    assert report.by_recipient[0].key == "(none)"
+    assert report.by_recipient[0].key == "(unrouted)"
 
 
 def test_makes_show_where_storms_come_from() -> None:
@@ -303,3 +303,44 @@ def test_hours_and_devices_are_counted_across_runs_and_late_alerts() -> None:
     hourly = replay.report().policies[0].hourly
     assert [(h.hour, h.offered) for h in hourly] == [(0, 3), (3600, 2), (7200, 2)]
     assert replay.report().last == 7301
+
+
+def test_no_policy_is_a_library_error() -> None:
+    with pytest.raises(PolicyError, match="policies"):
+        Replay([])
+    with pytest.raises(PolicyError, match=r"policies\[0\]"):
+        Replay(["dcc-like"])  # type: ignore[list-item]
+
+
+def test_observers_see_every_decision_of_every_policy_in_order() -> None:
+    traffic = list(generate_scenario("mixed", devices=200, alerts=600, storm_alerts=900))
+    specs = [builtin_policy("dcc-like"), builtin_policy("proposed")]
+    seen: list[tuple[Alert, tuple[str, ...]]] = []
+    replay = Replay(
+        specs, observers=[lambda a, ds: seen.append((a, tuple(d.verdict.name for d in ds)))]
+    )
+    replay.run(traffic)
+    policies = [p.build() for p in specs]
+    expected = [(a, tuple(p.feed(a).verdict.name for p in policies)) for a in traffic]
+    assert seen == expected
+    report = replay.report()
+    for policy_report, policy in zip(report.policies, policies, strict=True):
+        assert policy_report.totals.throttled == policy.stats.throttled
+
+
+def test_a_given_policy_is_fed_as_it_is() -> None:
+    policy = ThrottlePolicy(PolicyConfig(Threshold(limit=1, period=10)))
+    report = simulate([Alert(t, DEV, 1) for t in (0, 1, 2)], [policy])
+    assert policy.stats.total == 3
+    assert report.policies[0].totals.throttled == policy.stats.throttled == 2
+    assert report.policies[0].policy.config == policy.config
+
+
+def test_one_label_for_no_recipient_in_flows_notifications_and_incidents() -> None:
+    alerts = [Alert(t, DEV, 1) for t in range(5)]
+    policy = simulate(alerts, [spec(Threshold(limit=1, period=100))]).policies[0]
+    labels = {row.key for row in policy.by_recipient}
+    labels |= {name for name, _ in policy.notifications.per_recipient}
+    for counts in policy.incidents:
+        labels |= {name for name, _ in counts.per_recipient}
+    assert labels == {"(unrouted)"}

@@ -24,7 +24,8 @@ import attrs
 from .._core.alert import format_code
 from .._core.errors import EventError, PolicyError
 from .._core.events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
-from .incidents import Router, day_of, route_recipients
+from .._core.timefmt import day_of, instant_text
+from .incidents import Router, route_recipients
 
 __all__ = ["CSV_FIELDS", "DigestBuilder", "DigestRow"]
 
@@ -307,7 +308,7 @@ class DigestBuilder:
         return out.getvalue()
 
     def _iso(self, at: float) -> str:
-        return datetime.fromtimestamp(at, self._tz).isoformat()
+        return instant_text(at, self._tz)
 
     def _check(self) -> None:
         """Assert that every kept episode is listed exactly once per recipient, on its day."""

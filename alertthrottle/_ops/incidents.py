@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
-from .._core.alert import DeviceInfo, format_code, parse_device_id
-from .._core.errors import AlertThrottleError, EventError, PolicyError
+from .._core.alert import DeviceInfo, format_code
+from .._core.errors import EventError, PolicyError
 from .._core.events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from .._core.makes import UNKNOWN_MAKE, device_table
+from .._core.timefmt import day_text
 
 __all__ = [
     "INCIDENT_STRATEGIES",
@@ -38,7 +40,6 @@ __all__ = [
     "IncidentStrategy",
     "IncidentUpdate",
     "Router",
-    "day_of",
     "incidents_per_recipient",
     "route_recipients",
 ]
@@ -50,10 +51,8 @@ INCIDENT_STRATEGIES: tuple[IncidentStrategy, ...] = ("per-episode", "per-device-
 IncidentKey: TypeAlias = tuple[str | int | None, ...]
 #: Chooses the recipients of an episode, given the event that started it.
 Router: TypeAlias = Callable[[ThrottlingStarted], Iterable[str]]
-#: The name under which :func:`incidents_per_recipient` counts incidents with no recipient.
+#: The one name under which anything addressed to nobody is counted, in every table.
 UNROUTED = "(unrouted)"
-
-_UNKNOWN = DeviceInfo()
 
 
 def route_recipients(event: ThrottlingStarted, route: Router | None) -> tuple[str, ...]:
@@ -66,11 +65,6 @@ def route_recipients(event: ThrottlingStarted, route: Router | None) -> tuple[st
         if type(recipient) is not str or not recipient:
             raise PolicyError("route", recipients, "must return non-empty str recipients")
     return recipients
-
-
-def day_of(at: float, tz: tzinfo = UTC) -> date:
-    """The calendar day, in ``tz``, of epoch seconds ``at``."""
-    return datetime.fromtimestamp(at, tz).date()
 
 
 class IncidentState(enum.Enum):
@@ -210,7 +204,7 @@ class IncidentBook:
         if not isinstance(tz, tzinfo):
             raise PolicyError("tz", tz, "must be a datetime.tzinfo")
         self._strategy: IncidentStrategy = strategy
-        self._devices = _registry(devices)
+        self._devices = device_table(devices)
         self._route = route
         self._tz = tz
         self._records: list[_Record] = []
@@ -332,8 +326,8 @@ class IncidentBook:
         if strategy == "per-episode":
             return (event.sequence_id,)
         if strategy == "per-device-day":
-            return (event.device_id, day_of(event.at, self._tz).isoformat())
-        info = self._devices.get(event.device_id, _UNKNOWN)
+            return (event.device_id, day_text(event.at, self._tz))
+        info = self._devices.get(event.device_id, UNKNOWN_MAKE)
         return (info.manufacturer, info.model, info.firmware, format_code(event.code))
 
     @staticmethod
@@ -373,24 +367,6 @@ class IncidentBook:
             assert record.open == sum(1 for s in record.episodes if s in self._open_episodes)
             assert (record.state is IncidentState.RESOLVED) is (record.open == 0)
             assert all(self._episode_record[s] is record for s in record.episodes)
-
-
-def _registry(devices: Mapping[str, DeviceInfo] | None) -> dict[str, DeviceInfo]:
-    """Copy a device registry with canonical device ids, refusing anything else."""
-    if devices is None:
-        return {}
-    if not isinstance(devices, Mapping):
-        raise PolicyError("devices", devices, "must be a mapping of device id to DeviceInfo")
-    table: dict[str, DeviceInfo] = {}
-    for device_id, info in devices.items():
-        try:
-            canonical = parse_device_id(device_id, "devices")
-        except AlertThrottleError as exc:
-            raise PolicyError("devices", device_id, exc.problem) from None
-        if not isinstance(info, DeviceInfo):
-            raise PolicyError(f"devices.{canonical}", info, "must be a DeviceInfo")
-        table[canonical] = info
-    return table
 
 
 def incidents_per_recipient(

@@ -2,12 +2,11 @@
 
 Throttling treats the symptom; respondents asked for reporting that would
 "pro-actively identify the manufacturer/model/firmware combinations" behind
-alert storms so that they get fixed. :func:`root_cause_report` replays traffic
-through a policy and ranks, for each alert code, the device makes by alerts
-throttled, then episodes, then devices affected. :func:`root_cause_csv` and
-:func:`root_cause_json` write the report; :func:`load_device_registry` reads
-a ``device_id,manufacturer,model,firmware`` file for traffic that does not
-carry the make itself.
+alert storms so that they get fixed. A :class:`RootCauseTally` counts a
+replay's decisions by make and alert code (``root_cause_report`` runs the
+replay) and ranks, for each code, the makes by alerts throttled, then
+episodes, then devices affected. :func:`root_cause_csv` and
+:func:`root_cause_json` write the report.
 """
 
 from __future__ import annotations
@@ -15,27 +14,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from .._core.alert import Alert, DeviceInfo, format_code, parse_device_id
+from .._core.alert import Alert, DeviceInfo, format_code
 from .._core.config import PolicyConfig
-from .._core.decision import Verdict
-from .._core.errors import AlertThrottleError, PolicyError, TrafficError
+from .._core.decision import Decision, Verdict
 from .._core.events import ThrottlingStarted
-from .._engine.policy import ThrottlePolicy
 
 __all__ = [
     "CSV_FIELDS",
     "RootCauseReport",
     "RootCauseRow",
-    "load_device_registry",
+    "RootCauseTally",
     "root_cause_csv",
     "root_cause_json",
-    "root_cause_report",
 ]
 
 #: The columns of :func:`root_cause_csv`, in order.
@@ -52,8 +46,6 @@ CSV_FIELDS = (
     "devices",
     "alerts",
 )
-_REGISTRY_COLUMNS = ("device_id", "manufacturer", "model", "firmware")
-_UNKNOWN = DeviceInfo()
 _Make = tuple[str | None, str | None, str | None]
 
 
@@ -141,84 +133,56 @@ class _Tally:
         self.affected: set[str] = set()
 
 
-def _merge(given: DeviceInfo, known: DeviceInfo | None) -> DeviceInfo:
-    """The alert's own make, field by field, with the registry filling what it leaves out."""
-    if known is None or None not in (given.manufacturer, given.model, given.firmware):
-        return given
-    return DeviceInfo(
-        given.manufacturer if given.manufacturer is not None else known.manufacturer,
-        given.model if given.model is not None else known.model,
-        given.firmware if given.firmware is not None else known.firmware,
-    )
-
-
 def _order(value: str | None) -> tuple[bool, str]:
     # Unknown parts sort after every known one.
     return (value is None, value or "")
 
 
-def root_cause_report(
-    records: Iterable[tuple[Alert, DeviceInfo | None] | Alert],
-    policy: PolicyConfig | ThrottlePolicy,
-    devices: Mapping[str, DeviceInfo] | None = None,
-) -> RootCauseReport:
-    """Replay ``records`` through ``policy`` and rank device makes per alert code.
+class RootCauseTally:
+    """Counts decisions by device make and alert code, for a :class:`RootCauseReport`.
 
-    ``records`` are alerts, or ``(alert, make)`` pairs with the make the
-    traffic gave (``None`` if none). ``policy`` is a configuration (a fresh
-    :class:`ThrottlePolicy` is made with ``late="clamp"``) or a policy to feed
-    as it is, e.g. one with a capacity guard. A make comes from the record,
-    field by field, then from ``devices`` (keyed by canonical device id,
-    looked up as the replay goes), else it is unknown. An episode counts for
-    the make of the alert that started it. Memory: one entry per make and
-    code, and the device ids in it.
+    The replay feeds the policy; this is told each alert, its device's make
+    and the decision. An episode counts for the make of the alert that
+    started it. Memory: one entry per make and code, and the device ids in it.
     """
-    if isinstance(policy, PolicyConfig):
-        policy = ThrottlePolicy(policy)
-    elif not isinstance(policy, ThrottlePolicy):
-        raise PolicyError("policy", policy, "must be a PolicyConfig or a ThrottlePolicy")
-    if devices is not None and not isinstance(devices, Mapping):
-        raise PolicyError("devices", devices, "must map device ids to DeviceInfo")
-    registry: Mapping[str, DeviceInfo] = devices if devices is not None else {}
-    tallies: dict[tuple[_Make, int], _Tally] = {}
-    all_devices: set[str] = set()
-    alerts = throttled = episodes = 0
-    feed = policy.feed
-    for record in records:
-        if type(record) is Alert:
-            alert, given = record, None
-        else:
-            alert, given = record  # type: ignore[misc]
+
+    __slots__ = ("_devices", "_tallies", "alerts", "episodes", "throttled")
+
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[_Make, int], _Tally] = {}
+        self._devices: set[str] = set()
+        self.alerts = self.throttled = self.episodes = 0
+
+    def count(self, alert: Alert, make: DeviceInfo, decision: Decision) -> None:
+        """Account for one decided alert of a device of ``make``."""
         device_id = alert.device_id
-        known = registry.get(device_id)
-        info = known if given is None else _merge(given, known)
-        if info is None:
-            info = _UNKNOWN
-        decision = feed(alert)
-        key = ((info.manufacturer, info.model, info.firmware), alert.code)
-        tally = tallies.get(key)
+        key = ((make.manufacturer, make.model, make.firmware), alert.code)
+        tally = self._tallies.get(key)
         if tally is None:
-            tally = tallies[key] = _Tally()
+            tally = self._tallies[key] = _Tally()
         tally.alerts += 1
         tally.devices.add(device_id)
-        all_devices.add(device_id)
-        alerts += 1
+        self._devices.add(device_id)
+        self.alerts += 1
         if decision.verdict is Verdict.THROTTLE:
             tally.throttled += 1
-            throttled += 1
+            self.throttled += 1
             events = decision.events
             if events and type(events[-1]) is ThrottlingStarted:
                 tally.episodes += 1
                 tally.affected.add(device_id)
-                episodes += 1
-    return RootCauseReport(
-        config=policy.config,
-        rows=_ranked(tallies),
-        alerts=alerts,
-        throttled=throttled,
-        episodes=episodes,
-        devices=len(all_devices),
-    )
+                self.episodes += 1
+
+    def report(self, config: PolicyConfig) -> RootCauseReport:
+        """The ranked report of everything counted, under ``config``."""
+        return RootCauseReport(
+            config=config,
+            rows=_ranked(self._tallies),
+            alerts=self.alerts,
+            throttled=self.throttled,
+            episodes=self.episodes,
+            devices=len(self._devices),
+        )
 
 
 def _ranked(tallies: dict[tuple[_Make, int], _Tally]) -> tuple[RootCauseRow, ...]:
@@ -276,54 +240,3 @@ def root_cause_csv(report: RootCauseReport) -> str:
 def root_cause_json(report: RootCauseReport, *, indent: int | None = 2) -> str:
     """The report as JSON (``RootCauseReport.as_dict``; unknown parts ``null``)."""
     return json.dumps(report.as_dict(), indent=indent)
-
-
-def load_device_registry(path: str | os.PathLike[str]) -> dict[str, DeviceInfo]:
-    """Read a devices CSV (``device_id,manufacturer,model,firmware``) into a registry.
-
-    The header names the columns; all but ``device_id`` may be left out, and
-    empty cells are unknown. Device ids are normalised to the canonical
-    EUI-64. A bad row, an unknown column or a device listed twice with two
-    makes raises :class:`TrafficError` saying ``file:line``.
-    """
-    name = os.fspath(path)
-    registry: dict[str, DeviceInfo] = {}
-    with open(name, encoding="utf-8", newline="") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            raise TrafficError(name, 1, "header", None, "is missing: the file is empty")
-        columns = [cell.strip() for cell in header]
-        for column in columns:
-            if column not in _REGISTRY_COLUMNS:
-                raise TrafficError(
-                    name, 1, "header", column, f"unknown column; use {list(_REGISTRY_COLUMNS)}"
-                )
-        if "device_id" not in columns or len(set(columns)) != len(columns):
-            raise TrafficError(
-                name, 1, "header", header, "must name device_id once, and each column once"
-            )
-        for cells in reader:
-            line = reader.line_num
-            if not cells or all(not cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(columns):
-                raise TrafficError(
-                    name, line, "row", cells, f"must have {len(columns)} cells like the header"
-                )
-            row = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
-            try:
-                device_id = parse_device_id(row["device_id"])
-                info = DeviceInfo(
-                    row.get("manufacturer") or None,
-                    row.get("model") or None,
-                    row.get("firmware") or None,
-                )
-            except AlertThrottleError as exc:
-                raise TrafficError(name, line, exc.field, exc.value, exc.problem) from None
-            if registry.get(device_id, info) != info:
-                raise TrafficError(
-                    name, line, "device_id", device_id, "is listed twice with different makes"
-                )
-            registry[device_id] = info
-    return registry

@@ -20,6 +20,8 @@ import attrs
 from .._core.alert import Alert, DeviceInfo, format_code, parse_code
 from .._core.config import PolicyConfig, Threshold
 from .._core.errors import AlertThrottleError, PolicyError
+from .._core.makes import with_registry
+from .._io.devices import load_device_registry
 from .._io.policyfile import (
     BUILTIN_POLICIES,
     DEFAULT_POLICY,
@@ -34,15 +36,10 @@ from .._io.traffic import (
     open_traffic_output,
     write_traffic,
 )
-from .._ops.rootcause import (
-    RootCauseReport,
-    load_device_registry,
-    root_cause_csv,
-    root_cause_json,
-    root_cause_report,
-)
-from .._ops.rootcause import _merge as merge_device_info
-from .._replay.replay import Replay, Report
+from .._ops.rootcause import RootCauseReport, root_cause_csv, root_cause_json
+from .._replay.replay import Replay
+from .._replay.report import Report
+from .._replay.rootcause import root_cause_report
 from .._replay.scenarios import SCENARIOS, generate_scenario
 from .._version import __version__
 from .render import (
@@ -203,18 +200,6 @@ def _registry(args: argparse.Namespace) -> dict[str, DeviceInfo] | None:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
 
 
-def _with_registry(
-    devices: dict[str, DeviceInfo], registry: dict[str, DeviceInfo] | None
-) -> dict[str, DeviceInfo]:
-    """The traffic's makes, each part the traffic leaves out filled from the registry."""
-    if not registry:
-        return devices
-    merged = dict(registry)
-    for device_id, info in devices.items():
-        merged[device_id] = merge_device_info(info, registry.get(device_id))
-    return merged
-
-
 def _replay(
     args: argparse.Namespace,
     specs: list[PolicySpec],
@@ -228,7 +213,7 @@ def _replay(
         replay.run(traffic.alerts(), progress)
     return replay.report(
         source=traffic.description,
-        devices=_with_registry(traffic.devices, registry),
+        devices=with_registry(traffic.devices, registry),
         skipped=traffic.skipped,
         skipped_rows=traffic.skipped_rows,
     )

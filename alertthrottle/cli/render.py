@@ -19,8 +19,9 @@ from typing import IO, Any
 import attrs
 
 from .._core.config import PolicyConfig, Threshold
+from .._core.timefmt import seconds_text
 from .._io.policyfile import PolicySpec
-from .._replay.replay import FlowRow, PolicyReport, Report
+from .._replay.report import FlowRow, Report
 
 __all__ = [
     "Table",
@@ -86,9 +87,7 @@ def describe_capacity(spec: PolicySpec) -> str:
 
 
 def _when(t: float | None) -> str:
-    from datetime import UTC, datetime
-
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if t is None else seconds_text(t)
 
 
 def _policy_row(name: str, config: PolicyConfig, late: str) -> tuple[str, ...]:
@@ -514,12 +513,3 @@ def progress_reporter(
             progress.update(task, completed=count)
 
         yield update
-
-
-def policy_flow_summary(policy: PolicyReport) -> str:
-    """One line: how much a policy held back and how many episodes it started."""
-    t = policy.totals
-    return (
-        f"{policy.name}: {t.suppression:.1f}% held back ({t.throttled:,} of {t.alerts:,}), "
-        f"{t.episodes:,} episodes"
-    )
