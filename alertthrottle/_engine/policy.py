@@ -19,7 +19,7 @@ from .._core.events import Event, ThrottlingStarted
 from .capacity import CapacityGuard
 from .history import ConfigChange
 from .reconfigure import apply_config
-from .snapshot import dump_policy, load_policy, write_atomically
+from .snapshot import dump_policy, restore_policy, write_atomically
 from .state import EngageAt, EngineState, LateMode
 from .window import Episode, KeyWindow, Rule
 
@@ -255,7 +255,7 @@ class ThrottlePolicy(EngineState):
         data, (when ``expected_config`` is given) a snapshot of another config,
         or (when ``key`` is given) a snapshot not signed with that key.
         """
-        return load_policy(cls, data, expected_config, key)
+        return restore_policy(cls, data, expected_config, key)
 
     def save(
         self, path: str | os.PathLike[str], *, compress: bool = False, key: bytes | None = None

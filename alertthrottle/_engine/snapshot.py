@@ -31,7 +31,7 @@ from .history import ConfigChange, SettingChange, diff_configs
 from .state import COUNTERS, EngineState
 from .window import Episode, KeyWindow, Rule
 
-__all__ = ["FORMAT", "VERSION", "dump_policy", "load_policy", "write_atomically"]
+__all__ = ["FORMAT", "VERSION", "dump_policy", "restore_policy", "write_atomically"]
 
 #: The ``format`` tag of every snapshot.
 FORMAT = "alertthrottle-snapshot"
@@ -732,7 +732,7 @@ def _counters(value: object) -> dict[str, int]:
     return counters
 
 
-def load_policy(
+def restore_policy(
     factory: Callable[..., S],
     data: object,
     expected_config: PolicyConfig | None,
