@@ -13,6 +13,7 @@ first, without mkdocs installed.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -102,3 +103,22 @@ def test_relative_links_reach_files_of_the_site(page):
         path = (page.parent / target.split("#")[0]).resolve()
         assert path.is_relative_to(DOCS), f"{target}: leaves docs/ (the site cannot link it)"
         assert path.exists(), f"{target}: no such file"
+
+
+#: The public modules; the generated reference (docs/reference/) renders each one.
+PUBLIC_MODULES = ["alertthrottle", "alertthrottle.reports", "alertthrottle.testing"]
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_the_api_guide_names_every_public_name(module):
+    # The generated reference lists every name by itself; the guide must not fall behind it.
+    guide = (DOCS / "api.md").read_text()
+    names = importlib.import_module(module).__all__
+    missing = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", guide)]
+    assert not missing, f"docs/api.md does not mention {module}.{missing}"
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_the_generated_reference_renders_every_public_module(module):
+    rendered = "\n".join(p.read_text() for p in (DOCS / "reference").glob("*.md"))
+    assert re.search(rf"^::: {re.escape(module)}$", rendered, re.M), f"no ::: {module} page"

@@ -90,7 +90,7 @@ class Decision:
     up to this alert's time, in order of ``at``, then this alert's
     ``ThrottlingStarted`` if it started one. ``sampled`` marks a delivery made
     as a sample during an episode; it is informational and left out of
-    equality, which compares what SEMANTICS.md defines. Decisions with nothing
+    equality, which compares what docs/semantics.md defines. Decisions with nothing
     to report are shared instances.
     """
 
@@ -107,7 +107,7 @@ class Stats:
 
     ``late`` counts clamped late alerts (they are in the other counts too).
     The rest is informational and left out of equality, which compares the
-    five totals SEMANTICS.md defines: ``episodes`` counts episodes started and
+    five totals docs/semantics.md defines: ``episodes`` counts episodes started and
     ``open_episodes`` those not yet ended; ``tracked_keys`` is the number of
     keys with state held in memory, and ``evicted`` the number of keys
     forgotten early to stay within ``max_keys``.

@@ -1,0 +1,160 @@
+"""Griffe extension for the generated reference: what static analysis misses in alertthrottle.
+
+Sphinx roles become Markdown. The docstrings say :class:`Decision` and
+:meth:`feed` (they read well in a terminal and in ``help()``); mkdocstrings
+renders Markdown, where those roles would show as literal text. Each role is
+rewritten, before the docstring is parsed, into a cross-reference when the name
+is a public object the reference pages render (a top-level name of
+``alertthrottle``, ``alertthrottle.reports`` or ``alertthrottle.testing``, or a
+public method of one of its classes), and into plain inline code otherwise, so
+a strict build never meets a dangling link.
+
+Module constants documented Sphinx-style, with ``#:`` comments above them, get
+those comments as their docstring. Classes made by ``attrs`` get the
+``__init__`` signature attrs generates for them (static analysis cannot see it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import attrs
+import griffe
+
+#: The public modules the reference pages render, in lookup order.
+PUBLIC = ("alertthrottle", "alertthrottle.reports", "alertthrottle.testing")
+ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|data|exc|mod|obj):`~?\.?([^`]+)`")
+
+
+def _public_names() -> dict[str, str]:
+    """Map each public name (``Name`` or ``Name.method``) to its rendered path."""
+    found: dict[str, str] = {}
+    for module_name in PUBLIC:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # alertthrottle.testing needs hypothesis: link what we can
+            continue
+        for name in getattr(module, "__all__", ()):
+            found.setdefault(name, f"{module_name}.{name}")
+            value = getattr(module, name)
+            if isinstance(value, type):
+                for member in vars(value):
+                    if not member.startswith("_") and callable(getattr(value, member, None)):
+                        found.setdefault(f"{name}.{member}", f"{module_name}.{name}.{member}")
+    return found
+
+
+def _comment_docstring(obj: griffe.Object) -> griffe.Docstring | None:
+    """The ``#:`` comment lines right above an attribute, as its docstring."""
+    if obj.lineno is None or obj.filepath is None or isinstance(obj.filepath, list):
+        return None
+    if obj.filepath not in obj.lines_collection:
+        return None
+    lines = obj.lines_collection[obj.filepath]
+    comment: list[str] = []
+    index = obj.lineno - 2  # the line above the assignment, 0-based
+    while index >= 0 and lines[index].lstrip().startswith("#:"):
+        comment.insert(0, lines[index].lstrip()[2:].strip())
+        index -= 1
+    if not comment:
+        return None
+    return griffe.Docstring("\n".join(comment), lineno=index + 2, parent=obj)
+
+
+def _runtime_class(cls: griffe.Class) -> type | None:
+    """The class itself, imported, or None when it cannot be."""
+    try:
+        value: Any = importlib.import_module(cls.module.path)
+        for part in cls.path.removeprefix(cls.module.path + ".").split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError):
+        return None
+    return value if isinstance(value, type) else None
+
+
+def _default(field: attrs.Attribute[Any], member: griffe.Object | None) -> str | griffe.Expr | None:
+    """How a field's default reads in the signature: as the source writes it when it can."""
+    if field.default is attrs.NOTHING:
+        return None
+    value = getattr(member, "value", None)
+    if isinstance(value, griffe.ExprCall) and str(value.function).endswith(("field", "ib")):
+        arguments = {a.name: a.value for a in value.arguments if isinstance(a, griffe.ExprKeyword)}
+        if "default" in arguments:
+            return arguments["default"]
+        if "factory" in arguments:
+            return f"{arguments['factory']}()"
+    elif value is not None:
+        return value
+    if isinstance(field.default, attrs.Factory):
+        return f"{getattr(field.default.factory, '__name__', 'factory')}()"
+    return repr(field.default)
+
+
+def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[str]) -> None:
+    """Give every attrs class without a visible ``__init__`` the one attrs generated."""
+    if module_or_class.path in seen:
+        return
+    seen.add(module_or_class.path)
+    for member in list(module_or_class.members.values()):
+        if member.is_alias or not (member.is_module or member.is_class):
+            continue
+        if member.is_class and "__init__" not in member.members:
+            runtime = _runtime_class(member)
+            if runtime is not None and attrs.has(runtime):
+                parameters = [
+                    griffe.Parameter(
+                        field.alias or field.name,
+                        annotation=getattr(member.members.get(field.name), "annotation", None),
+                        kind=griffe.ParameterKind.keyword_only
+                        if field.kw_only
+                        else griffe.ParameterKind.positional_or_keyword,
+                        default=_default(field, member.members.get(field.name)),
+                    )
+                    for field in attrs.fields(runtime)
+                    if field.init
+                ]
+                parameters.sort(key=lambda p: p.kind is griffe.ParameterKind.keyword_only)
+                self_ = griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)
+                init = griffe.Function(
+                    "__init__",
+                    lineno=0,
+                    endlineno=0,
+                    parent=member,
+                    parameters=griffe.Parameters(self_, *parameters),
+                    returns="None",
+                )
+                member.set_member("__init__", init)
+        _add_attrs_inits(member, seen)
+
+
+class ReferenceExtension(griffe.Extension):
+    """Roles to links, ``#:`` comments to docstrings, attrs signatures (see the module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._names = _public_names()
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        self.on_object(obj=pkg)  # the package itself gets no on_object call
+        _add_attrs_inits(pkg, set())
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is None and obj.is_attribute:
+            obj.docstring = _comment_docstring(obj)
+        if obj.docstring is None or ":" not in obj.docstring.value:
+            return
+        owner = obj if obj.is_class else obj.parent
+        owner_name = owner.name if owner is not None and owner.is_class else None
+
+        def rewrite(match: re.Match[str]) -> str:
+            role, target = match.groups()
+            target = target.removesuffix("()")
+            shown = f"{target}()" if role in ("meth", "func") else target
+            path = self._names.get(target)
+            if path is None and owner_name and "." not in target:
+                path = self._names.get(f"{owner_name}.{target}")
+            return f"[`{shown}`][{path}]" if path else f"`{shown}`"
+
+        obj.docstring.value = ROLE.sub(rewrite, obj.docstring.value)
