@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
-from alertthrottle._core.alert import parse_device_id
+from alertthrottle._core.alert import DeviceIds, parse_device_id
 
 CANONICAL = "00-0D-6F-00-0A-BC-12-34"
 
@@ -132,3 +132,79 @@ def test_device_info():
     with pytest.raises(InvalidAlertError) as info:
         DeviceInfo(firmware="")
     assert info.value.field == "firmware"
+
+
+# -- bounds, the fast constructor, the device-id table -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [253_402_300_800, 1_705_276_800_000, 1_705_276_800_000_000, 10**400, 2.0**53],
+)
+def test_times_from_the_year_10000_on_are_refused(bad):
+    with pytest.raises(InvalidAlertError) as info:
+        Alert(timestamp=bad, device_id=CANONICAL, code=1)
+    assert (info.value.field, info.value.value) == ("timestamp", bad)
+    assert "before the year 10000" in str(info.value)
+
+
+def test_a_time_in_milliseconds_is_refused_with_a_hint():
+    with pytest.raises(InvalidAlertError, match="looks like epoch milliseconds"):
+        Alert(timestamp=1_705_276_800_000, device_id=CANONICAL, code=1)
+
+
+def test_the_last_second_before_the_year_10000_is_accepted():
+    assert Alert(253_402_300_799, CANONICAL, 1).timestamp == 253_402_300_799
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert Alert(last, CANONICAL, 1).timestamp == 253_402_300_799
+
+
+@given(
+    st.one_of(st.integers(0, 253_402_300_799), st.floats(0, 253_402_300_800, exclude_max=True)),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 0xFFFF),
+    st.lists(st.text(min_size=1, max_size=4), max_size=2).map(tuple),
+)
+def test_from_parsed_equals_the_constructor_on_canonical_fields(t, bits, code, recipients):
+    raw = f"{bits:016X}"
+    device = "-".join(raw[i : i + 2] for i in range(0, 16, 2))
+    alert = Alert.from_parsed(t, device, code, recipients)
+    assert alert == Alert(t, device, code, recipients)
+    assert type(alert) is Alert and alert.timestamp is t and alert.recipients == recipients
+
+
+@pytest.mark.parametrize(
+    ("field", "args"),
+    [
+        ("timestamp", (-1, CANONICAL, 1)),
+        ("timestamp", (1_705_276_800_000, CANONICAL, 1)),
+        ("timestamp", (True, CANONICAL, 1)),
+        ("timestamp", (datetime(2026, 1, 1, tzinfo=UTC), CANONICAL, 1)),
+        ("device_id", (0, "000d6f000abc1234", 1)),
+        ("device_id", (0, "00-0d-6f-00-0a-bc-12-34", 1)),
+        ("device_id", (0, b"00-0D-6F-00-0A-BC-12-34", 1)),
+        ("code", (0, CANONICAL, "8014")),
+        ("code", (0, CANONICAL, 0x10000)),
+        ("code", (0, CANONICAL, False)),
+        ("recipients", (0, CANONICAL, 1, ["DNO"])),
+        ("recipients", (0, CANONICAL, 1, ("",))),
+        ("recipients", (0, CANONICAL, 1, "DNO")),
+    ],
+)
+def test_from_parsed_refuses_what_is_not_canonical(field, args):
+    with pytest.raises(InvalidAlertError) as info:
+        Alert.from_parsed(*args)
+    assert info.value.field == field
+    assert info.value.value is args[("timestamp", "device_id", "code", "recipients").index(field)]
+
+
+def test_device_table_is_bounded_and_holds_only_valid_ids():
+    table = DeviceIds(3)
+    spellings = [f"00:0d:6f:00:00:00:00:{n:02x}" for n in range(7)]
+    for spelling in spellings:
+        assert table.canonical(spelling) == spelling.upper().replace(":", "-")
+        assert len(table) <= 3
+    assert table.lookup(spellings[-1]) == spellings[-1].upper().replace(":", "-")
+    with pytest.raises(InvalidAlertError):
+        table.canonical("not an id", "device")
+    assert table.lookup("not an id") is None

@@ -142,7 +142,7 @@ def test_policy_files_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad.write_text("[per_code.8014]\nlimit = 0\nperiod = 60\n")
     status, _, err = run(capsys, "check-policy", str(bad))
     assert status == 1
-    assert f"{bad}: per_code.8014.limit: must be an integer >= 1, got 0" in err
+    assert f"{bad}: per_code.8014.limit: must be an integer in 1..1,000,000, got 0" in err
     status, _, err = run(capsys, "simulate", *SMALL_MIXED, "--policy", str(bad))
     assert status == 1 and "per_code.8014.limit" in err
     status, _, err = run(capsys, "check-policy", str(tmp_path / "missing.toml"))

@@ -60,7 +60,7 @@ def test_load_policy_is_named_by_its_file_unless_it_names_itself(tmp_path: Path)
     [
         (
             "[per_code.8014]\nlimit = 0\nperiod = 60\n",
-            "per_code.8014.limit: must be an integer >= 1, got 0",
+            "per_code.8014.limit: must be an integer in 1..1,000,000, got 0",
         ),
         ("[default]\nlimit = 5\n", "default.period: is required, got None"),
         ("[default]\nlimit = 5\nperiod = 60\nresume = 2\n", "default.resume: unknown key"),

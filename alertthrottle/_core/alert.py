@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
 from .errors import InvalidAlertError
+from .validation import MAX_TIMESTAMP, check_timestamp, optional, text
 
 __all__ = [
     "Alert",
     "AlertCode",
+    "DeviceIds",
     "DeviceInfo",
     "Timestamp",
     "format_code",
@@ -35,22 +36,34 @@ _ANY_EUI64 = re.compile(
 )
 _HEX_CODE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,4})")
 _MAX_CODE = 0xFFFF
-
-# Traffic repeats the same devices endlessly: remember their canonical spelling.
-_device_cache: dict[str, str] = {}
-_DEVICE_CACHE_SIZE = 1 << 16
+_NO_RECIPIENTS: tuple[str, ...] = ()
 
 
-def parse_device_id(value: object, field: str = "device_id") -> str:
-    """Return the canonical EUI-64 spelling (``00-0D-6F-00-0A-BC-12-34``) of ``value``.
+class DeviceIds:
+    """The canonical spelling of the device ids seen lately: a bounded table, owned here.
 
-    Lower case, ``:`` separators and no separators are accepted; anything else
-    raises :class:`InvalidAlertError` naming ``field``.
+    Traffic repeats the same devices endlessly, so an id is parsed once and then
+    looked up. Only valid ids enter (each at most 23 characters); when the table
+    holds ``size`` of them it starts again empty, so memory stays bounded
+    whatever the input. :attr:`lookup` is the table's ``get``: the canonical
+    spelling of a str seen before, else ``None``.
     """
-    if type(value) is str:
-        cached = _device_cache.get(value)
-        if cached is not None:
-            return cached
+
+    __slots__ = ("_size", "_table", "lookup")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._table: dict[str, str] = {}
+        self.lookup = self._table.get
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def canonical(self, value: str, field: str = "device_id") -> str:
+        """The canonical spelling of ``value``, parsed and remembered if new."""
+        canonical = self._table.get(value)
+        if canonical is not None:
+            return canonical
         if _CANONICAL_EUI64.fullmatch(value):
             canonical = value
         elif _ANY_EUI64.fullmatch(value):
@@ -60,10 +73,25 @@ def parse_device_id(value: object, field: str = "device_id") -> str:
             raise InvalidAlertError(
                 field, value, "must be an EUI-64 such as '00-0D-6F-00-0A-BC-12-34'"
             )
-        if len(_device_cache) >= _DEVICE_CACHE_SIZE:
-            _device_cache.clear()
-        _device_cache[value] = canonical
+        if len(self._table) >= self._size:
+            self._table.clear()  # cleared in place: ``lookup`` stays bound to it
+        self._table[value] = canonical
         return canonical
+
+
+#: The process's table of device ids (one entry per spelling seen: some 100 bytes each).
+_DEVICE_IDS = DeviceIds(1 << 16)
+_device_lookup = _DEVICE_IDS.lookup
+
+
+def parse_device_id(value: object, field: str = "device_id") -> str:
+    """Return the canonical EUI-64 spelling (``00-0D-6F-00-0A-BC-12-34``) of ``value``.
+
+    Lower case, ``:`` separators and no separators are accepted; anything else
+    raises :class:`InvalidAlertError` naming ``field``.
+    """
+    if type(value) is str:
+        return _device_lookup(value) or _DEVICE_IDS.canonical(value, field)
     raise InvalidAlertError(field, value, "must be a str holding an EUI-64")
 
 
@@ -93,26 +121,22 @@ def format_code(code: int) -> str:
 
 
 def parse_timestamp(value: object, field: str = "timestamp") -> int | float:
-    """Return ``value`` as epoch seconds (int or float, finite, >= 0).
+    """Return ``value`` as epoch seconds (int or float, finite, >= 0, before the year 10000).
 
     A timezone-aware ``datetime`` is converted; a naive one is refused, because
-    its meaning depends on the machine it runs on.
+    its meaning depends on the machine it runs on. A number that looks like
+    epoch milliseconds or microseconds is refused with a message saying so.
     """
-    kind = type(value)
-    if kind is int or kind is float:
-        seconds: int | float = value  # type: ignore[assignment]
-    elif isinstance(value, datetime):
+    if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidAlertError(field, value, "must be timezone-aware, not a naive datetime")
-        seconds = value.timestamp()
-    else:
-        raise InvalidAlertError(
-            field, value, "must be an int or float of epoch seconds, or an aware datetime"
-        )
-    # NaN fails both comparisons, so it is refused with the infinities.
-    if not (0 <= seconds < math.inf):
-        raise InvalidAlertError(field, value, "must be finite and >= 0")
-    return seconds
+        return check_timestamp(value.timestamp(), field)
+    kind = type(value)
+    if kind is int or kind is float:
+        return check_timestamp(value, field)
+    raise InvalidAlertError(
+        field, value, "must be an int or float of epoch seconds, or an aware datetime"
+    )
 
 
 def _recipients(value: object) -> tuple[str, ...]:
@@ -125,20 +149,86 @@ def _recipients(value: object) -> tuple[str, ...]:
     return items
 
 
-@attrs.frozen(slots=True, kw_only=False)
+@attrs.frozen(slots=True, init=False)
 class Alert:
     """One alert from one device, as the policy sees it.
 
     Fields are normalised at construction (device id to canonical EUI-64, code
     to an int, a datetime to epoch seconds), so two spellings of the same alert
     are equal, and a bad value raises :class:`InvalidAlertError` before it can
-    travel.
+    travel. :meth:`from_parsed` builds one from fields already in that form.
     """
 
-    timestamp: int | float = attrs.field(converter=parse_timestamp)
-    device_id: str = attrs.field(converter=parse_device_id)
-    code: int = attrs.field(converter=parse_code)
-    recipients: tuple[str, ...] = attrs.field(default=(), converter=_recipients)
+    timestamp: int | float
+    device_id: str
+    code: int
+    recipients: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        timestamp: Timestamp,
+        device_id: str,
+        code: AlertCode,
+        recipients: Iterable[str] = _NO_RECIPIENTS,
+    ) -> None:
+        # The common case (epoch seconds, a device seen before, an int code, no
+        # recipients) is decided by exact-type checks and one lookup; everything
+        # else goes through the parsers, which convert or refuse.
+        kind = type(timestamp)
+        if not ((kind is float or kind is int) and 0 <= timestamp < MAX_TIMESTAMP):  # type: ignore[operator]
+            timestamp = parse_timestamp(timestamp)
+        canonical = _device_lookup(device_id) if type(device_id) is str else None
+        if canonical is None:
+            canonical = parse_device_id(device_id)
+        if not (type(code) is int and 0 <= code <= _MAX_CODE):
+            code = parse_code(code)
+        if recipients is not _NO_RECIPIENTS:
+            recipients = _recipients(recipients)
+        _set_timestamp(self, timestamp)
+        _set_device_id(self, canonical)
+        _set_code(self, code)
+        _set_recipients(self, recipients)
+
+    @classmethod
+    def from_parsed(
+        cls,
+        timestamp: int | float,
+        device_id: str,
+        code: int,
+        recipients: tuple[str, ...] = _NO_RECIPIENTS,
+    ) -> Alert:
+        """An alert from fields already in canonical form, checked but not converted.
+
+        For readers that parse their input themselves (traffic files, DUIS
+        messages): ``timestamp`` epoch seconds as :func:`parse_timestamp`
+        returns them, ``device_id`` canonical as :func:`parse_device_id`
+        returns it, ``code`` an int, ``recipients`` a tuple of non-empty str.
+        A value in any other form raises :class:`InvalidAlertError`, as the
+        constructor would for a bad one.
+        """
+        kind = type(timestamp)
+        if not ((kind is float or kind is int) and 0 <= timestamp < MAX_TIMESTAMP):
+            check_timestamp(timestamp)
+        if type(device_id) is not str or (
+            _device_lookup(device_id) != device_id and not _CANONICAL_EUI64.fullmatch(device_id)
+        ):
+            raise InvalidAlertError(
+                "device_id",
+                device_id,
+                "must be a canonical EUI-64 such as '00-0D-6F-00-0A-BC-12-34'",
+            )
+        if not (type(code) is int and 0 <= code <= _MAX_CODE):
+            raise InvalidAlertError("code", code, "must be an int in 0..0xFFFF")
+        if recipients is not _NO_RECIPIENTS and (
+            type(recipients) is not tuple or _recipients(recipients) != recipients
+        ):
+            raise InvalidAlertError("recipients", recipients, "must be a tuple of non-empty str")
+        alert = _new_alert(cls)
+        _set_timestamp(alert, timestamp)
+        _set_device_id(alert, device_id)
+        _set_code(alert, code)
+        _set_recipients(alert, recipients)
+        return alert
 
     @property
     def code_hex(self) -> str:
@@ -146,15 +236,21 @@ class Alert:
         return format_code(self.code)
 
 
-def _optional_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and (type(value) is not str or not value):
-        raise InvalidAlertError(attribute.name, value, "must be a non-empty str or None")
+# Alert is frozen: only its own constructors write its slots, through the slots'
+# setters (cheaper than object.__setattr__, which first looks the name up).
+_set_timestamp, _set_device_id, _set_code, _set_recipients = (
+    vars(Alert)[field.name].__set__ for field in attrs.fields(Alert)
+)
+_new_alert = object.__new__
+
+
+_OPTIONAL_TEXT = optional(text(error=InvalidAlertError))
 
 
 @attrs.frozen(slots=True)
 class DeviceInfo:
     """What is known of a device's make, for root-cause grouping; ``None`` is unknown."""
 
-    manufacturer: str | None = attrs.field(default=None, validator=_optional_text)
-    model: str | None = attrs.field(default=None, validator=_optional_text)
-    firmware: str | None = attrs.field(default=None, validator=_optional_text)
+    manufacturer: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)
+    model: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)
+    firmware: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)

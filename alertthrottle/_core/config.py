@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -11,31 +10,12 @@ import attrs
 
 from .alert import AlertCode, format_code, parse_code
 from .errors import AlertThrottleError, PolicyError
+from .validation import LIMIT, PERIOD, instance_of, integer, optional
 
 __all__ = ["PolicyConfig", "Threshold", "build_from_dict", "check_keys"]
 
 _Value = TypeVar("_Value")
-
-
-def _int_at_least(minimum: int, *, optional: bool = False) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and optional:
-            return
-        if type(value) is not int or value < minimum:
-            raise PolicyError(attribute.name, value, f"must be an integer >= {minimum}")
-
-    return check
-
-
-def _seconds(*, optional: bool = False) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is None and optional:
-            return
-        # type() rather than isinstance(): a bool is an int but never a duration.
-        if type(value) not in (int, float) or not (0 < value < math.inf):  # type: ignore[operator]
-            raise PolicyError(attribute.name, value, "must be a finite number of seconds > 0")
-
-    return check
+_SAMPLE_EVERY = optional(integer(2))
 
 
 @attrs.frozen(slots=True, init=False)
@@ -49,15 +29,11 @@ class Threshold:
     ``sample_interval`` seconds, is still delivered (at most one of the two).
     """
 
-    limit: int = attrs.field(validator=_int_at_least(1))
-    period: int | float = attrs.field(validator=_seconds())
-    resume_below: int = attrs.field(validator=_int_at_least(1))
-    sample_every: int | None = attrs.field(
-        default=None, validator=_int_at_least(2, optional=True)
-    )
-    sample_interval: int | float | None = attrs.field(
-        default=None, validator=_seconds(optional=True)
-    )
+    limit: int = attrs.field(validator=LIMIT)
+    period: int | float = attrs.field(validator=PERIOD)
+    resume_below: int = attrs.field(validator=LIMIT)
+    sample_every: int | None = attrs.field(default=None, validator=_SAMPLE_EVERY)
+    sample_interval: int | float | None = attrs.field(default=None, validator=optional(PERIOD))
 
     def __init__(
         self,
@@ -168,11 +144,6 @@ def _exempt_codes(value: object) -> frozenset[int]:
     return frozenset(_code_key(code, "exempt_codes") for code in value)
 
 
-def _default(_instance: object, _attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, Threshold):
-        raise PolicyError("default", value, "must be a Threshold or None")
-
-
 @attrs.frozen(slots=True)
 class PolicyConfig:
     """Which threshold applies to which alert code, and which codes are exempt.
@@ -183,7 +154,9 @@ class PolicyConfig:
     ints or hex text; they are stored as ints.
     """
 
-    default: Threshold | None = attrs.field(default=None, validator=_default)
+    default: Threshold | None = attrs.field(
+        default=None, validator=optional(instance_of(Threshold))
+    )
     per_code: Mapping[int, Threshold] = attrs.field(
         factory=dict, converter=_per_code, hash=False
     )

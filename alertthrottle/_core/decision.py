@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 import attrs
 
+from .errors import InvalidAlertError
 from .events import Event
+from .validation import integer
 
 __all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
 
@@ -23,9 +24,7 @@ class Verdict(enum.StrEnum):
     """Its code is exempt: it reaches its recipients and is not counted."""
 
 
-def _count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not int or value < 0:
-        raise ValueError(f"{attribute.name}: must be an integer >= 0, got {value!r}")
+_COUNT = integer(0, error=InvalidAlertError)
 
 
 @attrs.frozen(slots=True, init=False)
@@ -34,11 +33,12 @@ class ThrottleMetadata:
 
     ``throttled_count`` alerts of the same key were held back since its previous
     delivered alert, all in episode ``sequence_id``. With nothing held back,
-    the count is 0 and the sequence id ``None``.
+    the count is 0 and the sequence id ``None``. Any other combination raises
+    :class:`InvalidAlertError`.
     """
 
     previously_throttled: bool
-    throttled_count: int = attrs.field(validator=_count)
+    throttled_count: int = attrs.field(validator=_COUNT)
     sequence_id: int | None
 
     def __init__(
@@ -52,15 +52,23 @@ class ThrottleMetadata:
         self.__attrs_init__(previously_throttled, throttled_count, sequence_id)
 
     def __attrs_post_init__(self) -> None:
-        if self.previously_throttled is not (self.throttled_count > 0):
-            raise ValueError(
-                f"previously_throttled: must equal throttled_count > 0, got "
-                f"{self.previously_throttled!r} with throttled_count={self.throttled_count}"
+        count = self.throttled_count
+        if self.previously_throttled is not (count > 0):
+            raise InvalidAlertError(
+                "previously_throttled",
+                self.previously_throttled,
+                f"must be True exactly when throttled_count > 0 (it is {count})",
             )
-        if (self.sequence_id is None) is not (self.throttled_count == 0):
-            raise ValueError(
-                f"sequence_id: must be set exactly when throttled_count > 0, got "
-                f"{self.sequence_id!r} with throttled_count={self.throttled_count}"
+        if count == 0:
+            if self.sequence_id is not None:
+                raise InvalidAlertError(
+                    "sequence_id", self.sequence_id, "must be None when throttled_count is 0"
+                )
+        elif type(self.sequence_id) is not int or self.sequence_id < 1:
+            raise InvalidAlertError(
+                "sequence_id",
+                self.sequence_id,
+                f"must be an integer >= 1 when throttled_count > 0 (it is {count})",
             )
 
     def to_duis(self) -> dict[str, int]:

@@ -5,7 +5,8 @@ error about a bad value is also a builtin ``ValueError``, so callers can catch
 either the library's own type or the builtin they already handle::
 
     AlertThrottleError (Exception)
-    ├── InvalidAlertError (+ ValueError)   an alert field, or a time given to advance()
+    ├── InvalidAlertError (+ ValueError)   an alert field (its DUIS throttling metadata
+    │   │                                  included), or a time given to advance()
     │   └── TrafficError                   ... read from a traffic file, at file:line
     ├── LateAlertError (+ ValueError)      an alert older than the clock, with late="reject"
     ├── PolicyError (+ ValueError)         a Threshold, PolicyConfig, policy or operations option
@@ -16,7 +17,9 @@ either the library's own type or the builtin they already handle::
                                            (an episode ending that never started, or twice)
 
 Each carries ``field`` (the name of the offending field, dotted for nested
-values such as ``per_code.8014.limit``) and ``value`` (the value as given).
+values such as ``per_code.8014.limit``), ``value`` (the value as given) and
+``problem`` (what is allowed). The message shows the value's ``repr``, cut
+short when it is long, so a hostile value cannot make the message huge.
 An error raised from ``ThrottlePolicy.feed_many`` also carries ``index``: the
 position in the batch at which it stopped (the alerts before it stay applied).
 """
@@ -36,6 +39,24 @@ __all__ = [
 ]
 
 
+#: The longest ``repr`` of a bad value shown in a message; the value itself is kept whole.
+_SHOWN = 200
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, at most about ``_SHOWN`` characters, never raising."""
+    if type(value) is int and value.bit_length() > 600:
+        # repr() of a huge int is slow, and refused past 4300 digits.
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} object with a failing repr>"
+    if len(text) > _SHOWN:
+        return f"{text[: _SHOWN - 20]}...{text[-17:]} ({len(text):,} characters)"
+    return text
+
+
 class AlertThrottleError(Exception):
     """Root of every exception alertthrottle raises on purpose."""
 
@@ -44,7 +65,7 @@ class AlertThrottleError(Exception):
     index: int | None
 
     def __init__(self, field: str, value: object, problem: str) -> None:
-        super().__init__(f"{field}: {problem}, got {value!r}")
+        super().__init__(f"{field}: {problem}, got {_shown(value)}")
         self.field = field
         self.value = value
         self.problem = problem
@@ -99,6 +120,8 @@ class TrafficError(InvalidAlertError):
         self.source = source
         self.line = line
         self.args = (f"{source}:{line}: {self.args[0]}",)
+
+
 class SnapshotError(AlertThrottleError, ValueError):
     """A snapshot is truncated, corrupted, of a newer format or for another configuration.
 

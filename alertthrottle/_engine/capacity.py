@@ -20,6 +20,7 @@ from .._core.alert import parse_timestamp
 from .._core.config import build_from_dict
 from .._core.errors import PolicyError
 from .._core.events import CapacityLevel, LevelChanged
+from .._core.validation import PERIOD
 
 __all__ = ["CapacityGuard", "CapacityLevel", "CapacityThresholds"]
 
@@ -34,11 +35,6 @@ def _count(_instance: object, attribute: attrs.Attribute[Any], value: object) ->
         raise PolicyError(attribute.name, value, "must be an integer >= 1")
 
 
-def _period(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) not in (int, float) or not (0 < value < math.inf):  # type: ignore[operator]
-        raise PolicyError(attribute.name, value, "must be a finite number of seconds > 0")
-
-
 @attrs.frozen(slots=True, init=False)
 class CapacityThresholds:
     """When the system is AMBER or RED, by the count of all alerts in ``(t - period, t]``.
@@ -49,7 +45,7 @@ class CapacityThresholds:
     falls to AMBER or, if the count is also below ``amber_clear``, to GREEN.
     """
 
-    period: int | float = attrs.field(validator=_period)
+    period: int | float = attrs.field(validator=PERIOD)
     amber: int = attrs.field(validator=_count)
     red: int = attrs.field(validator=_count)
     amber_clear: int = attrs.field(validator=_count)

@@ -31,8 +31,8 @@ table; see docs/operations.md)::
     amber_clear = 4000
     red = 20000
 
-Errors name the key path (``per_code.8014.limit: must be an integer >= 1,
-got 0``). A few policies are built in (see :data:`BUILTIN_POLICIES`), so a
+Errors name the key path (``per_code.8014.limit: must be an integer in
+1..1,000,000, got 0``). A few policies are built in (see :data:`BUILTIN_POLICIES`), so a
 fresh install can compare them without writing a file.
 """
 

@@ -21,11 +21,9 @@ import heapq
 import io
 import itertools
 import json
-import math
 import operator
 import os
 import sys
-import types
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, Literal, cast
@@ -122,17 +120,6 @@ def _csv_record(text: str, rest: Iterable[str]) -> list[str]:
 
 
 _UNKNOWN: Any = object()
-_ALERT_FIELDS = ("timestamp", "device_id", "code", "recipients")
-_new_object = object.__new__
-
-
-#: The slots of Alert's fields, in _ALERT_FIELDS order.
-_ALERT_SLOTS: tuple[Any, ...] = tuple(vars(Alert).get(name) for name in _ALERT_FIELDS)
-#: Whether Alert still has exactly these fields, each a slot; if it changes shape, the
-#: reader builds alerts the ordinary way rather than guess.
-_FAST_ALERTS = tuple(field.name for field in attrs.fields(Alert)) == _ALERT_FIELDS and all(
-    isinstance(slot, types.MemberDescriptorType) for slot in _ALERT_SLOTS
-)
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
 _DEVICE_CACHE = 1 << 20
 #: Distinct rows (less their timestamp) a CSV reader remembers: about one per device,
@@ -300,12 +287,8 @@ class TrafficReader:
         infos_get = self._infos.get
         devices = self.devices
         bad = self._bad
-        new_alert = _new_object
-        fast = _FAST_ALERTS
-        if fast:
-            # A slot's own setter is cheaper than object.__setattr__, which first looks
-            # the name up on the class; Alert being frozen only blocks its __setattr__.
-            set_time, set_device, set_code, set_recipients = (slot.__set__ for slot in _ALERT_SLOTS)
+        # The cells are parsed above; from_parsed checks them without converting again.
+        new_alert = Alert.from_parsed
         device_ids = self._device_ids
         device_ids_get = device_ids.get
         # Rows repeat: a device sends the same code to the same recipients again and
@@ -316,7 +299,6 @@ class TrafficReader:
         remember = i_time == 0
         remembered: dict[str, _Cells] = {}
         remembered_get = remembered.get
-        inf = math.inf
         rows = self.rows
         number = 1
         try:
@@ -392,23 +374,15 @@ class TrafficReader:
                             timestamp = float(stamp)
                         except ValueError:
                             timestamp = _time_from_text(stamp)
-                        # NaN fails both comparisons, so it is refused with the infinities.
-                        if not (0 <= timestamp < inf):
-                            raise InvalidAlertError("timestamp", stamp, "must be finite and >= 0")
                     except InvalidAlertError as exc:
                         bad(line_number, exc.field, exc.value, exc.problem)
                         continue
-                if fast:
-                    # The fields are parsed and checked above with the parsers the
-                    # converters use; building the slots directly skips only the
-                    # second, identical check (this loop runs for every row).
-                    alert = new_alert(Alert)
-                    set_time(alert, timestamp)
-                    set_device(alert, device_id)
-                    set_code(alert, code)
-                    set_recipients(alert, recipients)
-                else:
-                    alert = Alert(timestamp, device_id, code, recipients)
+                try:
+                    # Checks the time's bounds (NaN, negative, milliseconds...) too.
+                    alert = new_alert(timestamp, device_id, code, recipients)
+                except InvalidAlertError as exc:
+                    bad(line_number, exc.field, stamp, exc.problem)  # the cell as written
+                    continue
                 if info is not None:
                     devices[device_id] = info
                 yield alert
