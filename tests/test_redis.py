@@ -390,3 +390,67 @@ def test_reported_counts_helpers_agree(redis_client):
     policy = RedisThrottlePolicy(redis_client, WORKED)
     decisions = policy.feed_many(Alert(t, DEVICE, 0x8014) for t in (0, 1, 2, 3, 4, 5, 20))
     assert reported_counts(decisions) == 3 and len(ended(decisions)) == 1
+
+
+# -- reconfiguration, audited -------------------------------------------------------------------
+
+
+@settings(max_examples=40)
+@given(
+    configs=st.lists(policy_configs(), min_size=2, max_size=3),
+    stream=alert_streams(),
+    data=st.data(),
+)
+def test_reconfigure_decides_as_the_core_does(redis_server, configs, stream, data):
+    client = redis.Redis(port=redis_server.port)
+    client.flushdb()
+    shared = RedisThrottlePolicy(client, configs[0], chunk_size=3)
+    joined = RedisThrottlePolicy(redis.Redis(port=redis_server.port), configs[0])
+    core = ThrottlePolicy(configs[0])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), min_size=1, max_size=2)))
+    done = 0
+    for number, (cut, config) in enumerate(zip(cuts, configs[1:], strict=False)):
+        part = stream[done:cut]
+        assert [canonical(d) for d in shared.feed_many(part)] == [
+            canonical(d) for d in core.feed_many(part)
+        ]
+        done = cut
+        at = (core.clock or 0) + data.draw(st.sampled_from([0, 0.5, 3, 1000]))
+        mine = shared.reconfigure(config, at=at, reason=f"change {number}")
+        theirs = core.reconfigure(config, at=at, reason=f"change {number}")
+        assert mine == theirs
+        assert [canonical(Decision(Verdict.DELIVER, events=mine.events))] == [
+            canonical(Decision(Verdict.DELIVER, events=theirs.events))
+        ]
+        # The other process takes the new config on its next call.
+        assert joined.stats.total == core.stats.total and joined.config == config
+    rest = stream[done:]
+    assert [canonical(shared.feed(a)) for a in rest] == [canonical(core.feed(a)) for a in rest]
+    assert shared.config_history == core.config_history
+    assert five(shared.stats) == five(core.stats)
+    assert shared.pending_counts() == core.pending_counts()
+    assert shared.open_episodes() == core.open_episodes()
+    client.close()
+
+
+def test_reconfigure_is_refused_when_stale_or_before_the_clock(redis_client):
+    first = RedisThrottlePolicy(redis_client, WORKED)
+    second = RedisThrottlePolicy(redis_client, WORKED)
+    first.feed(Alert(5, DEVICE, 0x8014))
+    looser = PolicyConfig(default=Threshold(limit=5, period=10))
+    with pytest.raises(PolicyError, match="before the policy clock"):
+        first.reconfigure(looser, at=4, reason="too early")
+    with pytest.raises(PolicyError, match="reason"):
+        first.reconfigure(looser, at=6, reason=" ")
+    change = first.reconfigure(looser, at=6, reason="fewer episodes")
+    assert change.version == 2 and [c.path for c in change.changes] == [
+        "default.limit",
+        "default.resume_below",
+    ]
+    with pytest.raises(PolicyError, match="reconfigured by another process"):
+        second.reconfigure(WORKED, at=7, reason="stale")
+    assert second.config == looser  # it has read the stored config meanwhile
+    # A process started with the old config is refused; with the new one it joins.
+    with pytest.raises(PolicyError, match="differs"):
+        RedisThrottlePolicy(redis_client, WORKED)
+    assert RedisThrottlePolicy(redis_client, looser).config_history == first.config_history

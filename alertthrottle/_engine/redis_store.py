@@ -27,6 +27,7 @@ from .._core.errors import (
 from .._core.events import Event, ThrottlingEnded, ThrottlingStarted
 from .partition import partition_for
 from .policy import LateMode
+from .reconfigure import ConfigChange, diff_configs
 from .redis_lua import SCRIPT
 
 __all__ = ["RedisThrottlePolicy"]
@@ -37,6 +38,8 @@ _PLAIN = tuple((Decision(verdict), Decision(verdict, late=True)) for verdict in 
 _NAMESPACE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/")
 #: Idle keys a call may drop besides those of its own alerts (a bound on one call's work).
 _IDLE_BUDGET = 64
+#: The most idle keys one call looks at (also bounds a Lua unpack).
+_MAX_BUDGET = 4000
 
 
 def _text(value: Any) -> str:
@@ -314,13 +317,118 @@ class RedisThrottlePolicy:
                 _time_text(t),
                 str(partition),
                 str(self._partitions),
-                str(_IDLE_BUDGET * 16),
+                str(_MAX_BUDGET),
             )
             self._seen_version(reply[0])
             events.extend(self._ended(item) for item in reply[1])
         if self._partitions > 1:
             events.sort(key=lambda event: event.at)
         return events
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def reconfigure(
+        self, new_config: PolicyConfig, *, at: float | object, reason: str
+    ) -> ConfigChange:
+        """Put ``new_config`` in force at ``at`` for every attached process, audited.
+
+        The rules of :meth:`ThrottlePolicy.reconfigure` (docs/reconfiguration.md),
+        applied on the server in one atomic call per partition that walks every
+        tracked key. ``at`` must not be before the clock. Refused with
+        :class:`PolicyError` when another process reconfigured first (read
+        :attr:`config` and decide again).
+        """
+        if not isinstance(new_config, PolicyConfig):
+            raise PolicyError("new_config", new_config, "must be a PolicyConfig")
+        if type(reason) is not str or not reason.strip():
+            raise PolicyError("reason", reason, "must be a non-empty str saying why")
+        try:
+            t = parse_timestamp(at, "at")
+        except InvalidAlertError as exc:
+            raise PolicyError("at", at, exc.problem) from None
+        # What this process believes it changes: refused if another changed it first.
+        previous = self._config
+        expected = self._version
+        clock = self.clock
+        if clock is not None and t < clock:
+            raise PolicyError("at", at, f"is before the policy clock ({clock})")
+        version = expected + 1
+        entry = json.dumps(
+            {"version": version, "at": t, "reason": reason, "config": new_config.as_dict()},
+            sort_keys=True,
+        )
+        events: list[ThrottlingEnded] = []
+        for partition in range(self._partitions):
+            reply = json.loads(
+                self._run(
+                    partition,
+                    "reconfigure",
+                    _time_text(t),
+                    str(expected),
+                    _config_text(new_config),
+                    entry,
+                    # Partitions after the first follow even if their clock moved on.
+                    "1" if partition else "0",
+                    *_rules(new_config),
+                )
+            )
+            if reply[0] == "version":
+                self._seen_version(reply[1])
+                raise PolicyError(
+                    "config",
+                    new_config,
+                    f"namespace {self._namespace!r} was reconfigured by another process "
+                    f"(now version {int(reply[1])}): read .config and decide again",
+                )
+            if reply[0] == "clock":
+                raise PolicyError("at", at, f"is before the policy clock ({reply[1]})")
+            events.extend(self._ended(item) for item in reply[3])
+        self._config = new_config
+        self._version = version
+        if self._partitions > 1:
+            events.sort(key=lambda event: event.at)
+        return ConfigChange(
+            version=version,
+            at=t,
+            reason=reason,
+            config=new_config,
+            changes=diff_configs(previous, new_config),
+            events=tuple(events),
+        )
+
+    @property
+    def config_history(self) -> tuple[ConfigChange, ...]:
+        """Every configuration the namespace has had, oldest first, as stored on the server."""
+        per_partition = [
+            self._call(lambda key=key: self._client.lrange(key, 0, -1))
+            for key in (prefix + ":hist" for prefix in self._prefixes)
+        ]
+        history: list[ConfigChange] = []
+        previous: PolicyConfig | None = None
+        for entries in zip(*per_partition, strict=False):
+            head, _, _ = _text(entries[0]).partition("\n")
+            data = json.loads(head)
+            config = PolicyConfig.from_dict(data["config"])
+            events = sorted(
+                (
+                    self._ended(item)
+                    for entry in entries
+                    for item in json.loads(_text(entry).partition("\n")[2] or "[]")
+                ),
+                key=lambda event: event.at,
+            )
+            history.append(
+                ConfigChange(
+                    version=int(data["version"]),
+                    at=data["at"],
+                    reason=data["reason"],
+                    config=config,
+                    changes=() if previous is None else diff_configs(previous, config),
+                    events=tuple(events),
+                )
+            )
+            previous = config
+        return tuple(history)
 
     # -- the round trips ------------------------------------------------------------------
 
@@ -355,7 +463,9 @@ class RedisThrottlePolicy:
         for partition, indices in groups:
             try:
                 got, stopped = self._feed_chunk(
-                    partition, [chunk[i] for i in indices], _IDLE_BUDGET + 2 * len(indices)
+                    partition,
+                    [chunk[i] for i in indices],
+                    min(_MAX_BUDGET, _IDLE_BUDGET + 2 * len(indices)),
                 )
             except StateStoreError as exc:
                 failed = indices[0]
@@ -376,16 +486,22 @@ class RedisThrottlePolicy:
         self, partition: int, alerts: Sequence[Alert], budget: int
     ) -> tuple[list[Decision], LateAlertError | None]:
         """One script call: decide ``alerts`` (all of ``partition``) in order."""
-        args = [self._reject, str(partition), str(self._partitions), str(budget)]
+        lines = []
         for alert in alerts:
             recipients = alert.recipients
-            args += (
-                _time_text(alert.timestamp),
-                alert.device_id,
-                str(alert.code),
-                json.dumps(recipients) if recipients else "",
-            )
-        version, stopped, clock, replies = self._run(partition, "feed", *args)
+            line = f"{_time_text(alert.timestamp)} {alert.device_id} {alert.code}"
+            # JSON (ASCII, escaped) never holds a raw line break, the lines' separator.
+            lines.append(f"{line} {json.dumps(recipients)}" if recipients else line)
+        reply = self._run(
+            partition,
+            "feed",
+            self._reject,
+            str(partition),
+            str(self._partitions),
+            str(budget),
+            "\n".join(lines),
+        )
+        version, stopped, clock, replies = json.loads(reply)
         self._seen_version(version)
         decisions = [
             self._decision(alert, reply) for alert, reply in zip(alerts, replies, strict=False)
@@ -398,11 +514,13 @@ class RedisThrottlePolicy:
             )
         return decisions, refused
 
-    def _decision(self, alert: Alert, reply: list[Any]) -> Decision:
-        verdict, late, sampled, count, sequence, ended, started = reply
-        if not (ended or started or count or sampled):
-            plain: Decision = _PLAIN[verdict][late]
+    def _decision(self, alert: Alert, reply: int | list[Any]) -> Decision:
+        if type(reply) is int:
+            # Nothing to report: verdict * 2 + late.
+            plain: Decision = _PLAIN[reply >> 1][reply & 1]
             return plain
+        assert isinstance(reply, list)
+        verdict, late, sampled, count, sequence, ended, started = reply
         events: list[Event] = [self._ended(item) for item in ended]
         if started:
             sequence_id, window_count, at = started
@@ -475,13 +593,12 @@ class RedisThrottlePolicy:
         return max(versions)
 
     def _seen_version(self, version: Any) -> None:
-        if int(version) != self._version:
-            raise PolicyError(
-                "config",
-                self._config,
-                f"namespace {self._namespace!r} is now at config version {int(version)}: "
-                "attach again",
-            )
+        """Take the stored config when another process has reconfigured the namespace."""
+        if int(version) == self._version:
+            return
+        text = self._call(lambda: self._client.hget(self._metas[0], "config"))
+        self._config = PolicyConfig.from_dict(json.loads(_text(text)))
+        self._version = int(version)
 
     def _run(self, partition: int, mode: str, *args: str) -> Any:
         """Call the script by SHA on ``partition``'s keys; load it again if the server lost it."""
