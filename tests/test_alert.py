@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from value_helpers import anything, assert_refusal
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
 from alertthrottle._core.alert import DeviceIds, parse_device_id
@@ -208,3 +210,42 @@ def test_device_table_is_bounded_and_holds_only_valid_ids():
     with pytest.raises(InvalidAlertError):
         table.canonical("not an id", "device")
     assert table.lookup("not an id") is None
+
+
+# -- any bad value, field by field (the spec's rules, written out independently) -----------------
+
+_EUI64 = re.compile(r"[0-9A-Fa-f]{2}([-:]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){6}")
+_CODE_TEXT = re.compile(r"(0[xX])?[0-9A-Fa-f]{1,4}")
+
+
+def _valid(field: str, value: object) -> bool:
+    if field == "timestamp":
+        if isinstance(value, datetime):
+            return value.utcoffset() is not None and 0 <= value.timestamp() < 253_402_300_800
+        return type(value) in (int, float) and 0 <= value < 253_402_300_800
+    if field == "device_id":
+        return type(value) is str and _EUI64.fullmatch(value) is not None
+    if field == "code":
+        if type(value) is str:
+            return _CODE_TEXT.fullmatch(value) is not None
+        return type(value) is int and 0 <= value <= 0xFFFF
+    try:  # recipients: any iterable but a str, of non-empty str
+        items = list(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return not isinstance(value, str) and all(type(i) is str and i for i in items)
+
+
+@given(
+    st.sampled_from(["timestamp", "device_id", "code", "recipients"]),
+    anything | st.from_regex(_EUI64, fullmatch=True) | st.from_regex(_CODE_TEXT, fullmatch=True),
+)
+def test_every_bad_field_value_is_refused_naming_field_and_value(field, value):
+    fields = {"timestamp": 0, "device_id": CANONICAL, "code": 1, "recipients": ()}
+    fields[field] = value
+    if _valid(field, value):
+        assert Alert(**fields) == Alert(**fields)
+        return
+    with pytest.raises(InvalidAlertError) as info:
+        Alert(**fields)
+    assert_refusal(info.value, field, value)

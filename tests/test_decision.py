@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alertthrottle import Decision, Stats, ThrottleMetadata, Verdict
+from alertthrottle import Decision, InvalidAlertError, Stats, ThrottleMetadata, Verdict
 
 
 def test_metadata_derives_previously_throttled():
@@ -28,11 +28,21 @@ def test_to_duis_omits_elements_when_nothing_was_throttled():
         ((True, 2, None), "sequence_id"),
         ((False, 0, 4), "sequence_id"),
         ((False, -1, None), "throttled_count"),
+        ((True, 2.0, 1), "throttled_count"),
+        ((True, 2, 0), "sequence_id"),
+        ((True, 2, True), "sequence_id"),
+        ((True, 2, "1"), "sequence_id"),
+        ((1, 2, 1), "previously_throttled"),
     ],
 )
 def test_inconsistent_metadata_is_refused(args, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(InvalidAlertError) as info:
         ThrottleMetadata(*args)
+    assert info.value.field == field
+    assert (
+        info.value.value
+        is args[("previously_throttled", "throttled_count", "sequence_id").index(field)]
+    )
 
 
 def test_verdicts_are_strings_for_json():

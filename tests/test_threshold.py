@@ -6,8 +6,10 @@ import math
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
+from value_helpers import anything, assert_refusal
 
-from alertthrottle import PolicyConfig, PolicyError, Threshold
+from alertthrottle import CapacityThresholds, PolicyConfig, PolicyError, Threshold
 from alertthrottle.testing import policy_configs
 
 
@@ -110,3 +112,82 @@ def test_from_dict_names_key_paths(data, field):
         PolicyConfig.from_dict(data)
     assert info.value.field == field
     assert str(info.value).startswith(f"{field}: ")
+
+
+# -- any bad value, field by field; every bound accepted right up to itself -----------------------
+
+MAX_LIMIT = 1_000_000
+MAX_SECONDS = 366 * 86_400
+
+
+def _number(value: object) -> bool:
+    return type(value) in (int, float)
+
+
+_THRESHOLD_RULES = {
+    "limit": lambda v: type(v) is int and 1 <= v <= MAX_LIMIT,
+    "period": lambda v: _number(v) and 0 < v <= MAX_SECONDS,
+    "resume_below": lambda v: v is None or (type(v) is int and 1 <= v <= MAX_LIMIT),
+    "sample_every": lambda v: v is None or (type(v) is int and v >= 2),
+    "sample_interval": lambda v: v is None or (_number(v) and 0 < v <= MAX_SECONDS),
+}
+
+
+@given(st.sampled_from(sorted(_THRESHOLD_RULES)), anything)
+def test_every_bad_threshold_value_is_refused_naming_field_and_value(field, value):
+    # limit at its bound, so that any valid resume_below fits under it.
+    fields: dict[str, object] = {"limit": MAX_LIMIT, "period": 60}
+    fields[field] = value
+    if _THRESHOLD_RULES[field](value):
+        expected = MAX_LIMIT if value is None and field == "resume_below" else value
+        assert getattr(Threshold(**fields), field) == expected
+        return
+    with pytest.raises(PolicyError) as info:
+        Threshold(**fields)
+    assert_refusal(info.value, field, value)
+
+
+@given(
+    st.integers(1, MAX_LIMIT),
+    st.one_of(st.integers(1, MAX_SECONDS), st.floats(0, MAX_SECONDS, exclude_min=True)),
+)
+def test_thresholds_are_accepted_up_to_the_bounds(limit, period):
+    threshold = Threshold(limit, period, resume_below=limit, sample_interval=period)
+    assert (threshold.limit, threshold.period, threshold.sample_interval) == (limit, period, period)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"limit": MAX_LIMIT + 1, "period": 60}, "limit"),
+        ({"limit": 10**10, "period": 60}, "limit"),
+        ({"limit": 5, "period": MAX_SECONDS + 1}, "period"),
+        ({"limit": 5, "period": 10**400}, "period"),
+        ({"limit": 5, "period": 60, "sample_interval": MAX_SECONDS + 0.5}, "sample_interval"),
+    ],
+)
+def test_thresholds_beyond_the_bounds_are_refused(kwargs, field):
+    with pytest.raises(PolicyError) as info:
+        Threshold(**kwargs)
+    assert info.value.field == field
+
+
+def test_policy_files_get_the_same_bounds():
+    with pytest.raises(PolicyError) as info:
+        PolicyConfig.from_dict({"per_code": {"8014": {"limit": 5, "period": MAX_SECONDS + 1}}})
+    assert (info.value.field, info.value.value) == ("per_code.8014.period", MAX_SECONDS + 1)
+    data = {"default": {"limit": MAX_LIMIT, "period": MAX_SECONDS}}
+    assert PolicyConfig.from_dict(data).default == Threshold(MAX_LIMIT, MAX_SECONDS)
+
+
+@given(anything)
+def test_capacity_periods_have_the_threshold_bound(value):
+    if _THRESHOLD_RULES["period"](value):
+        assert CapacityThresholds(value, 1, 2).period == value
+        return
+    with pytest.raises(PolicyError) as info:
+        CapacityThresholds(value, 1, 2)
+    assert_refusal(info.value, "period", value)
+    with pytest.raises(PolicyError) as info:
+        CapacityThresholds.from_dict({"period": value, "amber": 1, "red": 2}, "capacity.")
+    assert info.value.field == "capacity.period"

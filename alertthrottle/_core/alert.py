@@ -130,7 +130,10 @@ def parse_timestamp(value: object, field: str = "timestamp") -> int | float:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidAlertError(field, value, "must be timezone-aware, not a naive datetime")
-        return check_timestamp(value.timestamp(), field)
+        seconds = value.timestamp()
+        if 0 <= seconds < MAX_TIMESTAMP:
+            return seconds
+        raise InvalidAlertError(field, value, "must be from 1970 UTC and before the year 10000")
     kind = type(value)
     if kind is int or kind is float:
         return check_timestamp(value, field)

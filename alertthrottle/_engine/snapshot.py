@@ -26,6 +26,7 @@ from .._core.alert import format_code, parse_code, parse_device_id
 from .._core.config import PolicyConfig
 from .._core.errors import AlertThrottleError, SnapshotError
 from .._core.events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
+from .._core.validation import MAX_SECONDS, MAX_TIMESTAMP
 from .capacity import CapacityGuard, CapacityThresholds
 from .history import ConfigChange, SettingChange, diff_configs
 from .state import COUNTERS, EngineState
@@ -47,7 +48,7 @@ _STEP = 1024 * 1024
 #: Every time in a snapshot is below this: the year 10000 plus two of the longest
 #: periods (a key is filed in a schedule at its last time plus its period). It
 #: keeps every number exact as a float and far from overflowing.
-_TIME_BOUND = 253_402_300_800 + 2 * 31_622_400
+_TIME_BOUND = MAX_TIMESTAMP + 2 * MAX_SECONDS
 #: Temporary files of a save older than this are taken as left by a dead writer.
 _STALE_AFTER = 3600.0
 
