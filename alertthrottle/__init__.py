@@ -26,6 +26,7 @@ from ._engine.partition import partition_for
 from ._engine.policy import ThrottlePolicy
 from ._io.devices import load_device_registry
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
+from ._io.reorder import reorder
 from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
 from ._ops.digest import DigestBuilder, DigestRow
 from ._ops.incidents import (
@@ -98,6 +99,7 @@ __all__ = [
     "parse_policy",
     "partition_for",
     "read_traffic",
+    "reorder",
     "root_cause_csv",
     "root_cause_json",
     "root_cause_report",

@@ -62,6 +62,7 @@ EXPECTED = [
     "parse_policy",
     "partition_for",
     "read_traffic",
+    "reorder",
     "root_cause_csv",
     "root_cause_json",
     "root_cause_report",

@@ -71,7 +71,7 @@ def test_bad_row_fails_with_file_line_field(tmp_path: Path) -> None:
         seen.extend(reader)
     exc = info.value
     assert str(exc) == (
-        f"{path}:3: code: must be 1 to 4 hexadecimal digits, optionally after '0x', got '80X4'"
+        f"{path}:3: code: must be 1 to 4 hexadecimal digits, optionally after '0x', got \"80X4\""
     )
     assert isinstance(exc, InvalidAlertError) and isinstance(exc, ValueError)
     assert (exc.source, exc.line, exc.field, exc.value) == (str(path), 3, "code", "80X4")
@@ -94,9 +94,7 @@ def test_skip_counts_every_bad_row_and_keeps_the_first_ten(tmp_path: Path) -> No
     assert len(reader.skipped_rows) == KEPT_SKIPS
     first = reader.skipped_rows[0]
     assert (first.line, first.field) == (3, "timestamp")
-    assert str(first) == (
-        f"{path}:3: timestamp: must be finite, >= 0 and < 253402300800 (the year 10000), got '-1'"
-    )
+    assert str(first) == f"{path}:3: timestamp: must be finite and >= 0, got \"-1\""
 
 
 def test_missing_header_column_is_fatal_even_when_skipping(tmp_path: Path) -> None:
@@ -188,7 +186,7 @@ def test_reading_is_a_stream() -> None:
 def test_reader_iterates_once(tmp_path: Path) -> None:
     reader = TrafficReader(write(tmp_path / "t.csv", "timestamp,device_id,code\n"))
     assert list(reader) == []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(TrafficError, match="only once"):
         list(reader)
 
 

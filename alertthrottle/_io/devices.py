@@ -7,7 +7,9 @@ says how a registry's make and the traffic's are combined.
 from __future__ import annotations
 
 import csv
+import io
 import os
+from typing import Any
 
 from .._core.alert import DeviceInfo, parse_device_id
 from .._core.errors import AlertThrottleError, TrafficError
@@ -44,31 +46,44 @@ def load_device_registry(path: str | os.PathLike[str]) -> dict[str, DeviceInfo]:
     makes raises :class:`TrafficError` saying ``file:line``.
     """
     name = os.fspath(path)
+    with open(name, "rb") as raw:
+        data = raw.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TrafficError(
+            name, line, "row", f"0x{data[exc.start]:02X}",
+            "has a byte that is not UTF-8; save the file as UTF-8",
+        ) from None  # fmt: skip
+    return _registry(name, csv.reader(io.StringIO(text, newline="")))
+
+
+def _registry(name: str, reader: Any) -> dict[str, DeviceInfo]:
+    """The makes of a registry file ``name`` read by the csv ``reader``."""
     registry: dict[str, DeviceInfo] = {}
-    with open(name, encoding="utf-8", newline="") as stream:
-        reader = csv.reader(stream)
-        columns = _columns(name, next(reader, None))
-        for cells in reader:
-            line = reader.line_num
-            if not cells or all(not cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(columns):
-                raise TrafficError(
-                    name, line, "row", cells, f"must have {len(columns)} cells like the header"
-                )
-            row = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
-            try:
-                device_id = parse_device_id(row["device_id"])
-                info = DeviceInfo(
-                    row.get("manufacturer") or None,
-                    row.get("model") or None,
-                    row.get("firmware") or None,
-                )
-            except AlertThrottleError as exc:
-                raise TrafficError(name, line, exc.field, exc.value, exc.problem) from None
-            if registry.get(device_id, info) != info:
-                raise TrafficError(
-                    name, line, "device_id", device_id, "is listed twice with different makes"
-                )
-            registry[device_id] = info
+    columns = _columns(name, next(reader, None))
+    for cells in reader:
+        line = reader.line_num
+        if not cells or all(not cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            raise TrafficError(
+                name, line, "row", cells, f"must have {len(columns)} cells like the header"
+            )
+        row = dict(zip(columns, (cell.strip() for cell in cells), strict=True))
+        try:
+            device_id = parse_device_id(row["device_id"])
+            info = DeviceInfo(
+                row.get("manufacturer") or None,
+                row.get("model") or None,
+                row.get("firmware") or None,
+            )
+        except AlertThrottleError as exc:
+            raise TrafficError(name, line, exc.field, exc.value, exc.problem) from None
+        if registry.get(device_id, info) != info:
+            raise TrafficError(
+                name, line, "device_id", device_id, "is listed twice with different makes"
+            )
+        registry[device_id] = info
     return registry

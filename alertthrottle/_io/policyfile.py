@@ -195,7 +195,19 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
     read raises ``OSError``.
     """
     file = Path(path)
-    return parse_policy(file.read_text(encoding="utf-8"), name=file.stem)
+    data = file.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PolicyError(
+            "toml",
+            file.stem,
+            f"has a byte that is not UTF-8 (0x{data[exc.start]:02X} at line {line}, column "
+            f"{column}); TOML files are UTF-8",
+        ) from None
+    return parse_policy(text, name=file.stem)
 
 
 #: Built-in policies by name, as TOML text (``--policy dcc-like`` and the like).

@@ -3,27 +3,31 @@
 A traffic file holds one alert per row: ``timestamp, device_id, code,
 recipients`` and, optionally, ``manufacturer, model, firmware`` (which
 become a :class:`DeviceInfo` per device). Files may be gzip-compressed and
-``-`` is standard input. Reading is a stream: memory holds one row, the
-caches of distinct codes and recipient lists, and one ``DeviceInfo`` per
-device that has any.
+``-`` is standard input. Reading is a stream: memory holds one row (at most
+:data:`MAX_RECORD` characters), the caches of distinct codes and recipient
+lists, and one ``DeviceInfo`` per device that has any.
 
 A bad row either stops the read with a :class:`TrafficError` that says
 ``file:line: field: problem`` (``on_error="fail"``), or is counted and the
 first few kept as :class:`SkippedRow` (``on_error="skip"``): nothing is
-dropped without being counted.
+dropped without being counted. A problem with the whole file (empty, a
+truncated gzip, a header without the needed columns) always stops the read.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import heapq
 import io
 import itertools
 import json
+import math
 import operator
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, Literal, cast
@@ -39,10 +43,14 @@ from .._core.alert import (
     parse_timestamp,
 )
 from .._core.errors import InvalidAlertError, TrafficError
+from .._core.text import write_csv
 
 __all__ = [
+    "KEPT_SKIPS",
+    "MAX_RECORD",
     "OnError",
     "SkippedRow",
+    "TimeUnit",
     "TrafficFormat",
     "TrafficReader",
     "merge_traffic",
@@ -53,13 +61,22 @@ __all__ = [
 
 TrafficFormat = Literal["csv", "jsonl"]
 OnError = Literal["fail", "skip"]
+TimeUnit = Literal["s", "ms", "us"]
 
 #: How many skipped rows a reader keeps for the report (all are counted).
 KEPT_SKIPS = 10
+#: The longest line or CSV record (quoted line breaks included) a reader takes, in
+#: characters: a longer one is a bad row, read no further than this, so a line with no
+#: end (a gzip bomb of one line, a quote that never closes) cannot exhaust memory.
+MAX_RECORD = 1 << 16
 
 _REQUIRED = ("timestamp", "device_id", "code")
 _DEVICE_FIELDS = ("manufacturer", "model", "firmware")
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Epoch seconds of 10000-01-01T00:00:00Z: times must come before it.
+_YEAR_10000 = 253_402_300_800
+_UNITS: dict[str, int] = {"s": 1, "ms": 1000, "us": 1_000_000}
+_UNIT_NAMES = {"ms": "milliseconds", "us": "microseconds"}
 
 
 @attrs.frozen(slots=True)
@@ -71,15 +88,38 @@ class SkippedRow:
     field: str
     problem: str
     value: str
-    """The offending value, as ``repr`` shows it (truncated to 60 characters)."""
+    """The offending value as the file has it (shortened to 60 characters)."""
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.field}: {self.problem}, got {self.value}"
 
 
-def _shorten(value: object) -> str:
+def _shown(value: object) -> str:
+    """A value as an error shows it: a cell's text in quotes, anything else as Python has it."""
+    if isinstance(value, str):
+        # Bytes that are not UTF-8 (read with surrogateescape) are shown as \xNN.
+        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        if not value.strip():
+            return "an empty cell" if not value else f'"{value}"'
+        text = value.rstrip("\r\n")
+        return f'"{text}"' if len(text) <= 60 else f'"{text[:57]}..."'
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _row_error(source: str, line: int, field: str, value: object, problem: str) -> TrafficError:
+    """A :class:`TrafficError` worded for the file: the cell's text, not a Python repr."""
+    error = TrafficError(source, line, field, value, problem)
+    where = f"{source}:{line}" if line else source
+    error.args = (f"{where}: {field}: {problem}, got {_shown(value)}",)
+    return error
+
+
+def _file_error(source: str, line: int, problem: str) -> TrafficError:
+    """A problem with the whole file (at ``line``, 0 for none): ``file: problem``."""
+    error = TrafficError(source, line, "file", None, problem)
+    error.args = (f"{source}:{line}: {problem}" if line else f"{source}: {problem}",)
+    return error
 
 
 def _format_for(name: str) -> TrafficFormat | None:
@@ -93,30 +133,82 @@ def _format_for(name: str) -> TrafficFormat | None:
 
 def _parse_time_text(text: str) -> int | float | datetime:
     """Epoch seconds (int or float text) or ISO 8601; the Alert checks the range and offset."""
+    stripped = text.strip()
+    # int() refuses more than 4300 digits with a ValueError; such a number is no time.
+    if stripped.isdecimal() and len(stripped) <= 20:
+        return int(stripped)
     try:
-        return int(text)
+        return float(stripped)
     except ValueError:
         pass
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.strip())
+        return datetime.fromisoformat(stripped)
     except ValueError:
         raise InvalidAlertError(
             "timestamp", text, "must be epoch seconds or ISO 8601 with a UTC offset"
         ) from None
 
 
-def _time_from_text(text: str) -> int | float:
-    """Epoch seconds from an ISO 8601 CSV cell, checked as an Alert would check them."""
-    return parse_timestamp(_parse_time_text(text))
+def _out_of_range(value: float, text: object, unit: str) -> InvalidAlertError:
+    """The error for a time outside 0 <= t < year 10000, with a hint when it looks scaled."""
+    if not value >= 0:
+        return InvalidAlertError("timestamp", text, "must be finite and >= 0")
+    if unit == "s" and value < _YEAR_10000 * 1000:
+        hint = "epoch milliseconds: read the file with time_unit='ms' (--time-unit ms)"
+    elif unit in ("s", "ms") and value < _YEAR_10000 * 1_000_000:
+        hint = "epoch microseconds: read the file with time_unit='us' (--time-unit us)"
+    else:
+        hint = ""
+    problem = "must be before the year 10000"
+    if hint and value < float("inf"):
+        problem += f"; it looks like {hint}"
+    return InvalidAlertError("timestamp", text, problem)
 
 
-def _csv_record(text: str, rest: Iterable[str]) -> list[str]:
-    """The cells of one CSV record starting with line ``text`` (quoting as csv reads it)."""
-    return next(csv.reader(itertools.chain((text,), rest)), [])
+def _scaled(value: int | float, unit: str) -> int | float:
+    """Epoch ``value`` in ``unit`` as seconds: an int when it is whole seconds."""
+    divisor = _UNITS[unit]
+    if divisor == 1:
+        return value
+    if type(value) is int and value % divisor == 0:
+        return value // divisor
+    return value / divisor
+
+
+#: A cell write_csv guarded against spreadsheet formulas: ``'`` then what a formula starts with.
+_GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+def _unguarded(text: str) -> str:
+    """A CSV cell as it was before :func:`write_traffic` guarded it (``'=x`` -> ``=x``)."""
+    return text[1:] if text.startswith(_GUARDED) else text
+
+
+def _guarded(text: str) -> str:
+    """A cell that already looks guarded gets one more ``'``, so reading it back is exact."""
+    return "'" + text if text.startswith(_GUARDED) else text
+
+
+def _not_utf8(line: str) -> str | None:
+    """Why ``line`` (decoded with surrogateescape) is not UTF-8, or None when it is."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # surrogateescape turned each undecodable byte into U+DC80..U+DCFF.
+        byte = ord(line[exc.start]) - 0xDC00
+        return (
+            f"has a byte that is not UTF-8 (0x{byte:02X} at character {exc.start + 1}); "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        )
+    return None
+
+
+class _RecordTooLong(Exception):
+    """A quoted CSV record ran past :data:`MAX_RECORD` characters."""
+
+
+class _RecordNotUtf8(Exception):
+    """A line inside a quoted CSV record is not UTF-8."""
 
 
 _UNKNOWN: Any = object()
@@ -129,8 +221,22 @@ _ROW_CACHE = 1 << 17
 _Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
 
 
-def _binary_input(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
-    """Open ``source`` for binary reading, un-gzipping it when it starts with gzip's magic."""
+@attrs.frozen(slots=True)
+class _Layout:
+    """Where a CSV file's header puts each field."""
+
+    width: int
+    time: int
+    device: int
+    code: int
+    recipients: int
+    makes: Any  # itemgetter of the make cells (absent ones at ``width``, an appended "")
+    has_makes: bool
+    pad: bool
+
+
+def _open_binary(source: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], IO[bytes]]:
+    """``source`` opened for binary reading: (the file itself, the data un-gzipped)."""
     if isinstance(source, str | os.PathLike):
         if os.fspath(source) == "-":
             raw: IO[bytes] = sys.stdin.buffer
@@ -141,8 +247,19 @@ def _binary_input(source: str | os.PathLike[str] | IO[bytes]) -> IO[bytes]:
     # peek() looks at the first bytes without consuming them, even on a pipe.
     buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     if buffered.peek(2)[:2] == _GZIP_MAGIC:
-        return cast("IO[bytes]", gzip.GzipFile(fileobj=buffered, mode="rb"))
-    return cast("IO[bytes]", buffered)
+        return raw, cast("IO[bytes]", gzip.GzipFile(fileobj=buffered, mode="rb"))
+    return raw, cast("IO[bytes]", buffered)
+
+
+def _file_size(source: str | os.PathLike[str] | IO[bytes]) -> int | None:
+    """The size in bytes of a regular file given by path, else None (stdin, pipes, streams)."""
+    if not isinstance(source, str | os.PathLike) or os.fspath(source) == "-":
+        return None
+    try:
+        stat = os.stat(source)
+    except OSError:
+        return None
+    return stat.st_size if stat.st_size > 0 else None
 
 
 class TrafficReader:
@@ -155,7 +272,10 @@ class TrafficReader:
     :class:`DeviceInfo` last given for them. ``format=None`` picks the format
     from the file name (``.csv``, ``.jsonl``, ``.ndjson``; ``.gz`` after it
     is allowed) or else from the first character of the data (``{`` for
-    JSON Lines).
+    JSON Lines). ``time_unit`` says what numeric timestamps count: ``"s"``
+    (epoch seconds, the default), ``"ms"`` or ``"us"``; ISO 8601 text is read
+    as it says. ``size`` and ``position`` (bytes of the file as stored, so
+    compressed for a ``.gz``) let a caller show progress.
     """
 
     def __init__(
@@ -165,11 +285,8 @@ class TrafficReader:
         format: TrafficFormat | None = None,
         on_error: OnError = "fail",
         name: str | None = None,
+        time_unit: TimeUnit = "s",
     ) -> None:
-        if on_error not in ("fail", "skip"):
-            raise ValueError(f"on_error: must be 'fail' or 'skip', got {on_error!r}")
-        if format not in (None, "csv", "jsonl"):
-            raise ValueError(f"format: must be 'csv', 'jsonl' or None, got {format!r}")
         if name is None:
             if isinstance(source, str | os.PathLike):
                 name = "<stdin>" if os.fspath(source) == "-" else os.fspath(source)
@@ -177,52 +294,119 @@ class TrafficReader:
                 name = getattr(source, "name", "<stream>")
                 name = name if isinstance(name, str) else "<stream>"
         self.name: str = name
+        for field, value, allowed in (
+            ("on_error", on_error, ("fail", "skip")),
+            ("format", format, (None, "csv", "jsonl")),
+            ("time_unit", time_unit, tuple(_UNITS)),
+        ):
+            if value not in allowed:
+                choices = ", ".join(repr(choice) for choice in allowed)
+                raise _row_error(name, 0, field, value, f"must be one of {choices}")
         self.format: TrafficFormat | None = format if format else _format_for(name)
         self.on_error: OnError = on_error
+        self.time_unit: TimeUnit = time_unit
         self.rows = 0
         self.skipped = 0
         self.skipped_rows: list[SkippedRow] = []
         self.devices: dict[str, DeviceInfo] = {}
+        #: The line of the last alert read (where the next error should point).
+        self.line = 0
+        #: The earliest and the latest time read, and how many alerts came earlier than
+        #: one before them (out of time order).
+        self.earliest: int | float | None = None
+        self.latest: int | float | None = None
+        self.out_of_order = 0
+        self.size: int | None = _file_size(source)
         self._source = source
+        self._raw: IO[bytes] | None = None
         self._codes: dict[str, int] = {}
         self._device_ids: dict[str, str] = {}
         self._recipients: dict[str, tuple[str, ...]] = {"": ()}
         self._infos: dict[tuple[str, str, str], DeviceInfo | None] = {}
         self._started = False
 
+    @property
+    def position(self) -> int | None:
+        """Bytes of the file read so far (compressed bytes for gzip), when it can tell."""
+        raw = self._raw
+        if raw is None or self.size is None:
+            return None
+        try:
+            return min(raw.tell(), self.size)
+        except (OSError, ValueError):
+            return None
+
     def __iter__(self) -> Iterator[Alert]:
         if self._started:
-            raise RuntimeError(f"{self.name}: a TrafficReader can be iterated only once")
+            raise _file_error(self.name, 0, "a TrafficReader can be iterated only once")
         self._started = True
-        binary = _binary_input(self._source)
+        try:
+            raw, binary = _open_binary(self._source)
+        except OSError as exc:
+            raise _file_error(self.name, 0, f"cannot be read ({exc.strerror or exc})") from None
+        self._raw = raw
         owned = isinstance(self._source, str | os.PathLike) and os.fspath(self._source) != "-"
         try:
-            text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-            first = text.readline()
-            fmt = self.format
-            if fmt is None:
-                fmt = "jsonl" if first.lstrip().startswith("{") else "csv"
-                self.format = fmt
-            lines = itertools.chain((first,), text)
-            if fmt == "csv":
-                yield from self._read_csv(lines)
-            else:
-                yield from self._read_jsonl(lines)
+            yield from self._read(binary)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise _file_error(
+                self.name,
+                0,
+                f"is a truncated or corrupt gzip file ({exc}); {self.rows:,} rows were read "
+                "before it",
+            ) from None
+        except OSError as exc:
+            raise _file_error(
+                self.name, 0, f"cannot be read ({exc.strerror or exc}) after {self.rows:,} rows"
+            ) from None
         finally:
             if owned:
-                binary.close()
+                raw.close()
+
+    def _read(self, binary: IO[bytes]) -> Iterator[Alert]:
+        # surrogateescape: a byte that is not UTF-8 becomes a row error, not a crash.
+        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        # At most MAX_RECORD + 1 characters per call: an endless line is read in pieces.
+        lines = iter(functools.partial(text.readline, MAX_RECORD + 1), "")
+        first = next(lines, "")
+        if not first:
+            raise _file_error(
+                self.name, 0, "is empty: a traffic file starts with a header line (CSV) "
+                "or a JSON object per line"
+            )  # fmt: skip
+        fmt = self.format
+        if fmt is None:
+            fmt = "jsonl" if first.lstrip().startswith("{") else "csv"
+            self.format = fmt
+        if fmt == "csv":
+            yield from self._read_csv(first, lines)
+        else:
+            yield from self._read_jsonl(itertools.chain((first,), lines))
 
     # -- errors -----------------------------------------------------------------------
 
     def _bad(self, line: int, field: str, value: object, problem: str) -> None:
         """Fail with ``file:line: field: problem`` or count the row as skipped."""
         if self.on_error == "fail":
-            raise TrafficError(self.name, line, field, value, problem)
+            raise _row_error(self.name, line, field, value, problem)
         self.skipped += 1
         if len(self.skipped_rows) < KEPT_SKIPS:
-            self.skipped_rows.append(SkippedRow(self.name, line, field, problem, _shorten(value)))
+            self.skipped_rows.append(SkippedRow(self.name, line, field, problem, _shown(value)))
 
-    # -- field caches -----------------------------------------------------------------
+    @staticmethod
+    def _line_problem(line: str, lines: Iterator[str]) -> str | None:
+        """Why a line that is long or not ASCII is a bad row (None: it is fine).
+
+        An overlong line is read on to its end, in bounded pieces, and dropped.
+        """
+        if len(line) > MAX_RECORD and not line.endswith("\n"):
+            for more in lines:
+                if more.endswith("\n"):
+                    break
+            return f"is longer than {MAX_RECORD:,} characters"
+        return None if line.isascii() else _not_utf8(line)
+
+    # -- fields -------------------------------------------------------------------------
 
     def _code(self, value: object) -> int:
         if type(value) is str:
@@ -237,7 +421,7 @@ class TrafficReader:
     def _recipient_list(self, text: str) -> tuple[str, ...]:
         cached = self._recipients.get(text)
         if cached is None:
-            cached = tuple(part.strip() for part in text.split(";"))
+            cached = tuple(part.strip() for part in _unguarded(text).split(";"))
             if not all(cached):
                 raise InvalidAlertError("recipients", text, "must be ';'-separated non-empty names")
             if len(self._recipients) < 4096:
@@ -248,152 +432,251 @@ class TrafficReader:
         """The make in ``cells`` (manufacturer, model, firmware), None when all are empty."""
         info = self._infos.get(cells, _UNKNOWN)
         if info is _UNKNOWN:
-            parts = [cell.strip() or None for cell in cells]
+            parts = [_unguarded(cell.strip()) or None for cell in cells]
             info = None if parts == [None, None, None] else DeviceInfo(*parts)
             if len(self._infos) < 4096:
                 self._infos[cells] = info
         return cast("DeviceInfo | None", info)
 
+    def _seconds(self, value: object) -> int | float:
+        """A timestamp cell or JSON value as epoch seconds, checked as an Alert checks them."""
+        unit = self.time_unit
+        stamp = _parse_time_text(value) if type(value) is str else value
+        if isinstance(stamp, datetime):
+            return parse_timestamp(stamp)
+        kind = type(stamp)
+        if kind is not int and kind is not float:
+            return parse_timestamp(stamp)  # refuses it, naming the type
+        number = cast("int | float", stamp)
+        if not 0 <= number < _YEAR_10000 * _UNITS[unit]:
+            raise _out_of_range(number, value, unit)
+        return _scaled(number, unit)
+
     # -- CSV ----------------------------------------------------------------------------
 
-    def _read_csv(self, lines: Iterable[str]) -> Iterator[Alert]:
-        source = iter(lines)
-        header_line = next(source, "")
-        if not header_line:
-            return
-        header = _csv_record(header_line, source)
+    def _layout(self, first: str, lines: Iterator[str]) -> _Layout:
+        """Read the header line; a header without the required columns stops the read."""
+        problem = self._line_problem(first, lines)
+        if problem is not None:
+            raise _file_error(self.name, 1, f"header: {problem}")
+        header, _, problem = self._record(first, lines)
+        if header is None:
+            raise _file_error(self.name, 1, f"header: {problem}")
         columns = [name.strip().lower() for name in header]
         missing = [name for name in _REQUIRED if name not in columns]
         if missing:
-            # A header without the required columns makes every row meaningless.
-            raise TrafficError(
-                self.name,
-                1,
-                "header",
-                ",".join(header),
+            raise _row_error(
+                self.name, 1, "header", ",".join(header),
                 f"must name the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})",
-            )
-        i_time, i_device, i_code = (columns.index(name) for name in _REQUIRED)
-        i_recipients = columns.index("recipients") if "recipients" in columns else -1
+            )  # fmt: skip
         width = len(columns)
-        # Absent make columns read as the empty cell appended to every row.
-        pad = any(name not in columns for name in _DEVICE_FIELDS)
-        device_cells = operator.itemgetter(
-            *(columns.index(n) if n in columns else width for n in _DEVICE_FIELDS)
+        return _Layout(
+            width=width,
+            time=columns.index("timestamp"),
+            device=columns.index("device_id"),
+            code=columns.index("code"),
+            recipients=columns.index("recipients") if "recipients" in columns else -1,
+            makes=operator.itemgetter(
+                *(columns.index(n) if n in columns else width for n in _DEVICE_FIELDS)
+            ),
+            has_makes=any(name in columns for name in _DEVICE_FIELDS),
+            # Absent make columns read as the empty cell appended to every row.
+            pad=any(name not in columns for name in _DEVICE_FIELDS),
         )
-        has_info = any(name in columns for name in _DEVICE_FIELDS)
-        recipients_get = self._recipients.get
-        codes_get = self._codes.get
-        infos_get = self._infos.get
+
+    @staticmethod
+    def _record(line: str, lines: Iterator[str]) -> tuple[list[str] | None, int, str]:
+        """The cells of the CSV record starting at ``line``, read as the csv module reads it.
+
+        Returns (cells or None, lines read after ``line``, problem). A quote
+        that never closes makes csv run on to the end of the file: the record
+        stops at :data:`MAX_RECORD` characters and is a bad row.
+        """
+        extra = 0
+
+        def record_lines() -> Iterator[str]:
+            nonlocal extra
+            yield line
+            size = len(line)
+            for more in lines:
+                extra += 1
+                size += len(more)
+                if size > MAX_RECORD:
+                    raise _RecordTooLong
+                if not more.isascii() and _not_utf8(more):
+                    raise _RecordNotUtf8(_not_utf8(more))
+                yield more
+
+        try:
+            return next(csv.reader(record_lines()), []), extra, ""
+        except _RecordTooLong:
+            problem = (
+                f"has a quote that does not close within {MAX_RECORD:,} characters "
+                f"(lines {extra} after it read as part of it)"
+            )
+            return None, extra, problem
+        except _RecordNotUtf8 as exc:
+            return None, extra, f"continues on a line that {exc.args[0]}"
+        except csv.Error as exc:
+            return None, extra, f"is not CSV ({exc})"
+
+    def _cells(self, row: list[str], layout: _Layout) -> _Cells:
+        """A row's fields other than the timestamp, parsed and checked."""
+        text = row[layout.code]
+        code = self._codes.get(text, -1)
+        if code < 0:
+            code = self._code(text)
+        recipients: tuple[str, ...] = ()
+        if layout.recipients >= 0:
+            text = row[layout.recipients]
+            cached = self._recipients.get(text)
+            recipients = cached if cached is not None else self._recipient_list(text)
+        text = row[layout.device]
+        device_id = self._device_ids.get(text)
+        if device_id is None:
+            device_id = parse_device_id(text)
+            if len(self._device_ids) < _DEVICE_CACHE:
+                self._device_ids[text] = device_id
+        info = None
+        if layout.has_makes:
+            if layout.pad:
+                row.append("")
+            key = layout.makes(row)
+            info = self._infos.get(key, _UNKNOWN)
+            if info is _UNKNOWN:
+                info = self._device_info(key)
+        return device_id, code, recipients, info
+
+    def _row(
+        self, line: str, lines: Iterator[str], layout: _Layout, at: int
+    ) -> tuple[_Cells | None, str, int, bool]:
+        """Read a row the reader does not remember: (cells, timestamp text, extra lines,
+        whether it is a row at all). Cells are None for a bad row, reported here, and for
+        a blank line, which is no row.
+        """
+        extra = 0
+        if '"' not in line:
+            row: list[str] | None = line.rstrip("\r\n").split(",")
+        else:
+            # Quoted cells may hold commas and even line breaks: let csv read them.
+            row, extra, problem = self._record(line, lines)
+        if row is None or len(row) != layout.width:
+            if row is not None and len(row) <= 1 and not "".join(row).strip():
+                return None, "", extra, False  # a blank line is not a row
+            if row is not None:
+                problem = f"has {len(row)} fields, the header {layout.width}"
+            self._bad(at, "row", line, problem)
+            return None, "", extra, True
+        try:
+            cells = self._cells(row, layout)
+        except InvalidAlertError as exc:
+            self._bad(at, exc.field, exc.value, exc.problem)
+            return None, "", extra, True
+        return cells, row[layout.time], extra, True
+
+    def _read_csv(self, first: str, lines: Iterator[str]) -> Iterator[Alert]:
+        layout = self._layout(first, lines)
         devices = self.devices
         bad = self._bad
+        read_row = self._row
+        seconds = self._seconds
+        line_problem = self._line_problem
         # The cells are parsed above; from_parsed checks them without converting again.
         new_alert = Alert.from_parsed
-        device_ids = self._device_ids
-        device_ids_get = device_ids.get
         # Rows repeat: a device sends the same code to the same recipients again and
         # again, and only the timestamp differs. With the timestamp first, the rest of an
         # unquoted line (line ending included) is a key to its cells, parsed and checked
         # the first time. Only rows that read cleanly are remembered, so a hit is a row
         # that has the header's width and good cells; just its timestamp is left to read.
-        remember = i_time == 0
+        remember = layout.time == 0
         remembered: dict[str, _Cells] = {}
         remembered_get = remembered.get
+        # Whole seconds in at most 11 digits are always before the year 10000.
+        plain_seconds = self.time_unit == "s"
         rows = self.rows
         number = 1
+        earliest: float = math.inf
+        latest: float = -1
+        disorder = 0
         try:
-            for line in source:
+            for line in lines:
                 number += 1
-                line_number = number
+                at = number
+                if len(line) > MAX_RECORD or not line.isascii():
+                    problem = line_problem(line, lines)
+                    if problem is not None:
+                        rows += 1
+                        bad(at, "row", line[:60], problem)
+                        continue
                 cells: _Cells | None = None
                 unquoted = '"' not in line
                 if remember and unquoted:
                     stamp, _, rest = line.partition(",")
                     cells = remembered_get(rest)
                 if cells is None:
-                    if not unquoted:
-                        # Quoted cells may hold commas and even line breaks: let csv read them.
-                        while line.count('"') % 2:
-                            more = next(source, None)
-                            if more is None:
-                                break
-                            line += more
-                            number += 1
-                        row = _csv_record(line, ())
-                    else:
-                        row = line.rstrip("\r\n").split(",")
-                    if len(row) != width:
-                        if len(row) <= 1 and not "".join(row).strip():
-                            continue  # a blank line is not a row
-                        rows += 1
-                        problem = f"has {len(row)} fields, the header {width}"
-                        bad(line_number, "row", line.rstrip("\r\n"), problem)
+                    cells, stamp, extra, is_row = read_row(line, lines, layout, at)
+                    number += extra
+                    rows += is_row
+                    if cells is None:
                         continue
-                    try:
-                        text = row[i_code]
-                        code = codes_get(text, -1)
-                        if code < 0:
-                            code = self._code(text)
-                        if i_recipients >= 0:
-                            text = row[i_recipients]
-                            recipients = recipients_get(text)
-                            if recipients is None:
-                                recipients = self._recipient_list(text)
-                        else:
-                            recipients = ()
-                        text = row[i_device]
-                        device_id = device_ids_get(text)
-                        if device_id is None:
-                            device_id = parse_device_id(text)
-                            if len(device_ids) < _DEVICE_CACHE:
-                                device_ids[text] = device_id
-                        info = None
-                        if has_info:
-                            if pad:
-                                row.append("")
-                            key = device_cells(row)
-                            info = infos_get(key, _UNKNOWN)
-                            if info is _UNKNOWN:
-                                info = self._device_info(key)
-                    except InvalidAlertError as exc:
-                        rows += 1
-                        bad(line_number, exc.field, exc.value, exc.problem)
-                        continue
-                    cells = (device_id, code, recipients, info)
-                    stamp = row[i_time]
                     if remember and unquoted and len(remembered) < _ROW_CACHE:
                         remembered[rest] = cells
                 else:
-                    device_id, code, recipients, info = cells
-                rows += 1
-                if stamp.isdecimal():
+                    rows += 1
+                if plain_seconds and len(stamp) < 12 and stamp.isdecimal():
                     timestamp: int | float = int(stamp)
                 else:
                     try:
-                        try:
-                            timestamp = float(stamp)
-                        except ValueError:
-                            timestamp = _time_from_text(stamp)
+                        timestamp = seconds(stamp)
                     except InvalidAlertError as exc:
-                        bad(line_number, exc.field, exc.value, exc.problem)
+                        bad(at, exc.field, exc.value, exc.problem)
                         continue
+                device_id, code, recipients, info = cells
                 try:
-                    # Checks the time's bounds (NaN, negative, milliseconds...) too.
                     alert = new_alert(timestamp, device_id, code, recipients)
                 except InvalidAlertError as exc:
-                    bad(line_number, exc.field, stamp, exc.problem)  # the cell as written
+                    bad(at, exc.field, stamp, exc.problem)  # the cell as written
                     continue
                 if info is not None:
                     devices[device_id] = info
+                if timestamp > latest:
+                    latest = timestamp
+                elif timestamp < latest:
+                    disorder += 1
+                if timestamp < earliest:
+                    earliest = timestamp
+                self.line = at
                 yield alert
         finally:
             self.rows = rows
+            if latest >= 0:
+                self._note_times(earliest, latest, disorder)
+
+    def _note_times(self, earliest: float, latest: float, disorder: int) -> None:
+        """Keep the earliest and latest times and the out-of-order count of a read."""
+        self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
+        self.latest = latest if self.latest is None else max(self.latest, latest)
+        self.out_of_order += disorder
 
     # -- JSON Lines ---------------------------------------------------------------------
 
-    def _read_jsonl(self, lines: Iterable[str]) -> Iterator[Alert]:
+    def _read_jsonl(self, lines: Iterator[str]) -> Iterator[Alert]:
+        latest: float = -1
+        for alert in self._jsonl_alerts(lines):
+            t = alert.timestamp
+            self._note_times(t, max(t, latest), t < latest)
+            latest = max(t, latest)
+            yield alert
+
+    def _jsonl_alerts(self, lines: Iterator[str]) -> Iterator[Alert]:
         bad = self._bad
         for number, line in enumerate(lines, 1):
+            if len(line) > MAX_RECORD or not line.isascii():
+                problem = self._line_problem(line, lines)
+                if problem is not None:
+                    self.rows += 1
+                    bad(number, "row", line[:60], problem)
+                    continue
             if not line.strip():
                 continue
             self.rows += 1
@@ -402,27 +685,30 @@ class TrafficReader:
             except ValueError as exc:
                 bad(number, "row", line.strip(), f"is not JSON ({exc.args[0]})")
                 continue
+            except RecursionError:
+                bad(number, "row", line.strip(), "is nested too deeply")
+                continue
             if not isinstance(row, dict):
-                bad(number, "row", row, "must be a JSON object")
+                bad(number, "row", line.strip(), "must be a JSON object")
                 continue
             try:
                 alert = self._json_alert(row)
             except InvalidAlertError as exc:
                 bad(number, exc.field, exc.value, exc.problem)
                 continue
+            self.line = number
             yield alert
 
     def _json_alert(self, row: Mapping[str, Any]) -> Alert:
         for name in _REQUIRED:
             if name not in row:
                 raise InvalidAlertError(name, None, "is required")
-        stamp = row["timestamp"]
-        if type(stamp) is str:
-            stamp = _parse_time_text(stamp)
         recipients = row.get("recipients")
         if recipients is None:
             recipients = ()
-        alert = Alert(stamp, row["device_id"], self._code(row["code"]), recipients)
+        alert = Alert(
+            self._seconds(row["timestamp"]), row["device_id"], self._code(row["code"]), recipients
+        )
         parts = []
         for name in _DEVICE_FIELDS:
             value = row.get(name)
@@ -440,9 +726,10 @@ def read_traffic(
     *,
     format: TrafficFormat | None = None,
     on_error: OnError = "fail",
+    time_unit: TimeUnit = "s",
 ) -> TrafficReader:
     """A :class:`TrafficReader` over ``source``: iterate it for the alerts."""
-    return TrafficReader(source, format=format, on_error=on_error)
+    return TrafficReader(source, format=format, on_error=on_error, time_unit=time_unit)
 
 
 def open_traffic_output(path: str | os.PathLike[str]) -> IO[str]:
@@ -461,6 +748,24 @@ def _time_text(timestamp: int | float) -> str:
     return str(timestamp) if type(timestamp) is int else repr(timestamp)
 
 
+def _csv_rows(
+    alerts: Iterable[Alert], devices: Mapping[str, DeviceInfo] | None, counter: list[int]
+) -> Iterator[tuple[str, ...]]:
+    empty = DeviceInfo()
+    for alert in alerts:
+        counter[0] += 1
+        cells: tuple[str, ...] = (
+            _time_text(alert.timestamp), alert.device_id, format_code(alert.code),
+            _guarded(";".join(alert.recipients)),
+        )  # fmt: skip
+        if devices is not None:
+            info = devices.get(alert.device_id, empty)
+            cells += tuple(
+                _guarded(part or "") for part in (info.manufacturer, info.model, info.firmware)
+            )
+        yield cells
+
+
 def write_traffic(
     alerts: Iterable[Alert],
     out: IO[str],
@@ -471,31 +776,22 @@ def write_traffic(
     """Write ``alerts`` to ``out`` as CSV or JSON Lines, one row each; return the row count.
 
     With ``devices``, the ``manufacturer, model, firmware`` columns are written
-    too (empty, or ``null``, for devices it does not know).
+    too (empty, or ``null``, for devices it does not know). CSV cells are made
+    spreadsheet-safe: one starting with ``= + - @`` gets a leading ``'``.
     """
     if format not in ("csv", "jsonl"):
-        raise ValueError(f"format: must be 'csv' or 'jsonl', got {format!r}")
+        name = getattr(out, "name", "<output>")
+        raise _row_error(str(name), 0, "format", format, "must be 'csv' or 'jsonl'")
+    if format == "csv":
+        header = ["timestamp", "device_id", "code", "recipients"]
+        if devices is not None:
+            header += _DEVICE_FIELDS
+        counter = [0]
+        write_csv(out, header, _csv_rows(alerts, devices, counter))
+        return counter[0]
     count = 0
     write = out.write
     empty = DeviceInfo()
-    if format == "csv":
-        quote = _csv_field
-        write("timestamp,device_id,code,recipients")
-        write(",manufacturer,model,firmware\n" if devices is not None else "\n")
-        for alert in alerts:
-            line = (
-                f"{_time_text(alert.timestamp)},{alert.device_id},"
-                f"{format_code(alert.code)},{quote(';'.join(alert.recipients))}"
-            )
-            if devices is not None:
-                info = devices.get(alert.device_id, empty)
-                line += (
-                    f",{quote(info.manufacturer or '')},{quote(info.model or '')},"
-                    f"{quote(info.firmware or '')}"
-                )
-            write(line + "\n")
-            count += 1
-        return count
     for alert in alerts:
         row: dict[str, object] = {
             "timestamp": alert.timestamp,
@@ -511,12 +807,6 @@ def write_traffic(
         write(json.dumps(row, separators=(",", ":")) + "\n")
         count += 1
     return count
-
-
-def _csv_field(text: str) -> str:
-    if any(c in text for c in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
 
 
 def merge_traffic(*streams: Iterable[Alert]) -> Iterator[Alert]:

@@ -22,6 +22,7 @@ from .._core.alert import Alert, DeviceInfo, format_code
 from .._core.config import PolicyConfig
 from .._core.decision import Decision, Verdict
 from .._core.events import ThrottlingStarted
+from .._core.text import write_csv
 
 __all__ = [
     "CSV_FIELDS",
@@ -229,11 +230,8 @@ def _ranked(tallies: dict[tuple[_Make, int], _Tally]) -> tuple[RootCauseRow, ...
 def root_cause_csv(report: RootCauseReport) -> str:
     """The report as CSV, one row per code and make (unknown parts empty)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for row in report.rows:
-        data = row.as_dict()
-        writer.writerow(["" if data[name] is None else data[name] for name in CSV_FIELDS])
+    rows = (row.as_dict() for row in report.rows)
+    write_csv(out, CSV_FIELDS, ([data[name] for name in CSV_FIELDS] for data in rows))
     return out.getvalue()
 
 

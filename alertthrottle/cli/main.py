@@ -9,18 +9,22 @@ Each subcommand is a :class:`Command` (a name, its arguments and a thin
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import attrs
 
 from .._core.alert import Alert, DeviceInfo, format_code, parse_code
 from .._core.config import PolicyConfig, Threshold
-from .._core.errors import AlertThrottleError, PolicyError
+from .._core.errors import AlertThrottleError, PolicyError, TrafficError
 from .._core.makes import with_registry
+from .._core.text import terminal_safe, write_csv
 from .._io.devices import load_device_registry
 from .._io.policyfile import (
     BUILTIN_POLICIES,
@@ -29,7 +33,9 @@ from .._io.policyfile import (
     builtin_policy,
     load_policy,
 )
+from .._io.reorder import MAX_WINDOW, reorder
 from .._io.traffic import (
+    KEPT_SKIPS,
     SkippedRow,
     TrafficReader,
     merge_traffic,
@@ -37,7 +43,7 @@ from .._io.traffic import (
     write_traffic,
 )
 from .._ops.rootcause import RootCauseReport, root_cause_csv, root_cause_json
-from .._replay.replay import Replay
+from .._replay.replay import PROGRESS_EVERY, Replay
 from .._replay.report import Report
 from .._replay.rootcause import root_cause_report
 from .._replay.scenarios import SCENARIOS, generate_scenario
@@ -92,15 +98,23 @@ class _Traffic:
         self.readers: list[TrafficReader] = []
         self._generated: Iterable[Alert] | None = None
         self._devices: dict[str, DeviceInfo] = {}
+        self._args = args
+        #: Alerts a late="reject" policy would refuse, skipped with --on-error skip.
+        self.late_skipped = 0
+        self._late_rows: list[SkippedRow] = []
         if args.traffic:
             if args.scenario:
                 raise UsageError("give TRAFFIC files or --scenario, not both")
             self.readers = [
-                TrafficReader(path, format=args.format, on_error=args.on_error)
+                TrafficReader(
+                    path, format=args.format, on_error=args.on_error, time_unit=args.time_unit
+                )
                 for path in args.traffic
             ]
             self.description = ", ".join(reader.name for reader in self.readers)
             return
+        if args.sort or args.reorder_window is not None:
+            raise UsageError("--sort and --reorder-window apply to TRAFFIC files")
         if args.scenario:
             name = args.scenario
             parameters: dict[str, Any] = dict(_settings(args.set))
@@ -115,10 +129,48 @@ class _Traffic:
         if not args.scenario:
             self.description = "built-in " + self.description
 
-    def alerts(self) -> Iterator[Alert]:
+    def alerts(self, reject: str | None = None) -> Iterator[Alert]:
+        """The alerts in replay order (``--sort``, ``--reorder-window`` applied).
+
+        ``reject`` names a policy with ``late = "reject"``: an alert it would
+        refuse stops the replay at its file and line, or is skipped and counted.
+        """
         if self._generated is not None:
             return iter(self._generated)
-        return merge_traffic(*self.readers)
+        if reject is not None:
+            return self._refuse_late(reject)
+        return self._ordered(merge_traffic(*self.readers))
+
+    def _ordered(self, alerts: Iterable[Any], key: Any = None) -> Iterator[Any]:
+        key = key or _timestamp
+        if self._args.sort:
+            return iter(sorted(alerts, key=key))
+        if self._args.reorder_window is not None:
+            if key is _timestamp:
+                return reorder(alerts, window=self._args.reorder_window)
+            return _reorder_tagged(alerts, self._args.reorder_window)
+        return iter(alerts)
+
+    def _refuse_late(self, policy: str) -> Iterator[Alert]:
+        tagged = [_tagged(reader) for reader in self.readers]
+        merged = heapq.merge(*tagged, key=_first_timestamp) if len(tagged) > 1 else tagged[0]
+        newest = -1.0
+        for alert, name, line in self._ordered(merged, _first_timestamp):
+            if alert.timestamp < newest:
+                problem = (
+                    f"is late for policy {policy} (late = \"reject\"): the replay is already at "
+                    f"{_when(newest)} UTC; sort the traffic (--sort) or reorder it "
+                    "(--reorder-window SECONDS)"
+                )
+                if self._args.on_error == "fail":
+                    raise TrafficError(name, line, "timestamp", alert.timestamp, problem)
+                self.late_skipped += 1
+                if len(self._late_rows) < KEPT_SKIPS:
+                    row = SkippedRow(name, line, "timestamp", problem, str(alert.timestamp))
+                    self._late_rows.append(row)
+                continue
+            newest = alert.timestamp
+            yield alert
 
     @property
     def devices(self) -> dict[str, DeviceInfo]:
@@ -127,14 +179,14 @@ class _Traffic:
             merged.update(reader.devices)
         return merged
 
-    def records(self) -> Iterator[tuple[Alert, DeviceInfo | None]]:
+    def records(self, reject: str | None = None) -> Iterator[tuple[Alert, DeviceInfo | None]]:
         """The alerts with the make the traffic gave for their device (``None`` if none).
 
         A file's make columns are read with the row, so the make is the one
         known when the alert is replayed.
         """
         sources = [self._devices, *(reader.devices for reader in self.readers)]
-        for alert in self.alerts():
+        for alert in self.alerts(reject):
             info = None
             for table in sources:
                 info = table.get(alert.device_id)
@@ -144,12 +196,65 @@ class _Traffic:
 
     @property
     def skipped(self) -> int:
-        return sum(reader.skipped for reader in self.readers)
+        return sum(reader.skipped for reader in self.readers) + self.late_skipped
 
     @property
     def skipped_rows(self) -> list[SkippedRow]:
         rows = [row for reader in self.readers for row in reader.skipped_rows]
-        return rows[:10]
+        return (rows + self._late_rows)[:KEPT_SKIPS]
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """The earliest and latest time in the files, whatever their order."""
+        earliest = [r.earliest for r in self.readers if r.earliest is not None]
+        latest = [r.latest for r in self.readers if r.latest is not None]
+        return (min(earliest), max(latest)) if earliest and latest else None
+
+
+def _timestamp(alert: Alert) -> float:
+    return alert.timestamp
+
+
+def _first_timestamp(item: tuple[Alert, str, int]) -> float:
+    return item[0].timestamp
+
+
+def _tagged(reader: TrafficReader) -> Iterator[tuple[Alert, str, int]]:
+    """The reader's alerts, each with its file and line."""
+    for alert in reader:
+        yield alert, reader.name, reader.line
+
+
+def _reorder_tagged(
+    items: Iterable[tuple[Alert, str, int]], window: float
+) -> Iterator[tuple[Alert, str, int]]:
+    """:func:`reorder` for alerts tagged with their file and line."""
+    tags: dict[int, tuple[str, int]] = {}
+
+    def alerts() -> Iterator[Alert]:
+        for alert, name, line in items:
+            tags[id(alert)] = (name, line)
+            yield alert
+
+    for alert in reorder(alerts(), window=window):
+        name, line = tags.pop(id(alert))
+        yield alert, name, line
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _warn_order(late: int, alerts: int, err: IO[str]) -> None:
+    """Say on ``err`` that alerts came out of time order: how many, and what to do."""
+    if late <= 0:
+        return
+    err.write(
+        f"alertthrottle: warning: {late:,} of {alerts:,} alerts ({100 * late / alerts:.1f}%) "
+        "came out of time order and were replayed late (at the latest time seen before them); "
+        "the traffic is not sorted by time: sort it (--sort) or reorder it as it is read "
+        "(--reorder-window SECONDS)\n"
+    )
 
 
 def _settings(items: Sequence[str]) -> Iterator[tuple[str, str]]:
@@ -200,23 +305,90 @@ def _registry(args: argparse.Namespace) -> dict[str, DeviceInfo] | None:
         raise InputError(f"{path}: {exc.strerror or exc}") from exc
 
 
+def _warn_empty(specs: Sequence[PolicySpec], err: IO[str]) -> None:
+    """Warn about each policy that throttles nothing (no default, no per-code threshold)."""
+    for spec in specs:
+        if spec.config.default is None and not spec.config.per_code:
+            err.write(
+                f"alertthrottle: warning: policy {spec.name} throttles nothing: it has no "
+                "default threshold and no per-code ones\n"
+            )
+
+
+def _reject_policy(specs: Sequence[PolicySpec]) -> str | None:
+    """The name of the first policy that refuses late alerts, if any does."""
+    return next((spec.name for spec in specs if spec.late == "reject"), None)
+
+
 def _replay(
     args: argparse.Namespace,
     specs: list[PolicySpec],
     err: IO[str],
     candidates: Sequence[PolicySpec] = (),
 ) -> Report:
+    _warn_empty([*specs, *candidates], err)
     traffic = _Traffic(args)
     registry = _registry(args)
     replay = Replay(specs, busiest=args.busiest, candidates=candidates)
-    with progress_reporter(err) as progress:
-        replay.run(traffic.alerts(), progress)
-    return replay.report(
+    with progress_reporter(err, **_progress_source(traffic)) as progress:
+        replay.run(traffic.alerts(reject=_reject_policy(specs)), progress)
+    report = replay.report(
         source=traffic.description,
         devices=with_registry(traffic.devices, registry),
         skipped=traffic.skipped,
         skipped_rows=traffic.skipped_rows,
     )
+    _warn_order(max(p.totals.late for p in report.policies), report.alerts, err)
+    span = traffic.span
+    if span is not None:
+        report = attrs.evolve(report, first=span[0], last=span[1])
+    return report
+
+
+def _progress_source(traffic: _Traffic) -> dict[str, Any]:
+    """What progress_reporter needs to show a percentage: the input's size and position."""
+    sizes = [reader.size for reader in traffic.readers]
+    if not sizes or None in sizes:
+        return {}
+    readers = traffic.readers
+
+    def position() -> int:
+        return sum(reader.position or 0 for reader in readers)
+
+    return {"total": sum(size or 0 for size in sizes), "position": position}
+
+
+def _counted(
+    items: Iterable[tuple[Alert, DeviceInfo | None]], progress: Callable[[int], None] | None
+) -> Iterator[tuple[Alert, DeviceInfo | None]]:
+    """``items`` unchanged, calling ``progress`` with the count every PROGRESS_EVERY."""
+    if progress is None:
+        yield from items
+        return
+    for count, item in enumerate(items, 1):
+        if count % PROGRESS_EVERY == 0:
+            progress(count)
+        yield item
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"want 0 or more, got {value}")
+    return value
+
+
+def _window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_WINDOW):
+        raise argparse.ArgumentTypeError(f"want 0 to {MAX_WINDOW:,} seconds, got {text}")
+    return value
 
 
 def _add_traffic_arguments(parser: argparse.ArgumentParser, *, busiest: bool = True) -> None:
@@ -248,10 +420,31 @@ def _add_traffic_arguments(parser: argparse.ArgumentParser, *, busiest: bool = T
         default="fail",
         help="a bad row stops the replay (fail, default) or is counted and skipped",
     )
+    parser.add_argument(
+        "--time-unit",
+        choices=("s", "ms", "us"),
+        default="s",
+        help="what numeric timestamps count: epoch seconds (s, default), milliseconds (ms) "
+        "or microseconds (us)",
+    )
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument(
+        "--sort",
+        action="store_true",
+        help="read all the traffic, sort it by time, then replay (memory grows with the files)",
+    )
+    order.add_argument(
+        "--reorder-window",
+        type=_window,
+        metavar="SECONDS",
+        help="hold alerts back up to SECONDS of event time to put them in order "
+        "(bounded memory); later ones are late",
+    )
     if busiest:
         parser.add_argument(
-            "--busiest", type=int, default=10, metavar="N", help="busiest devices shown (10)"
-        )
+            "--busiest", type=_non_negative, default=10, metavar="N",
+            help="busiest devices shown (10)",
+        )  # fmt: skip
 
 
 def _add_devices_argument(parser: argparse.ArgumentParser) -> None:
@@ -263,10 +456,22 @@ def _add_devices_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_arguments(parser: argparse.ArgumentParser, csv_help: str) -> None:
+def _add_output_arguments(
+    parser: argparse.ArgumentParser, csv_help: str | None, *, default: Any = argparse.SUPPRESS
+) -> None:
+    """``--plain``, ``--json`` and ``--csv`` (if ``csv_help``), before or after the command.
+
+    The subcommands' copies default to SUPPRESS, so that an option given
+    before the subcommand is not reset by the subcommand's default.
+    """
+    parser.add_argument(
+        "--plain", action="store_true", default=default,
+        help="plain-text tables, even when rich is installed",
+    )  # fmt: skip
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--json", action="store_true", help="write one JSON object")
-    group.add_argument("--csv", action="store_true", help=csv_help)
+    group.add_argument("--json", action="store_true", default=default, help="write JSON")
+    if csv_help is not None:
+        group.add_argument("--csv", action="store_true", default=default, help=csv_help)
 
 
 # -- simulate ----------------------------------------------------------------------------
@@ -485,9 +690,7 @@ def _run_sweep(args: argparse.Namespace, out: IO[str]) -> int:
                "episodes", "incidents", "digest_emails", "busiest_recipient",
                "busiest_recipient_daily")  # fmt: skip
     if args.csv:
-        out.write(",".join(columns) + "\n")
-        for row in rows:
-            out.write(",".join(str(row[c]) for c in columns) + "\n")
+        write_csv(out, columns, ([row[c] for c in columns] for row in rows))
         return 0
     target = ", ".join(args.code) if args.code else "every code (one global threshold)"
     table = Table(
@@ -514,7 +717,7 @@ def _run_sweep(args: argparse.Namespace, out: IO[str]) -> int:
 
 def _configure_check(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="FILE", help="policy TOML file (or a built-in name)")
-    parser.add_argument("--json", action="store_true", help="print it as JSON instead of TOML")
+    _add_output_arguments(parser, None)
 
 
 def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
@@ -545,7 +748,7 @@ def _configure_report(parser: argparse.ArgumentParser) -> None:
     _add_devices_argument(parser)
     _add_output_arguments(parser, "write one row per code and make as CSV")
     parser.add_argument(
-        "--top", type=int, default=10, metavar="N",
+        "--top", type=_non_negative, default=10, metavar="N",
         help="makes shown per alert code in the table (default 10; 0: all)",
     )  # fmt: skip
 
@@ -594,9 +797,14 @@ def _run_report(args: argparse.Namespace, out: IO[str]) -> int:
     if not args.traffic and not args.scenario:
         raise UsageError("report needs TRAFFIC files or --scenario NAME")
     spec = _policy(args.policy)
+    _warn_empty([spec], sys.stderr)
     traffic = _Traffic(args)
     registry = _registry(args)
-    report = root_cause_report(traffic.records(), spec.build(), registry)
+    with progress_reporter(sys.stderr, **_progress_source(traffic)) as progress:
+        records = _counted(traffic.records(_reject_policy([spec])), progress)
+        report = root_cause_report(records, spec.build(), registry)
+    if not args.sort and args.reorder_window is None and len(traffic.readers) == 1:
+        _warn_order(traffic.readers[0].out_of_order, report.alerts, sys.stderr)
     if args.json:
         data = json.loads(root_cause_json(report))
         data = {"source": traffic.description, "skipped": traffic.skipped,
@@ -644,9 +852,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Model what alert throttling would do to GB smart-metering alert traffic.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--plain", action="store_true", help="plain-text tables, even when rich is installed"
-    )
+    _add_output_arguments(parser, "write CSV (see each command)", default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
@@ -655,21 +861,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that can write CSV (``--csv`` before another command is a usage error).
+_CSV_COMMANDS = ("simulate", "sweep", "report")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (130 when interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    out = sys.stdout
     try:
-        status: int = args.run(args, out)
-    except UsageError as exc:
-        parser.error(str(exc))
-    except BrokenPipeError:
-        return 0
-    except (InputError, AlertThrottleError, OSError, ImportError) as exc:
-        print(f"alertthrottle: error: {exc}", file=sys.stderr)
-        return 1
-    out.flush()
+        args = parser.parse_args(argv)
+        out = sys.stdout
+        try:
+            if args.csv and args.command not in _CSV_COMMANDS:
+                raise UsageError(f"{args.command} has no --csv output")
+            status: int = args.run(args, out)
+            out.flush()
+        except UsageError as exc:
+            parser.error(str(exc))
+        except BrokenPipeError:
+            return 0
+        except (InputError, AlertThrottleError, OSError, ImportError) as exc:
+            print(f"alertthrottle: error: {terminal_safe(str(exc))}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("alertthrottle: interrupted", file=sys.stderr)
+        return 130
     return status
 
 

@@ -491,25 +491,42 @@ def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
 
 @contextmanager
 def progress_reporter(
-    out: IO[str], *, label: str = "replaying"
+    out: IO[str],
+    *,
+    label: str = "replaying",
+    total: int | None = None,
+    position: Callable[[], int] | None = None,
 ) -> Iterator[Callable[[int], None] | None]:
-    """A callback that shows a live alert count on ``out`` (a terminal, with rich), else None."""
+    """A callback that shows a live alert count on ``out`` (a terminal, with rich), else None.
+
+    With ``total`` (the input's size in bytes) and ``position`` (bytes read
+    so far; compressed bytes for gzip) it also shows a percentage and the
+    time left.
+    """
     if not (hasattr(out, "isatty") and out.isatty()) or not _rich_available():
         yield None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    columns: list[Any] = [
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} alerts"),
-        TimeElapsedColumn(),
-    ]
+    sized = total is not None and position is not None
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if sized:
+        columns += [BarColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+    columns += [TextColumn("{task.fields[alerts]:,} alerts"), TimeElapsedColumn()]
     with Progress(*columns, console=Console(file=out), transient=True) as progress:
-        task = progress.add_task(label, total=None)
+        task = progress.add_task(label, total=total if sized else None, alerts=0)
 
         def update(count: int) -> None:
-            progress.update(task, completed=count)
+            done = position() if sized and position is not None else None
+            progress.update(task, completed=done, alerts=count)
 
         yield update

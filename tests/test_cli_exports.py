@@ -1,0 +1,192 @@
+"""The command line on messy real exports: errors, order, late alerts, options, interrupts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+from alertthrottle import cli
+
+DEV = "00-0D-6F-00-0A-BC-12-34"
+OTHER = "00-0D-6F-00-0A-BC-12-35"
+HEADER = "timestamp,device_id,code,recipients\n"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def traffic(tmp_path: Path, stamps: list[int], name: str = "t.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(f"{t},{DEV},8014,DNO\n" for t in stamps))
+    return path
+
+
+def test_a_bad_byte_fails_with_file_line_or_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes((HEADER + f"1,{DEV},8014,Soci\xe9t\xe9\n2,{DEV},8014,DNO\n").encode("latin-1"))
+    status, _, err = run(capsys, "simulate", str(path), "--plain")
+    assert status == 1 and f"{path}:2: row: has a byte that is not UTF-8" in err
+    assert "Traceback" not in err
+    status, out, _ = run(capsys, "simulate", str(path), "--plain", "--on-error", "skip")
+    assert status == 0 and "skipped rows" in out
+
+
+def test_milliseconds_get_a_hint_and_time_unit_reads_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, [1_705_276_800_000 + i for i in range(0, 5000, 1000)])
+    status, _, err = run(capsys, "simulate", str(path))
+    assert status == 1 and "--time-unit ms" in err and err.count("\n") == 1
+    status, out, _ = run(capsys, "simulate", str(path), "--time-unit", "ms", "--json")
+    data = json.loads(out)
+    assert status == 0 and data["alerts"] == 5 and data["first"].startswith("2024-01-15T00:00:00")
+
+
+def test_unsorted_traffic_warns_with_the_share_and_the_true_span(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    newest_first = list(range(1_705_276_800 + 999, 1_705_276_800 - 1, -1))
+    path = traffic(tmp_path, newest_first)
+    status, out, err = run(capsys, "simulate", str(path), "--json")
+    assert status == 0
+    assert "999 of 1,000 alerts (99.9%) came out of time order" in err
+    assert "--sort" in err and "--reorder-window" in err
+    data = json.loads(out)
+    assert data["first"].startswith("2024-01-15T00:00:00")
+    assert data["last"].startswith("2024-01-15T00:16:39")
+    for option in (["--sort"], ["--reorder-window", "1000"]):
+        status, out, err = run(capsys, "simulate", str(path), "--json", *option)
+        assert status == 0 and "time order" not in err
+        assert json.loads(out)["policies"][0]["totals"]["late"] == 0
+
+
+def test_reorder_window_smaller_than_the_disorder_leaves_late_alerts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, [100, 200, 300, 150, 290])
+    status, out, err = run(capsys, "simulate", str(path), "--json", "--reorder-window", "20")
+    assert status == 0 and "1 of 5 alerts" in err
+    assert json.loads(out)["policies"][0]["totals"]["late"] == 1
+
+
+def test_a_reject_policy_names_file_line_and_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "strict.toml"
+    policy.write_text('name = "strict"\nlate = "reject"\n[default]\nlimit = 5\nperiod = 60\n')
+    path = traffic(tmp_path, [10, 20, 15, 30])
+    status, _, err = run(capsys, "simulate", str(path), "--policy", str(policy))
+    assert status == 1
+    assert f"{path}:4: timestamp: is late for policy strict" in err
+    status, out, _ = run(capsys, "simulate", str(path), "--policy", str(policy), "--json",
+                         "--on-error", "skip")  # fmt: skip
+    data = json.loads(out)
+    assert status == 0 and data["alerts"] == 3 and data["skipped"] == 1
+    assert data["skipped_rows"][0].startswith(f"{path}:4: timestamp: is late for policy strict")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("option", ["--plain", "--json", "--csv"])
+def test_output_options_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], where: str, option: str
+) -> None:
+    command = ["simulate", "--scenario", "ten-thousand-meters", "--set", "meters=50"]
+    argv = [option, *command] if where == "before" else [*command, option]
+    status, out, _ = run(capsys, *argv)
+    assert status == 0
+    if option == "--json":
+        json.loads(out)
+    elif option == "--csv":
+        assert out.startswith("policy,code,day")
+    else:
+        assert "Totals\n" in out and "┃" not in out
+
+
+def test_csv_before_a_command_without_csv_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--csv", "check-policy", "proposed"])
+    assert info.value.code == 2
+
+
+def test_negative_counts_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["simulate", "--busiest", "-1"], ["report", "--scenario", "mixed", "--top", "-2"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+
+
+def test_ctrl_c_exits_130_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    cli_main = importlib.import_module("alertthrottle.cli.main")
+    monkeypatch.setattr(cli_main.Replay, "run", interrupted)
+    status, _, err = run(capsys, "simulate")
+    assert status == 130 and err == "alertthrottle: interrupted\n"
+
+
+def test_an_empty_policy_warns_that_it_throttles_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "empty.toml"
+    policy.write_text('name = "nothing"\n')
+    path = traffic(tmp_path, [1, 2, 3])
+    status, _, err = run(capsys, "simulate", str(path), "--policy", str(policy), "--plain")
+    assert status == 0 and "policy nothing throttles nothing" in err
+
+
+def test_an_empty_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    status, _, err = run(capsys, "simulate", str(path))
+    assert status == 1 and err == f"alertthrottle: error: {path}: is empty: a traffic file " \
+        "starts with a header line (CSV) or a JSON object per line\n"
+
+
+def test_toml_errors_say_line_and_column_and_bad_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[default]\nlimit = = 3\n')
+    status, _, err = run(capsys, "check-policy", str(bad))
+    assert status == 1 and "line 3, column 9" in err
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('name = "Soci\xe9t\xe9"\n'.encode("latin-1"))
+    status, _, err = run(capsys, "check-policy", str(latin))
+    assert status == 1 and "not UTF-8 (0xE9 at line 1, column 13)" in err
+
+
+def test_a_devices_file_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    devices = tmp_path / "devices.csv"
+    devices.write_bytes(f"device_id,manufacturer\n{DEV},Soci\xe9t\xe9\n".encode("latin-1"))
+    path = traffic(tmp_path, [1, 2])
+    status, _, err = run(capsys, "report", str(path), "--devices", str(devices))
+    assert status == 1 and f"{devices}:2: row: has a byte that is not UTF-8" in err
+
+
+def test_sweep_csv_is_written_by_the_csv_module(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "".join(f'{t},{DEV},8014,"=evil,ops"\n' for t in range(40)))
+    status, out, _ = run(capsys, "sweep", str(path), "--limit", "5", "--period", "60", "--csv")
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["busiest_recipient"] == "'=evil,ops"
+    assert len(rows[0]) == 11
