@@ -188,13 +188,19 @@ class _Chain(io.RawIOBase):
         return self.rest.readinto(buffer)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "jsonl", None])
+@pytest.mark.parametrize("fmt", ["csv", None])
 def test_an_empty_file_is_refused_clearly(tmp_path: Path, fmt: str | None) -> None:
-    path = tmp_path / "empty.csv"
+    path = tmp_path / "empty.txt"
     path.write_bytes(b"")
     with pytest.raises(TrafficError) as info:
         list(TrafficReader(path, format=fmt, on_error="skip"))  # type: ignore[arg-type]
     assert str(info.value).startswith(f"{path}: is empty")
+
+
+def test_an_empty_json_lines_file_is_no_alerts(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b"")
+    assert list(TrafficReader(path)) == []
 
 
 def test_errors_show_the_cell_text_not_a_repr() -> None:

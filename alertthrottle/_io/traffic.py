@@ -369,7 +369,8 @@ class TrafficReader:
         # At most MAX_RECORD + 1 characters per call: an endless line is read in pieces.
         lines = iter(functools.partial(text.readline, MAX_RECORD + 1), "")
         first = next(lines, "")
-        if not first:
+        # No rows is a JSON Lines file of no alerts, but a CSV file without its header.
+        if not first and self.format != "jsonl":
             raise _file_error(
                 self.name, 0, "is empty: a traffic file starts with a header line (CSV) "
                 "or a JSON object per line"
