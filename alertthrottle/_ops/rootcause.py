@@ -11,7 +11,6 @@ episodes, then devices affected. :func:`root_cause_csv` and
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Any
