@@ -1,13 +1,21 @@
-"""Throughput of ThrottlePolicy on a seeded day of storm-heavy traffic.
+"""Throughput of ThrottlePolicy on seeded days of storm-heavy traffic.
 
-Prints decisions per second for ``feed`` and ``feed_many``, for a bare loop
-over the same alerts that reads each one and does one dict lookup (the floor),
-their ratios, and bytes per tracked key (tracemalloc). With ``limits``
-installed it also runs limits' MovingWindowRateLimiter on the same alerts,
-fed event time, and prints our speed-up over it.
+Two parts, one process run:
 
-    python benchmarks/throughput.py                 # 1,000,000 alerts, 100,000 devices
-    python benchmarks/throughput.py --alerts 50000  # a quick run (CI)
+1. **The target day** (docs/performance.md): 300,000 alerts over one day from
+   30,000 devices, 60% of them from 1% of the devices, codes 8014, 8015, 8F84,
+   8F35 (exempt) and 0001 at random, ``Threshold(10, 3600)``. Medians of
+   ``--rounds`` rounds, collector on, all as ratios to the floor (a bare loop
+   ``for a in alerts: d.get((a.device_id, a.code))``): ``feed``, ``feed_many``,
+   building the ``Alert`` objects from raw values plus ``feed_many``, limits'
+   ``MovingWindowRateLimiter`` (event time patched in), bytes per tracked key,
+   and the churn workload against the storm workload.
+2. **The large day**: ``--alerts`` (1,000,000) from ``--devices`` (100,000),
+   best of ``--repeats`` with the collector quiet, and three pure workloads.
+
+    python benchmarks/throughput.py                 # both days, full size
+    python benchmarks/throughput.py --alerts 20000 --devices 2000 --day-alerts 20000 \
+        --day-devices 2000 --rounds 1 --repeats 1   # a quick run (CI)
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -50,6 +59,46 @@ def day_of_traffic(alerts: int, devices: int, seed: int) -> list[Alert]:
     return [Alert(timestamp=start + t, device_id=d, code=c) for t, d, c in rows]
 
 
+TARGET_CODES = (0x8014, 0x8015, 0x8F84, 0x8F35, 0x0001)
+
+
+def target_device_id(number: int) -> str:
+    """``00-0D-6F-00-XX-XX-XX-02``: the target day's device ids."""
+    raw = f"{number:06X}"
+    return f"00-0D-6F-00-{raw[0:2]}-{raw[2:4]}-{raw[4:6]}-02"
+
+
+def target_rows(alerts: int, devices: int, seed: int) -> list[tuple[float, str, int]]:
+    """The target day as raw ``(timestamp, device_id, code)`` rows, time-ordered."""
+    rng = random.Random(seed)
+    ids = [target_device_id(n) for n in range(devices)]
+    stormers = ids[: max(1, devices // 100)]
+    storm_alerts = alerts * 60 // 100
+    start = 1_700_000_000
+    rows = [
+        (start + rng.uniform(0, DAY), rng.choice(stormers if n < storm_alerts else ids), code)
+        for n in range(alerts)
+        for code in (rng.choice(TARGET_CODES),)
+    ]
+    rows.sort()
+    return rows
+
+
+def target_config() -> PolicyConfig:
+    return PolicyConfig(default=Threshold(10, 3600), exempt_codes=frozenset({0x8F35}))
+
+
+def median_of(rounds: int, run: Callable[[], object]) -> float:
+    """Median wall time of ``rounds`` runs, with the collector on (as an application runs)."""
+    times = []
+    for _ in range(rounds):
+        gc.collect()
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def best_of(repeats: int, run: Callable[[], object]) -> float:
     """Fastest wall time of ``repeats`` runs, with the collector quiet."""
     times = []
@@ -76,21 +125,35 @@ def floor_loop(alerts: Sequence[Alert]) -> None:
         alert.code  # noqa: B018
 
 
-def run_feed(alerts: Sequence[Alert]) -> None:
-    feed = ThrottlePolicy(config()).feed
+def target_floor(alerts: Sequence[Alert]) -> None:
+    seen: dict[tuple[str, int], int] = {}
+    get = seen.get
+    for a in alerts:
+        get((a.device_id, a.code))
+
+
+def run_feed(alerts: Sequence[Alert], make: Callable[[], PolicyConfig] = config) -> None:
+    feed = ThrottlePolicy(make()).feed
     for alert in alerts:
         feed(alert)
 
 
-def run_feed_many(alerts: Sequence[Alert]) -> None:
-    ThrottlePolicy(config()).feed_many(alerts)
+def run_feed_many(alerts: Sequence[Alert], make: Callable[[], PolicyConfig] = config) -> None:
+    ThrottlePolicy(make()).feed_many(alerts)
 
 
-def bytes_per_key(alerts: Sequence[Alert]) -> tuple[float, int]:
+def run_build_and_feed_many(rows: Sequence[tuple[float, str, int]]) -> None:
+    alerts = [Alert(timestamp=t, device_id=d, code=c) for t, d, c in rows]
+    ThrottlePolicy(target_config()).feed_many(alerts)
+
+
+def bytes_per_key(
+    alerts: Sequence[Alert], make: Callable[[], PolicyConfig] = config
+) -> tuple[float, int]:
     """Memory held by a policy after the day, per key it still tracks at the busiest time."""
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    policy = ThrottlePolicy(config())
+    policy = ThrottlePolicy(make())
     policy.feed_many(alerts[: len(alerts) // 2])
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
@@ -150,14 +213,53 @@ def limits_run(alerts: Sequence[Alert]) -> Callable[[], None] | None:
     return run
 
 
+def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
+    """Part 1: every ratio the targets name, on the target day, medians of ``rounds``."""
+    rows = target_rows(n, devices, seed)
+    alerts = [Alert(timestamp=t, device_id=d, code=c) for t, d, c in rows]
+    floor = median_of(rounds, lambda: target_floor(alerts))
+    feed = median_of(rounds, lambda: run_feed(alerts, target_config))
+    many = median_of(rounds, lambda: run_feed_many(alerts, target_config))
+    built = median_of(rounds, lambda: run_build_and_feed_many(rows))
+    per_key, keys = bytes_per_key(alerts, target_config)
+    storm_shapes = shapes(min(n, 200_000))
+    storm = median_of(rounds, lambda: run_feed_many(storm_shapes["storm (keys in an episode)"]))
+    churn = median_of(rounds, lambda: run_feed_many(storm_shapes["churn (a new key per alert)"]))
+    print(f"target day: {n:,} alerts from {devices:,} devices, Threshold(10, 3600), 8F35 exempt")
+    print(f"  medians of {rounds} rounds, collector on; ratios to the floor (lower is better)")
+    print(f"  floor (d.get((device_id, code))): {n / floor:12,.0f} alerts/s      1.0x")
+    print(f"  feed:                     {n / feed:12,.0f} decisions/s {feed / floor:6.1f}x")
+    print(f"  feed_many:                {n / many:12,.0f} decisions/s {many / floor:6.1f}x")
+    print(f"  Alert(...) + feed_many:   {n / built:12,.0f} decisions/s {built / floor:6.1f}x")
+    print(f"  memory: {per_key:,.0f} bytes per tracked key ({keys:,} keys at mid-day)")
+    print(f"  churn / storm (ns per decision): {churn / storm:.2f}x")
+    limits = limits_run(alerts)
+    if limits is None:
+        print("  limits: not installed (pip install limits) -- comparison skipped")
+    else:
+        theirs = median_of(max(1, rounds // 2), limits)
+        print(
+            f"  limits MovingWindowRateLimiter: {n / theirs:,.0f} hits/s "
+            f"({theirs / floor:.1f}x floor); feed_many is {theirs / many:.1f}x faster"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=62)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--day-alerts", type=int, default=300_000)
+    parser.add_argument("--day-devices", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--target-only", action="store_true", help="skip the large day")
     args = parser.parse_args(argv)
 
+    target_day(args.day_alerts, args.day_devices, args.rounds, args.seed)
+    if args.target_only:
+        return 0
+    print()
     alerts = day_of_traffic(args.alerts, args.devices, args.seed)
     n = len(alerts)
     floor = best_of(args.repeats, lambda: floor_loop(alerts))

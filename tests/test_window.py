@@ -20,6 +20,8 @@ def test_ring_keeps_the_last_size_times_in_order(size, gaps, new_size):
         window.push(now)
         pushed.append(now)
         window._check()
+        # The ring grows with the times pushed, up to its size, and no further.
+        assert len(window.times) == min(size, len(pushed))
         padded = [-math.inf] * size + pushed
         for nth in range(1, size + 1):
             assert window.recent(nth) == padded[-nth]

@@ -21,10 +21,14 @@ values such as ``per_code.8014.limit``), ``value`` (the value as given) and
 ``problem`` (what is allowed). The message shows the value's ``repr``, cut
 short when it is long, so a hostile value cannot make the message huge.
 An error raised from ``ThrottlePolicy.feed_many`` also carries ``index``: the
-position in the batch at which it stopped (the alerts before it stay applied).
+position in the batch at which it stopped (the alerts before it stay applied),
+and ``decisions``: the decisions of those alerts, exactly as ``feed`` returned
+them, so that no count or event they carry is lost.
 """
 
 from __future__ import annotations
+
+from .decision import Decision
 
 __all__ = [
     "AlertThrottleError",
@@ -63,6 +67,7 @@ class AlertThrottleError(Exception):
     field: str
     value: object
     index: int | None
+    decisions: list[Decision] | None
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         super().__init__(f"{field}: {problem}, got {_shown(value)}")
@@ -70,10 +75,12 @@ class AlertThrottleError(Exception):
         self.value = value
         self.problem = problem
         self.index = None
+        self.decisions = None
 
-    def at_index(self, index: int) -> None:
-        """Record the batch position at which a ``feed_many`` call stopped."""
+    def at_index(self, index: int, decisions: list[Decision] | None = None) -> None:
+        """Record where a ``feed_many`` call stopped, and the decisions made before."""
         self.index = index
+        self.decisions = decisions
         self.add_note(f"feed_many stopped at index {index}; the alerts before it were applied")
 
 

@@ -8,7 +8,7 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
 from .._core.alert import Alert, parse_timestamp
@@ -33,6 +33,38 @@ _THROTTLE = Decision(Verdict.THROTTLE)
 _THROTTLE_LATE = Decision(Verdict.THROTTLE, late=True)
 _EXEMPT = Decision(Verdict.EXEMPT)
 _EXEMPT_LATE = Decision(Verdict.EXEMPT, late=True)
+
+
+def _pass(exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
+    """The decision on an alert whose key is not throttled (steps 2 and 3)."""
+    verdict = Verdict.EXEMPT if exempt else Verdict.DELIVER
+    if ended:
+        return Decision(verdict, late=late, events=tuple(ended))
+    if exempt:
+        return _EXEMPT_LATE if late else _EXEMPT
+    return _DELIVER_LATE if late else _DELIVER
+
+
+def _report_nothing(late: bool, ended: Sequence[Event] | None) -> Decision:
+    """A delivery with no count to report, maybe late, maybe with events."""
+    if ended:
+        return Decision(Verdict.DELIVER, late=late, events=tuple(ended))
+    return _DELIVER_LATE if late else _DELIVER
+
+
+def _report(
+    window: KeyWindow, late: bool, ended: Sequence[Event] | None, *, sampled: bool
+) -> Decision:
+    """A delivery with something to say: a count to report, events, lateness or a sample."""
+    sequence = window.pending_sequence
+    metadata = NO_METADATA
+    if sequence is not None:
+        metadata = ThrottleMetadata(True, window.pending, sequence)
+        window.pending = 0
+        window.pending_sequence = None
+    elif not (ended or sampled):
+        return _DELIVER_LATE if late else _DELIVER
+    return Decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
 
 
 class ThrottlePolicy(EngineState):
@@ -63,6 +95,7 @@ class ThrottlePolicy(EngineState):
     @property
     def stats(self) -> Stats:
         """Running totals (a snapshot; later calls do not change it)."""
+        self.settle()
         return Stats(
             total=self._total,
             delivered=self._delivered,
@@ -101,111 +134,204 @@ class ThrottlePolicy(EngineState):
 
     def feed(self, alert: Alert) -> Decision:
         """Decide one alert (SEMANTICS steps 1-5) and return the decision, O(1) amortised."""
-        if type(alert) is not Alert:
-            raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
-        t = alert.timestamp
-        if t < self._clock:
-            if self._reject_late:
-                raise LateAlertError(
-                    "timestamp", t, f"is before the policy clock ({self._clock}) with late='reject'"
-                )
-            t = self._clock
-            late = True
-            self._late += 1
-        else:
-            self._clock = t
-            late = False
-
-        # Step 1: episodes (of any key) that ended by t are closed first. The heaps'
-        # first entries are lower bounds, so a quiet check costs two comparisons.
-        ends = self._end_heap
-        ended: Sequence[Event] | None = self.close_due(t) if ends and ends[0][0] <= t else None
-        idle = self._idle_heap
-        if idle and idle[0][0] <= t:
-            self.drop_idle(t)
-
-        # Capacity: the guard counts every alert, exempt ones too (docs/operations.md).
-        guard = self._capacity
-        if guard is not None:
-            changes = guard._observe(t)
-            if changes:
-                ended = sorted([*(ended or ()), *changes], key=_AT)
-
-        self._total += 1
-        rule = self._rules.get(alert.code) or self.rule_for(alert.code)
-        if rule.threshold is None:
-            # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
-            return self._pass(rule.exempt, late, ended)
-
-        device_id = alert.device_id
-        window = rule.keys.get(device_id)
-        if window is None:
-            # Step 4 for a key with nothing in its window: one alert never exceeds
-            # a limit (limit >= 1), so it is delivered.
-            window = self.track(rule, device_id, t)
-            self._delivered += 1
-            if window.pending or ended or late:
-                return self._report(window, late, ended, sampled=False)
-            return _DELIVER
-
-        # KeyWindow.push, inlined: this is the hottest code of the library.
-        times = window.times
-        pos = window.pos
-        times[pos] = t
-        pos += 1
-        window.pos = pos = 0 if pos == rule.size else pos
-        episode = window.episode
-
-        if episode is None:
-            # Step 4: more than `limit` alerts in (t - period, t] <=> the oldest of
-            # the last limit + 1 (the slot the next push overwrites) is inside it.
-            # Below `engage_at` no episode starts, but the alert stays in the window,
-            # so the key starts one on its first alert once the level has risen.
-            if times[pos] > t - rule.period and (
-                guard is None or guard.level >= self._engage_level
-            ):
-                return self._start_episode(rule, window, alert, t, late, ended)
-            self._delivered += 1
-            window.last_delivered = t
-            if window.pending or ended or late:
-                return self._report(window, late, ended, sampled=False)
-            return _DELIVER
-
-        # Step 5: in an episode, only samples get through.
-        number = episode.alerts = episode.alerts + 1
-        if rule.sampling and (
-            (rule.sample_every and number % rule.sample_every == 0)
-            or (
-                rule.sample_interval is not None
-                and t - window.last_delivered >= rule.sample_interval
-            )
-        ):
-            episode.sampled += 1
-            self._delivered += 1
-            window.last_delivered = t
-            return self._report(window, late, ended, sampled=True)
-        episode.throttled += 1
-        self._throttled += 1
-        window.pending += 1
-        window.pending_sequence = episode.sequence_id
-        if ended or late:
-            return Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ()))
-        return _THROTTLE
+        decisions: list[Decision] = []
+        self._decide((alert,), decisions.append)
+        return decisions[0]
 
     def feed_many(self, alerts: Iterable[Alert]) -> list[Decision]:
         """``feed`` each alert in order and return the decisions.
 
-        If an alert raises, the ones before it stay applied and the exception's
-        ``index`` says where the batch stopped.
+        If an alert raises, the ones before it stay applied: the exception's
+        ``index`` says where the batch stopped and its ``decisions`` are those
+        of the alerts before it, exactly as ``feed`` returned them.
         """
-        # Every successful feed counts exactly one alert, so the count since the
-        # start of the batch is the index of the alert that raised.
-        start = self._total
+        decisions: list[Decision] = []
         try:
-            return list(map(self.feed, alerts))
+            self._decide(alerts, decisions.append)
         except AlertThrottleError as exc:
-            exc.at_index(self._total - start)
+            exc.at_index(len(decisions), decisions)
             raise
+        return decisions
+
+    def _decide(self, alerts: Iterable[Alert], append: Callable[[Decision], None]) -> None:
+        """The hot loop: decide each alert, in order, and pass its decision to ``append``.
+
+        Everything that can refuse an alert (its type, lateness under ``"reject"``)
+        is checked before anything changes. The running totals are kept in locals
+        and added to the state when the loop ends, however it ends.
+        """
+        rules_get = self._rules.get
+        pending = self._pending
+        guard = self._capacity
+        engage_level = self._engage_level
+        reject_late = self._reject_late
+        bounded = self._max_keys is not None
+        clock = self._clock
+        due = self._due
+        delivered = throttled = exempt = late_count = tracked = 0
+        try:
+            for alert in alerts:
+                if type(alert) is not Alert:
+                    raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
+                t = alert.timestamp
+                if t < clock:
+                    if reject_late:
+                        raise LateAlertError(
+                            "timestamp",
+                            t,
+                            f"is before the policy clock ({clock}) with late='reject'",
+                        )
+                    t = clock
+                    late = True
+                    late_count += 1
+                else:
+                    clock = t
+                    late = False
+
+                # Step 1: episodes (of any key) that ended by t are closed first, and
+                # keys idle by t dropped; `due` bounds both schedules from below.
+                ended: Sequence[Event] | None = None
+                if t >= due:
+                    self._clock = clock
+                    self._tracked += tracked
+                    tracked = 0
+                    ended = self.housekeeping(t) or None
+                    due = self._due
+                # Capacity: the guard counts every alert, exempt ones too.
+                if guard is not None:
+                    changes = guard._observe(t)
+                    if changes:
+                        ended = sorted([*(ended or ()), *changes], key=_AT)
+
+                rule = rules_get(alert.code) or self.rule_for(alert.code)
+                if not rule.throttles:
+                    # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
+                    if rule.exempt:
+                        exempt += 1
+                        append(_EXEMPT if not (ended or late) else _pass(True, late, ended))
+                    else:
+                        delivered += 1
+                        append(_DELIVER if not (ended or late) else _pass(False, late, ended))
+                    continue
+
+                device_id = alert.device_id
+                keys = rule.keys
+                window = keys.get(device_id)
+                if window is None:
+                    # Step 4 for a key with nothing in its window: one alert never
+                    # exceeds a limit (limit >= 1), so it is delivered. It is held
+                    # as its bare time until a second alert comes, or a window if
+                    # it has a count pending from before.
+                    delivered += 1
+                    if bounded:
+                        self._tracked += tracked
+                        tracked = 0
+                        window = self.track(rule, device_id, t)
+                        due = self._due
+                    else:
+                        left = pending.pop((device_id, rule.code), None) if pending else None
+                        if left is None:
+                            keys[device_id] = t
+                        else:
+                            window = keys[device_id] = KeyWindow.returning(rule.size, t, left)
+                        rule.fifo_times.append(t)
+                        rule.fifo_devices.append(device_id)
+                        tracked += 1
+                        if t + rule.period < due:
+                            due = self._due = t + rule.period
+                    if window is not None:
+                        append(_report(window, late, ended, sampled=False))
+                    else:
+                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                    continue
+                if type(window) is not KeyWindow:
+                    if window + rule.period <= t:  # type: ignore[operator]
+                        # Idle, not dropped yet (housekeeping drops in batches): a new key.
+                        delivered += 1
+                        keys[device_id] = t
+                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                        continue
+                    window = rule.window(device_id)
+                elif window.episode is None and window.times[window.pos - 1] + rule.period <= t:
+                    delivered += 1
+                    held = self.renew(rule, device_id, window, t)
+                    if held is not None:
+                        append(_report(held, late, ended, sampled=False))
+                    else:
+                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                    continue
+
+                # KeyWindow.push, inlined: this is the hottest code of the library.
+                times = window.times
+                size = rule.size
+                if len(times) < size:
+                    times.append(t)
+                    pos = 0
+                else:
+                    pos = window.pos + 1
+                    times[pos - 1] = t
+                    if pos == size:
+                        pos = 0
+                    window.pos = pos
+                episode = window.episode
+
+                if episode is None:
+                    # Step 4: more than `limit` alerts in (t - period, t] <=> the ring
+                    # is full and its oldest time (the slot the next push overwrites)
+                    # is inside it. Below `engage_at` no episode starts, but the alert
+                    # stays in the window, so the key starts one on its first alert
+                    # once the level has risen.
+                    if (
+                        times[pos] > t - rule.period
+                        and len(times) == size
+                        and (guard is None or guard.level >= engage_level)
+                    ):
+                        throttled += 1
+                        append(self._start_episode(rule, window, alert, t, late, ended))
+                        due = self._due
+                        continue
+                    delivered += 1
+                    window.last_delivered = t
+                    if window.pending or ended or late:
+                        append(_report(window, late, ended, sampled=False))
+                    else:
+                        append(_DELIVER)
+                    continue
+
+                # Step 5: in an episode, only samples get through.
+                number = episode.alerts = episode.alerts + 1
+                if rule.sampling and (
+                    (rule.sample_every and number % rule.sample_every == 0)
+                    or (
+                        rule.sample_interval is not None
+                        and t - window.last_delivered >= rule.sample_interval
+                    )
+                ):
+                    episode.sampled += 1
+                    delivered += 1
+                    window.last_delivered = t
+                    append(_report(window, late, ended, sampled=True))
+                    continue
+                episode.throttled += 1
+                throttled += 1
+                window.pending += 1
+                window.pending_sequence = episode.sequence_id
+                if ended or late:
+                    append(Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ())))
+                else:
+                    append(_THROTTLE)
+        finally:
+            self._clock = clock
+            self._tracked += tracked
+            if delivered:
+                self._delivered += delivered
+            if throttled:
+                self._throttled += throttled
+            if exempt:
+                self._exempt += exempt
+            if late_count:
+                self._late += late_count
+            self._total += delivered + throttled + exempt
 
     def advance(self, now: float | object) -> list[Event]:
         """Move the clock to ``now`` and return the episode ends due by then.
@@ -278,34 +404,6 @@ class ThrottlePolicy(EngineState):
 
     # -- the verdicts -------------------------------------------------------------------
 
-    def _pass(self, exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
-        """Decide an alert whose key is not throttled (steps 2 and 3)."""
-        if exempt:
-            self._exempt += 1
-            verdict = Verdict.EXEMPT
-        else:
-            self._delivered += 1
-            verdict = Verdict.DELIVER
-        if ended:
-            return Decision(verdict, late=late, events=tuple(ended))
-        if exempt:
-            return _EXEMPT_LATE if late else _EXEMPT
-        return _DELIVER_LATE if late else _DELIVER
-
-    def _report(
-        self, window: KeyWindow, late: bool, ended: Sequence[Event] | None, *, sampled: bool
-    ) -> Decision:
-        """A delivery with something to say: a count to report, events, lateness or a sample."""
-        sequence = window.pending_sequence
-        metadata = NO_METADATA
-        if sequence is not None:
-            metadata = ThrottleMetadata(True, window.pending, sequence)
-            window.pending = 0
-            window.pending_sequence = None
-        elif not (ended or sampled):
-            return _DELIVER_LATE if late else _DELIVER
-        return Decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
-
     def _start_episode(
         self,
         rule: Rule,
@@ -316,7 +414,6 @@ class ThrottlePolicy(EngineState):
         ended: Sequence[Event] | None,
     ) -> Decision:
         self._sequence += 1
-        self._throttled += 1
         started = ThrottlingStarted(
             device_id=alert.device_id,
             code=rule.code,

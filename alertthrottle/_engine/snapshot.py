@@ -36,8 +36,10 @@ __all__ = ["FORMAT", "VERSION", "dump_policy", "restore_policy", "write_atomical
 
 #: The ``format`` tag of every snapshot.
 FORMAT = "alertthrottle-snapshot"
-#: The newest format version this code writes and reads.
-VERSION = 1
+#: The newest format version this code writes and reads. Version 2 writes each key's
+#: ``schedule.idle`` entry at the time its window empties; version 1 wrote the time the
+#: key was filed under (at or before that), which this reader accepts too.
+VERSION = 2
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: A gzip snapshot may expand to at most this many times its size (a JSON snapshot
@@ -165,6 +167,7 @@ def _change_data(change: ConfigChange) -> dict[str, Any]:
 
 
 def _state(policy: EngineState) -> dict[str, Any]:
+    policy.settle()
     keys = [_key_record(rule, device, window) for rule, device, window in policy.tracked_keys()]
     # Sorted, so that equal states give equal bytes whatever order keys came in.
     keys.sort(key=lambda record: (record["code"], record["device_id"]))

@@ -97,6 +97,12 @@ class EngineState:
         self._exempt = 0
         self._late = 0
         self._evicted = 0
+        # When the hot path next calls housekeeping: no later than the first episode
+        # end, nor than the first idle entry plus `_slack`. Idle keys are invisible
+        # until someone looks (settle), so without a key bound they are dropped in
+        # batches; with one, eviction needs them gone on time (slack 0).
+        self._due = math.inf
+        self._slack = math.inf if max_keys is None else 0.0
 
     # -- reading the state ----------------------------------------------------------
 
@@ -145,10 +151,19 @@ class EngineState:
         return {name: getattr(self, f"_{name}") for name in COUNTERS}
 
     def tracked_keys(self) -> Iterator[tuple[Rule, str, KeyWindow]]:
-        """Every tracked key: its rule, device id and window."""
+        """Every tracked key: its rule, device id and window.
+
+        A key held as a bare time comes as a fresh window holding that one time.
+        """
+        self.settle()
         for rule in self._rules.values():
-            for device_id, window in rule.keys.items():
-                yield rule, device_id, window
+            for device_id, state in rule.keys.items():
+                if type(state) is KeyWindow:
+                    yield rule, device_id, state
+                else:
+                    window = KeyWindow(rule.size, state)  # type: ignore[arg-type]
+                    window.last_delivered = state  # type: ignore[assignment]
+                    yield rule, device_id, window
 
     def pending_table(self) -> dict[tuple[str, int], tuple[int, int]]:
         """Counts of forgotten keys: ``(device_id, code) -> (count, sequence_id)``."""
@@ -158,13 +173,33 @@ class EngineState:
         """The end schedule of open episodes, in the order its entries surface."""
         return [(when, ep) for when, ep in self._ends.entries() if ep.window.episode is ep]
 
-    def idle_entries(self) -> list[IdleEntry]:
-        """One idle entry per tracked key, sorted; a parked key under when its window empties."""
+    def filed(self) -> list[IdleEntry]:
+        """The idle schedule's entries, sorted: one per tracked key, parked keys aside."""
+        self.settle()
         filed = list(self._idle_heap)
-        for rule, device_id, window in self.tracked_keys():
-            if window.episode is not None and window.episode.parked:
-                filed.append((rule.empties(window), device_id, rule.code))
+        for rule in self._rules.values():
+            period = rule.period if rule.fifo_times else 0
+            code = rule.code
+            filed.extend(
+                (t + period, device_id, code)
+                for t, device_id in zip(rule.fifo_times, rule.fifo_devices, strict=True)
+            )
+            for slot, devices in rule.wheel.items():
+                for device_id in devices:
+                    # Filed in the slot of when its window empties (or earlier).
+                    empties = rule.empties(rule.keys[device_id])
+                    assert slot <= empties / rule.width, (slot, empties)
+                    filed.append((slot * rule.width, device_id, code))
         return sorted(filed)
+
+    def idle_entries(self) -> list[IdleEntry]:
+        """Every tracked key under the time its window empties, sorted (snapshots)."""
+        self.settle()
+        return sorted(
+            (rule.empties(state), device_id, rule.code)
+            for rule in self._rules.values()
+            for device_id, state in rule.keys.items()
+        )
 
     # -- operations -----------------------------------------------------------------
 
@@ -176,14 +211,57 @@ class EngineState:
             exempt = code in config.exempt_codes
             threshold = None if exempt else config.per_code.get(code, config.default)
             rule = self._rules[code] = Rule(code, threshold, exempt)
+            if threshold is not None:
+                self._slack = min(self._slack, threshold.period / 32)
         return rule
 
     def advance_episodes(self, t: float) -> list[ThrottlingEnded]:
         """Move the clock to ``t`` (not below it): close due episodes, drop idle keys."""
         self._clock = t
-        ended = self.close_due(t)
-        self.drop_idle(t)
+        return self.housekeeping(t)
+
+    def housekeeping(self, t: float, exact: bool = False) -> list[ThrottlingEnded]:
+        """Close the episodes due by ``t``, drop keys idle by ``t``, and find the next due time.
+
+        ``_due`` is a lower bound of the earliest entry of both schedules: while the
+        clock is below it, there is nothing to do (one comparison per alert).
+        """
+        ends = self._end_heap
+        ended = self.close_due(t) if ends and ends[0][0] <= t else []
+        self.drop_idle(t, exact)
+        self._due = self._next_due()
         return ended
+
+    def _next_due(self) -> float:
+        """When housekeeping has something to do: the first end, the first idle entry
+        plus the slack, or the end of the first wheel slot."""
+        ends = self._end_heap
+        idle = self._idle_heap
+        first = idle[0][0] if idle else math.inf
+        due = ends[0][0] if ends else math.inf
+        for rule in self._rules.values():
+            times = rule.fifo_times
+            if times and times[0] + rule.period < first:
+                first = times[0] + rule.period
+            if rule.wheel:
+                # A slot is dropped once wholly past.
+                due = min(due, (min(rule.wheel) + 1) * rule.width)
+        return min(due, first + self._slack)
+
+    def settle(self) -> None:
+        """Drop the keys idle at the clock, which the hot path leaves for a batch.
+
+        Invisible to decisions (an idle key's next alert is treated as a new key's),
+        so everything that shows the keys (stats, snapshots, checks) settles first.
+        """
+        if self._clock != -math.inf:
+            ended = self.housekeeping(self._clock, exact=True)
+            # Episode ends are never left for later: the hot path's `_due` covers them.
+            assert not ended, ended
+
+    def _lower_due(self, when: float) -> None:
+        if when < self._due:
+            self._due = when
 
     def close_due(self, t: float) -> list[ThrottlingEnded]:
         """Close every episode whose end is ``<= t``, in order of end time."""
@@ -199,51 +277,162 @@ class EngineState:
         if episode.parked:
             # File the key in the idle schedule again.
             rule = episode.rule
-            heappush(
-                self._idle_heap,
-                (rule.empties(episode.window), episode.started.device_id, rule.code),
-            )
+            when = rule.empties(episode.window)
+            heappush(self._idle_heap, (when, episode.started.device_id, rule.code))
+            self._lower_due(when)
         return episode.ended(at)
 
-    def drop_idle(self, t: float) -> None:
-        """Forget keys whose window is empty at ``t``, keeping any pending count."""
+    def drop_idle(self, t: float, exact: bool = False) -> None:
+        """Forget keys whose window is empty at ``t``, keeping any pending count.
+
+        Keys made since the last drop wait in their rule's queue, in order of time.
+        A key that had alerts since it was filed is filed again: in the heap with
+        a key bound (eviction needs the exact order), else in its rule's wheel,
+        whose slots are dropped whole once past (``exact`` also sweeps the slot
+        that ``t`` is in).
+        """
+        for rule in self._rules.values():
+            if rule.fifo_times:
+                self._drop_queued(rule, t)
+            if rule.wheel:
+                self._drop_wheel(rule, t, exact)
         heap = self._idle_heap
         rules = self._rules
         while heap and heap[0][0] <= t:
             _, device_id, code = heap[0]
             rule = rules[code]
-            window = rule.keys[device_id]
-            empties = window.times[window.pos - 1] + rule.period
+            state = rule.keys[device_id]
+            empties = rule.empties(state)
             if empties > t:
-                # The key had alerts since it was filed: file it again, in one sift.
-                heapreplace(heap, (empties, device_id, code))
+                if self._max_keys is None:
+                    heappop(heap)
+                    rule.wheel.setdefault(int(empties / rule.width), []).append(device_id)
+                else:
+                    # File it again, in one sift.
+                    heapreplace(heap, (empties, device_id, code))
                 continue
             heappop(heap)
-            # An episode ends no later than its window empties, and was closed first.
-            assert window.episode is None
-            self.forget(rule, device_id, window)
+            self.forget(rule, device_id, state)
 
-    def forget(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
+    def _drop_queued(self, rule: Rule, t: float) -> None:
+        times = rule.fifo_times
+        period = rule.period
+        devices = rule.fifo_devices
+        keys = rule.keys
+        wheel = None if self._max_keys is not None else rule.wheel
+        while times and times[0] + period <= t:
+            times.popleft()
+            device_id = devices.popleft()
+            state = keys[device_id]
+            if type(state) is KeyWindow:
+                empties = state.times[state.pos - 1] + period
+                if empties > t:
+                    if wheel is None:
+                        heappush(self._idle_heap, (empties, device_id, rule.code))
+                    else:
+                        wheel.setdefault(int(empties / rule.width), []).append(device_id)
+                    continue
+            elif state + period > t:  # type: ignore[operator]
+                # Renewed while idle (the hot path's bare time): filed again.
+                if wheel is None:
+                    heappush(self._idle_heap, (state + period, device_id, rule.code))  # type: ignore[operator]
+                else:
+                    wheel.setdefault(int((state + period) / rule.width), []).append(device_id)  # type: ignore[operator]
+                continue
+            self.forget(rule, device_id, state)
+
+    def _drop_wheel(self, rule: Rule, t: float, exact: bool) -> None:
+        wheel = rule.wheel
+        width = rule.width
+        period = rule.period
+        keys = rule.keys
+        now = int(t / width)
+        while wheel:
+            slot = min(wheel)
+            if slot > now or (slot == now and not exact):
+                return
+            kept: list[str] = []
+            for device_id in wheel.pop(slot):
+                state = keys[device_id]
+                if type(state) is KeyWindow:
+                    empties = state.times[state.pos - 1] + period
+                else:
+                    empties = state + period  # type: ignore[operator]
+                if empties <= t:
+                    self.forget(rule, device_id, state)
+                elif int(empties / width) == slot:
+                    kept.append(device_id)
+                else:
+                    wheel.setdefault(int(empties / width), []).append(device_id)
+            if kept:
+                wheel[slot] = kept
+                return
+
+    def forget(self, rule: Rule, device_id: str, state: float | KeyWindow) -> None:
         """Stop tracking a key (not in an episode), keeping its pending count."""
         del rule.keys[device_id]
         self._tracked -= 1
-        if window.pending_sequence is not None:
-            self._pending[device_id, rule.code] = (window.pending, window.pending_sequence)
+        if type(state) is KeyWindow:
+            # An episode ends no later than its window empties, and is closed first.
+            assert state.episode is None
+            if state.pending_sequence is not None:
+                self._pending[device_id, rule.code] = (state.pending, state.pending_sequence)
 
-    def track(self, rule: Rule, device_id: str, t: float) -> KeyWindow:
-        """Start holding state for a key whose only alert in its window, at ``t``, is delivered."""
+    def track(self, rule: Rule, device_id: str, t: float) -> KeyWindow | None:
+        """Start holding state for a key whose only alert in its window, at ``t``, is delivered.
+
+        Returns its window if it has a pending count from before (it is held as a
+        bare time otherwise).
+        """
         if self._max_keys is not None and self._tracked >= self._max_keys:
             self.evict(self._tracked - self._max_keys + 1)
-        window = KeyWindow(rule.size, t)
-        window.last_delivered = t
-        if self._pending:
-            left = self._pending.pop((device_id, rule.code), None)
-            if left is not None:
-                window.pending, window.pending_sequence = left
-        rule.keys[device_id] = window
+        left = self._pending.pop((device_id, rule.code), None) if self._pending else None
+        window = None
+        if left is None:
+            rule.keys[device_id] = t
+        else:
+            window = rule.keys[device_id] = KeyWindow.returning(rule.size, t, left)
         self._tracked += 1
-        heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
+        rule.fifo_times.append(t)
+        rule.fifo_devices.append(device_id)
+        self._lower_due(t + rule.period)
         return window
+
+    def renew(self, rule: Rule, device_id: str, window: KeyWindow, t: float) -> KeyWindow | None:
+        """A key idle by ``t`` but not dropped yet gets an alert: make it a new key.
+
+        As if dropped and tracked again: its pending count stays, nothing else does;
+        its idle entry, due already, re-files it when it surfaces. Returns its window
+        if it has a pending count (it is held as a bare time otherwise).
+        """
+        if window.pending_sequence is None:
+            rule.keys[device_id] = t
+            return None
+        window.times = [t]
+        window.pos = 0
+        window.last_delivered = t
+        return window
+
+    def _migrate(self) -> None:
+        """Move queued entries into the heap until its first entry is the earliest of all.
+
+        Eviction goes by ``(time, device_id, code)`` across every key; the queues
+        are sorted by time only, so entries tied at the earliest time all move.
+        """
+        heap = self._idle_heap
+        rules = self._rules.values()
+        while True:
+            first = math.inf
+            for rule in rules:
+                if rule.fifo_times and rule.fifo_times[0] + rule.period < first:
+                    first = rule.fifo_times[0] + rule.period
+            if first == math.inf or (heap and heap[0][0] < first):
+                return
+            for rule in rules:
+                times = rule.fifo_times
+                while times and times[0] + rule.period == first:
+                    times.popleft()
+                    heappush(heap, (first, rule.fifo_devices.popleft(), rule.code))
 
     def evict(self, count: int) -> None:
         """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
@@ -257,24 +446,27 @@ class EngineState:
         """
         heap = self._idle_heap
         rules = self._rules
-        while count and heap:
+        while count:
+            self._migrate()
+            if not heap:
+                return
             entry = heap[0]
             _, device_id, code = entry
             rule = rules[code]
-            window = rule.keys[device_id]
-            episode = window.episode
+            state = rule.keys[device_id]
+            episode = state.episode if type(state) is KeyWindow else None
             if episode is not None:
                 # Whatever its filed time, the key cannot go before its episode ends;
                 # the order of the other keys does not depend on its entry.
                 heappop(heap)
                 episode.parked = True
                 continue
-            empties = window.times[window.pos - 1] + rule.period
+            empties = rule.empties(state)
             if empties > entry[0]:
                 heapreplace(heap, (empties, device_id, code))
                 continue
             heappop(heap)
-            self.forget(rule, device_id, window)
+            self.forget(rule, device_id, state)
             self._evicted += 1
             count -= 1
 
@@ -286,6 +478,7 @@ class EngineState:
         """Count a new open episode (already numbered) and file its end."""
         self._open += 1
         self._ends.add(episode, end)
+        self._lower_due(end)
 
     def new_config(self, config: PolicyConfig, t: float) -> list[ThrottlingEnded]:
         """Put ``config`` in force at ``t`` (the clock, due episodes already closed).
@@ -296,6 +489,8 @@ class EngineState:
         new threshold says are over. Returns those ends, by sequence id.
         """
         self._config = config
+        # Every idle entry goes to the heap: the queues belong to the old rules.
+        self._idle_heap[:] = self.filed()
         old_rules = dict(self._rules)
         # Mutated in place: the hot path may hold a reference to the dict.
         self._rules.clear()
@@ -304,13 +499,15 @@ class EngineState:
             rule = self.rule_for(code)
             keys = old_rule.keys
             if rule.threshold is None:
-                for device_id, window in list(keys.items()):
-                    if window.episode is not None:
-                        closed.append(self._end_unfiled(window.episode, t))
-                    self.forget(old_rule, device_id, window)
+                for device_id, state in list(keys.items()):
+                    if type(state) is KeyWindow and state.episode is not None:
+                        closed.append(self._end_unfiled(state.episode, t))
+                    self.forget(old_rule, device_id, state)
                 continue
             rule.keys = keys
             for window in keys.values():
+                if type(window) is not KeyWindow:
+                    continue
                 if rule.size != old_rule.size:
                     window.resize(rule.size)
                 episode = window.episode
@@ -325,7 +522,7 @@ class EngineState:
         self._ends.retarget(_open_episode)
         self._refile_idle()
         # A shorter period may have emptied windows already.
-        self.drop_idle(t)
+        self.housekeeping(t)
         return closed
 
     def _end_unfiled(self, episode: Episode, at: float) -> ThrottlingEnded:
@@ -362,7 +559,18 @@ class EngineState:
 
     def add_key(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
         """Track a key rebuilt elsewhere; its episode (if any) is open but not yet filed."""
-        rule.keys[device_id] = window
+        times = window.times
+        if (
+            window.episode is None
+            and window.pending_sequence is None
+            and len(times) == 1
+            and type(times[0]) is type(window.last_delivered)
+            and times[0] == window.last_delivered
+        ):
+            # As the hot path holds a key with one alert, delivered: its bare time.
+            rule.keys[device_id] = times[0]
+        else:
+            rule.keys[device_id] = window
         self._tracked += 1
         if window.episode is not None:
             self._open += 1
@@ -374,19 +582,22 @@ class EngineState:
     def file_end(self, episode: Episode, when: float) -> None:
         """File an open episode's end under ``when`` (entries added in the order they surface)."""
         self._ends.add(episode, when)
+        self._lower_due(when)
 
     def file_idle(self, entries: list[IdleEntry]) -> None:
         """Set the idle schedule; entries of parked keys are left out."""
         kept = []
         for entry in entries:
-            window = self._rules[entry[2]].keys[entry[1]]
-            if window.episode is None or not window.episode.parked:
+            state = self._rules[entry[2]].keys[entry[1]]
+            if type(state) is not KeyWindow or state.episode is None or not state.episode.parked:
                 kept.append(entry)
+                self._lower_due(entry[0])
         self._idle_heap[:] = kept
         heapify(self._idle_heap)
 
     def _check(self) -> None:
         """Assert the state's invariants (tests run it after every step)."""
+        self.settle()
         assert self._delivered + self._throttled + self._exempt == self._total
         if self._capacity is not None:
             self._capacity._check()
@@ -398,17 +609,22 @@ class EngineState:
             assert idle[(index - 1) // 2] <= idle[index], index
         live = [e for e in self._ends.items() if e.end_time() is not None]
         assert len(live) == len({id(e) for e in live}) == self._open
+        for rule in self._rules.values():
+            queued = list(rule.fifo_times)
+            assert queued == sorted(queued) and len(queued) == len(rule.fifo_devices)
+            assert rule.throttles or not (queued or rule.keys)
         # Every tracked key is filed exactly once, unless it is parked: in an open
         # episode flagged parked, and then not filed at all.
         filed: dict[tuple[int, str], float] = {}
-        for when, device_id, code in idle:
+        for when, device_id, code in self.filed():
             assert (code, device_id) not in filed, (code, device_id)
             filed[code, device_id] = when
+        assert self._due <= self._next_due()
         parked = 0
         pending = 0
         for rule, device_id, window in self.tracked_keys():
             window._check()
-            assert rule.threshold is not None and len(window.times) == rule.size
+            assert rule.threshold is not None and window.size == rule.size and window.times
             episode = window.episode
             if episode is not None and episode.parked:
                 parked += 1

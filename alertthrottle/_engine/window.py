@@ -1,20 +1,23 @@
-"""Per-key state: a ring buffer of the key's last ``limit + 1`` alert times, its episode, its rule.
+"""Per-key state: a ring buffer of the key's recent alert times, its episode, its rule.
 
 The ring is all an exact sliding window needs. Times arrive in
 non-decreasing order, so the alerts inside ``(t - period, t]`` are always the
 most recent ones, and two questions cover every rule of the semantics:
 
-* over the limit? -- the oldest of the last ``limit + 1`` times is inside the
-  window (``limit + 1`` alerts are), O(1);
+* over the limit? -- the ring is full (``limit + 1`` times) and its oldest
+  time is inside the window (``limit + 1`` alerts are), O(1);
 * when does an episode end? -- the ``resume_below``-th most recent time plus
   the period, O(1).
 
-Slots that were never written hold ``-inf``, which is outside every window.
+The ring grows with the alerts actually seen, up to ``limit + 1`` slots, so a
+large limit costs nothing for a quiet key. A key with a single alert in its
+window holds no ring at all: the policy keeps its bare time (see state.py).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from .._core.config import Threshold
 from .._core.events import ThrottlingEnded, ThrottlingStarted
@@ -27,67 +30,92 @@ _NEVER = -math.inf
 class KeyWindow:
     """The recent alert times of one ``(device_id, code)`` key, and its throttling state.
 
-    Memory: ``limit + 1`` references plus a few slots, whatever the traffic.
+    Memory: one reference per alert held (at most ``size``) plus a few slots.
     """
 
-    __slots__ = ("episode", "last_delivered", "pending", "pending_sequence", "pos", "times")
+    __slots__ = (
+        "episode",
+        "last_delivered",
+        "pending",
+        "pending_sequence",
+        "pos",
+        "size",
+        "times",
+    )
 
     times: list[float]
     pos: int
+    size: int
     episode: Episode | None
     last_delivered: float
     pending: int
     pending_sequence: int | None
 
     def __init__(self, size: int, first: float | None = None) -> None:
-        """A ring of ``size`` slots, holding the time of a ``first`` alert if given."""
-        # pos: index of the oldest time, which is the slot the next push overwrites.
-        if first is None:
-            self.times = [_NEVER] * size
-            self.pos = 0
-        else:
-            self.times = [first] + [_NEVER] * (size - 1)
-            self.pos = 1
+        """A ring of up to ``size`` slots, holding the time of a ``first`` alert if given."""
+        # While the ring grows (fewer than `size` times), pos stays 0: times[0] is the
+        # oldest. Once full, pos is the index of the oldest time, the slot the next
+        # push overwrites.
+        self.times = [] if first is None else [first]
+        self.pos = 0
+        self.size = size
         self.episode = None
         self.last_delivered = _NEVER
         # Throttled alerts not yet reported on a delivered alert, and their episode.
         self.pending = 0
         self.pending_sequence = None
 
+    @classmethod
+    def returning(cls, size: int, t: float, left: tuple[int, int]) -> KeyWindow:
+        """The window of a key back with ``(count, sequence_id)`` pending, its alert at ``t``."""
+        window = cls(size, t)
+        window.last_delivered = t
+        window.pending, window.pending_sequence = left
+        return window
+
     def push(self, t: float) -> None:
         """Record an alert at ``t`` (never earlier than the previous one), O(1)."""
         times = self.times
+        if len(times) < self.size:
+            times.append(t)
+            return
         pos = self.pos
         times[pos] = t
         pos += 1
-        self.pos = 0 if pos == len(times) else pos
+        self.pos = 0 if pos == self.size else pos
+
+    def full(self) -> bool:
+        """Whether the ring holds ``size`` times (so the oldest is at ``pos``)."""
+        return len(self.times) == self.size
 
     def recent(self, nth: int) -> float:
         """The time of the ``nth`` most recent alert (1 = newest), or ``-inf``."""
-        return self.times[(self.pos - nth) % len(self.times)]
+        times = self.times
+        if nth > len(times):
+            return _NEVER
+        return times[(self.pos - nth) % len(times)]
 
     def held(self) -> list[float]:
-        """The times held, oldest first (never-written slots left out)."""
-        size = len(self.times)
-        return [t for t in (self.recent(nth) for nth in range(size, 0, -1)) if t != _NEVER]
+        """The times held, oldest first."""
+        return self.times[self.pos :] + self.times[: self.pos]
 
     def count_after(self, since: float) -> int:
         """How many held times are ``> since``, O(size); exact while below the capacity."""
         return sum(1 for t in self.times if t > since)
 
     def resize(self, size: int) -> None:
-        """Keep the newest ``size`` times in a ring of ``size`` slots (for a new limit)."""
-        ordered = [self.recent(nth) for nth in range(len(self.times), 0, -1)]
-        kept = ([_NEVER] * size + ordered)[-size:]
-        self.times = kept
+        """Keep the newest ``size`` times in a ring of up to ``size`` slots (for a new limit)."""
+        self.times = self.held()[-size:]
         self.pos = 0
+        self.size = size
 
     def _check(self) -> None:
         """Assert the ring's invariants (used by tests after every step)."""
-        size = len(self.times)
+        size = self.size
         assert size >= 2, size
-        assert 0 <= self.pos < size, (self.pos, size)
-        ordered = [self.recent(nth) for nth in range(size, 0, -1)]
+        assert len(self.times) <= size, (self.times, size)
+        assert 0 <= self.pos < size and (self.pos == 0 or self.full()), (self.pos, size)
+        ordered = self.held()
         assert ordered == sorted(ordered), ordered
         assert self.pending >= 0
         assert (self.pending == 0) is (self.pending_sequence is None), (
@@ -102,6 +130,8 @@ class Rule:
     __slots__ = (
         "code",
         "exempt",
+        "fifo_devices",
+        "fifo_times",
         "keys",
         "limit",
         "period",
@@ -111,15 +141,30 @@ class Rule:
         "sampling",
         "size",
         "threshold",
+        "throttles",
+        "wheel",
+        "width",
     )
 
     def __init__(self, code: int, threshold: Threshold | None, exempt: bool) -> None:
         self.code = code
         self.exempt = exempt
         self.threshold = threshold
-        self.keys: dict[str, KeyWindow] = {}
+        self.throttles = threshold is not None
+        # A key's state: the bare time of its only alert in the window, or its ring.
+        self.keys: dict[str, float | KeyWindow] = {}
+        # The idle queue of keys made since (EngineState): the first alert time of
+        # each, and its device id; the key's window empties no earlier than the time
+        # plus the period. Times arrive in order, so the queue is sorted.
+        self.fifo_times: deque[float] = deque()
+        self.fifo_devices: deque[str] = deque()
+        # Keys re-filed (they had alerts since they were queued), by slot of `width`
+        # seconds: slot k holds keys whose window empties in [k * width, (k + 1) * width).
+        self.wheel: dict[int, list[str]] = {}
+        self.width = 1.0
         if threshold is None:
             return
+        self.width = threshold.period / 32
         self.limit = threshold.limit
         self.period = threshold.period
         self.resume_below = threshold.resume_below
@@ -128,9 +173,20 @@ class Rule:
         self.sampling = threshold.sample_every is not None or threshold.sample_interval is not None
         self.size = threshold.limit + 1
 
-    def empties(self, window: KeyWindow) -> float:
-        """When ``window`` holds no alert any more (its newest time plus the period)."""
-        return window.recent(1) + self.period
+    def empties(self, state: float | KeyWindow) -> float:
+        """When a key's window holds no alert any more (its newest time plus the period)."""
+        if type(state) is KeyWindow:
+            return state.recent(1) + self.period
+        return state + self.period  # type: ignore[operator]
+
+    def window(self, device_id: str) -> KeyWindow:
+        """The ring of a tracked key, made from its bare time if it has none yet."""
+        state = self.keys[device_id]
+        if type(state) is KeyWindow:
+            return state
+        window = self.keys[device_id] = KeyWindow(self.size, state)  # type: ignore[arg-type]
+        window.last_delivered = state  # type: ignore[assignment]
+        return window
 
 
 class Episode:
