@@ -106,8 +106,7 @@ def _key(member: Any) -> tuple[str, int]:
 
 def _stop(exc: AlertThrottleError, index: int, decisions: list[Decision]) -> AlertThrottleError:
     """Mark ``exc`` as raised at batch position ``index`` with the decisions applied before it."""
-    exc.at_index(index)
-    exc.decisions = decisions  # type: ignore[attr-defined]
+    exc.at_index(index, decisions)
     return exc
 
 
