@@ -28,7 +28,7 @@ them, so that no count or event they carry is lost.
 
 from __future__ import annotations
 
-from .decision import Decision
+from typing import Any
 
 __all__ = [
     "AlertThrottleError",
@@ -67,7 +67,9 @@ class AlertThrottleError(Exception):
     field: str
     value: object
     index: int | None
-    decisions: list[Decision] | None
+    #: The ``Decision`` list of a stopped ``feed_many`` (typed loosely: the decision
+    #: module imports this one).
+    decisions: list[Any] | None
 
     def __init__(self, field: str, value: object, problem: str) -> None:
         super().__init__(f"{field}: {problem}, got {_shown(value)}")
@@ -77,7 +79,7 @@ class AlertThrottleError(Exception):
         self.index = None
         self.decisions = None
 
-    def at_index(self, index: int, decisions: list[Decision] | None = None) -> None:
+    def at_index(self, index: int, decisions: list[Any] | None = None) -> None:
         """Record where a ``feed_many`` call stopped, and the decisions made before."""
         self.index = index
         self.decisions = decisions
