@@ -106,7 +106,12 @@ def test_relative_links_reach_files_of_the_site(page):
 
 
 #: The public modules; the generated reference (docs/reference/) renders each one.
-PUBLIC_MODULES = ["alertthrottle", "alertthrottle.reports", "alertthrottle.testing"]
+PUBLIC_MODULES = [
+    "alertthrottle",
+    "alertthrottle.redis",
+    "alertthrottle.reports",
+    "alertthrottle.testing",
+]
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES)

@@ -4,9 +4,9 @@ Sphinx roles become Markdown. The docstrings say :class:`Decision` and
 :meth:`feed` (they read well in a terminal and in ``help()``); mkdocstrings
 renders Markdown, where those roles would show as literal text. Each role is
 rewritten, before the docstring is parsed, into a cross-reference when the name
-is a public object the reference pages render (a top-level name of
-``alertthrottle``, ``alertthrottle.reports`` or ``alertthrottle.testing``, or a
-public method of one of its classes), and into plain inline code otherwise, so
+is a public object the reference pages render (a name in the ``__all__`` of
+one of the public modules in ``PUBLIC``, or a public method of one of its
+classes), and into plain inline code otherwise, so
 a strict build never meets a dangling link.
 
 Module constants documented Sphinx-style, with ``#:`` comments above them, get
@@ -24,7 +24,7 @@ import attrs
 import griffe
 
 #: The public modules the reference pages render, in lookup order.
-PUBLIC = ("alertthrottle", "alertthrottle.reports", "alertthrottle.testing")
+PUBLIC = ("alertthrottle", "alertthrottle.reports", "alertthrottle.testing", "alertthrottle.redis")
 ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|data|exc|mod|obj):`~?\.?([^`]+)`")
 
 
