@@ -19,11 +19,12 @@ from ._core.errors import (
     StateStoreError,
     TrafficError,
 )
-from ._core.events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from ._core.events import CapacityLevel, Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from ._core.public import publish
 from ._engine.capacity import CapacityGuard, CapacityThresholds
 from ._engine.history import ConfigChange, SettingChange
 from ._engine.partition import partition_for
-from ._engine.policy import ThrottlePolicy
+from ._engine.policy import EngageAt, LateMode, ThrottlePolicy
 from ._io.devices import load_device_registry
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._io.reorder import reorder
@@ -54,6 +55,8 @@ __all__ = [
     "DeviceInfo",
     "DigestBuilder",
     "DigestRow",
+    "EngageAt",
+    "Event",
     "EventError",
     "GeneratedTraffic",
     "Incident",
@@ -62,6 +65,7 @@ __all__ = [
     "IncidentUpdate",
     "InvalidAlertError",
     "LateAlertError",
+    "LateMode",
     "LevelChanged",
     "PolicyConfig",
     "PolicyError",
@@ -106,3 +110,7 @@ __all__ = [
     "simulate",
     "write_traffic",
 ]
+
+# Reprs, tracebacks and pickles show the public path, not the private module.
+publish(globals(), __name__)
+del publish

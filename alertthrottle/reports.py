@@ -6,6 +6,7 @@ than at the top level so that ``alertthrottle`` itself stays the short list of
 things a user calls.
 """
 
+from ._core.public import publish
 from ._io.traffic import SkippedRow
 from ._replay.report import (
     CapacityReport,
@@ -33,3 +34,6 @@ __all__ = [
     "SkippedRow",
     "Totals",
 ]
+
+publish(globals(), __name__)
+del publish

@@ -27,11 +27,11 @@ from alertthrottle import (
     CapacityGuard,
     CapacityThresholds,
     DigestBuilder,
+    Event,
     IncidentBook,
     ThrottlePolicy,
     root_cause_report,
 )
-from alertthrottle._core.events import Event
 
 
 def thresholds(alerts: int) -> CapacityThresholds:

@@ -9,6 +9,8 @@ import attrs
 from alertthrottle import (
     Alert,
     Decision,
+    Event,
+    LateMode,
     PolicyConfig,
     Stats,
     ThrottlePolicy,
@@ -16,8 +18,6 @@ from alertthrottle import (
     ThrottlingStarted,
     Verdict,
 )
-from alertthrottle._core.events import Event
-from alertthrottle._engine.policy import LateMode
 
 
 def events_in_canonical_order(events: Sequence[Event]) -> list[Event]:

@@ -198,3 +198,14 @@ def test_root_cause_totals_equal_a_simulate_run_of_the_same_traffic(alerts: list
         totals.throttled,
         totals.episodes,
     )
+
+
+def test_registry_ids_in_any_spelling_and_bad_registries_are_refused() -> None:
+    alerts = [Alert(t, DEVICES[0], 0x8014) for t in range(4)]
+    lower = {DEVICES[0].lower(): DeviceInfo("Acme", "M1", "1.0")}
+    [row] = root_cause_report(alerts, CONFIG, lower).rows
+    assert (row.manufacturer, row.model, row.firmware) == ("Acme", "M1", "1.0")
+    with pytest.raises(PolicyError, match="devices"):
+        root_cause_report(alerts, CONFIG, {DEVICES[0]: "Acme"})  # type: ignore[dict-item]
+    with pytest.raises(PolicyError, match="devices"):
+        root_cause_report(alerts, CONFIG, [DEVICES[0]])  # type: ignore[arg-type]

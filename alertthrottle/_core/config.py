@@ -171,6 +171,10 @@ class PolicyConfig:
                 "codes cannot be both exempt and in per_code",
             )
 
+    def __reduce__(self) -> tuple[type[PolicyConfig], tuple[object, ...]]:
+        # per_code is a read-only mappingproxy, which pickle refuses: rebuild from a dict.
+        return (PolicyConfig, (self.default, dict(self.per_code), self.exempt_codes))
+
     def threshold_for(self, code: AlertCode) -> Threshold | None:
         """The threshold that applies to ``code``, or ``None`` (exempt or unthrottled)."""
         number = parse_code(code)

@@ -9,7 +9,6 @@ import attrs
 
 __all__ = [
     "CapacityLevel",
-    "EpisodeEvent",
     "Event",
     "LevelChanged",
     "ThrottlingEnded",
@@ -81,7 +80,5 @@ class LevelChanged:
     window_count: int
 
 
-#: The events of one throttling episode.
-EpisodeEvent: TypeAlias = ThrottlingStarted | ThrottlingEnded
 #: Any event a policy emits (``LevelChanged`` only when it has a capacity guard).
 Event: TypeAlias = ThrottlingStarted | ThrottlingEnded | LevelChanged

@@ -8,7 +8,7 @@ from .._core.alert import Alert, DeviceInfo
 from .._core.config import PolicyConfig
 from .._core.decision import Decision
 from .._core.errors import PolicyError
-from .._core.makes import UNKNOWN_MAKE, fill_make
+from .._core.makes import UNKNOWN_MAKE, device_table, fill_make
 from .._engine.policy import ThrottlePolicy
 from .._ops.rootcause import RootCauseReport, RootCauseTally
 from .replay import Replay
@@ -58,7 +58,7 @@ def root_cause_report(
     traffic gave (``None`` if none). ``policy`` is a configuration (a fresh
     :class:`ThrottlePolicy` is made with ``late="clamp"``) or a policy to feed
     as it is, e.g. one with a capacity guard. A make comes from the record,
-    field by field, then from ``devices`` (keyed by canonical device id,
+    field by field, then from ``devices`` (any spelling of the device ids;
     looked up as the replay goes), else it is unknown. An episode counts for
     the make of the alert that started it. Memory: one entry per make and
     code, and the device ids in it.
@@ -67,8 +67,6 @@ def root_cause_report(
         policy = ThrottlePolicy(policy)
     elif not isinstance(policy, ThrottlePolicy):
         raise PolicyError("policy", policy, "must be a PolicyConfig or a ThrottlePolicy")
-    if devices is not None and not isinstance(devices, Mapping):
-        raise PolicyError("devices", devices, "must map device ids to DeviceInfo")
-    observer = _MakeObserver(devices if devices is not None else {})
+    observer = _MakeObserver(device_table(devices))
     Replay([policy], observers=[observer]).run(observer.alerts(records))
     return observer.tally.report(policy.config)

@@ -14,6 +14,7 @@ import os
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import attrs
@@ -467,7 +468,6 @@ def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError('plotting needs matplotlib: pip install "alertthrottle[plot]"') from exc
-    from datetime import UTC, datetime
 
     figure, axes = plt.subplots(figsize=(11, 5), dpi=100)
     first = report.policies[0]

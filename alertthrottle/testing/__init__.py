@@ -6,6 +6,7 @@ inputs for hypothesis. Importing this package needs ``hypothesis`` (the
 ``test`` extra).
 """
 
+from .._core.public import publish
 from ._reference import ReferencePolicy
 from ._strategies import (
     DEFAULT_CODES,
@@ -27,3 +28,6 @@ __all__ = [
     "policy_configs",
     "thresholds",
 ]
+
+publish(globals(), __name__)
+del publish
