@@ -17,12 +17,15 @@ __all__ = [
     "AlertCode",
     "DeviceIds",
     "DeviceInfo",
+    "Timestamp",
     "format_code",
     "parse_code",
     "parse_device_id",
     "parse_timestamp",
 ]
 
+#: What callers may pass as a time: epoch seconds, or a timezone-aware datetime.
+Timestamp: TypeAlias = int | float | datetime
 #: What callers may pass as an alert code: an int, or hexadecimal text.
 AlertCode: TypeAlias = int | str
 
