@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -39,6 +40,8 @@ SKIP = {
 }
 #: Absolute paths in the docs, mapped into the scratch directory.
 REWRITE = {"/var/lib/adapter/": ""}
+#: The Redis server the docs' examples name: the test run's own (tests/redis_helpers.py).
+REDIS_URL = "redis://localhost:6379/0"
 
 PRELUDE = r"""
 from alertthrottle import *
@@ -77,12 +80,16 @@ def blocks() -> list[tuple[str, int, str]]:
 @pytest.mark.parametrize(
     ("page", "index", "code"), blocks(), ids=[f"{p}:{i}" for p, i, _ in blocks()]
 )
-def test_example_runs(page, index, code, tmp_path, monkeypatch, capsys):
+def test_example_runs(page, index, code, tmp_path, monkeypatch, capsys, request):
     if (page, index) in SKIP:
         pytest.skip(SKIP[page, index])
     monkeypatch.chdir(tmp_path)
     for old, new in REWRITE.items():
         code = code.replace(old, new)
+    if REDIS_URL in code:
+        server = request.getfixturevalue("redis_server")
+        code = code.replace(REDIS_URL, server.url)
+        redis.Redis(port=server.port).flushdb()
     namespace: dict[str, object] = {}
     exec(PRELUDE, namespace)
     exec(compile(code, f"{page}[{index}]", "exec"), namespace)

@@ -125,7 +125,9 @@ class RedisThrottlePolicy:
     partition under its own Redis Cluster hash tag, so that a cluster spreads
     the load; see docs/scaling.md for what changes. ``max_keys``, ``capacity``
     and ``engage_at`` are features of the in-process policy only: setting
-    them raises :class:`PolicyError`.
+    them raises :class:`PolicyError`. Every Redis error or timeout raises
+    :class:`StateStoreError`; an alert is applied on the server whole or not
+    at all, but after a timeout the caller cannot know which.
     """
 
     def __init__(
