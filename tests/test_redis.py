@@ -12,6 +12,13 @@ import redis
 from helpers import canonical, ended, reported_counts, totals
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis_helpers import RedisServer
@@ -32,7 +39,7 @@ from alertthrottle import (
     partition_for,
 )
 from alertthrottle.redis import RedisThrottlePolicy
-from alertthrottle.testing import ReferencePolicy, alert_streams, policy_configs
+from alertthrottle.testing import ReferencePolicy, alert_streams, alerts, policy_configs
 
 DEVICE = "00-0D-6F-00-0A-BC-12-34"
 NO_RETRY = Retry(NoBackoff(), 0)
@@ -113,6 +120,7 @@ def test_single_writer_agrees_with_reference_and_core(
     got = feed_all(shared, stream, use_batches)
     assert got == feed_all(core, stream, False)
     assert got == feed_all(reference, stream, False)
+    shared._check()
     assert five(shared.stats) == five(core.stats) == five(reference.stats)
     assert shared.stats.episodes == core.stats.episodes
     assert shared.stats.open_episodes == core.stats.open_episodes
@@ -321,10 +329,11 @@ def test_memory_follows_active_keys(redis_client):
 SHARED = PolicyConfig(default=Threshold(limit=3, period=5, resume_below=2), exempt_codes={0x8F35})
 
 
-def _writer(port: int, seed: int, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _writer(port: int, seed: int, start: object, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     client = redis.Redis(port=port)
     policy = RedisThrottlePolicy(client, SHARED)
     rng = random.Random(seed)
+    start.wait()  # type: ignore[attr-defined]  # all four feed at once
     devices = [f"00-0D-6F-00-0A-BC-12-{n:02X}" for n in range(6)]
     out = []
     t = 0.0
@@ -350,8 +359,9 @@ def test_four_processes_share_one_policy(redis_client, redis_server):
     policy = RedisThrottlePolicy(redis_client, SHARED)
     context = multiprocessing.get_context("fork")
     results = context.Queue()
+    start = context.Barrier(4)
     workers = [
-        context.Process(target=_writer, args=(redis_server.port, seed, results))
+        context.Process(target=_writer, args=(redis_server.port, seed, start, results))
         for seed in range(4)
     ]
     for worker in workers:
@@ -384,6 +394,8 @@ def test_four_processes_share_one_policy(redis_client, redis_server):
     throttled_in_ends = sum(e[5] for e in events if e[-1] == "ThrottlingEnded")
     assert throttled_in_ends == stats.throttled
     assert stats.open_episodes == 0 and stats.episodes == len(starts)
+    assert stats.late > 0  # the writers' clocks interleaved: the shared clock clamped some
+    policy._check()
 
 
 def test_reported_counts_helpers_agree(redis_client):
@@ -454,3 +466,86 @@ def test_reconfigure_is_refused_when_stale_or_before_the_clock(redis_client):
     with pytest.raises(PolicyError, match="differs"):
         RedisThrottlePolicy(redis_client, WORKED)
     assert RedisThrottlePolicy(redis_client, looser).config_history == first.config_history
+
+
+# -- a state machine: any interleaving of calls, the server's invariants after each -----------
+
+
+class RedisPolicyMachine(RuleBasedStateMachine):
+    """feed, feed_many, advance and reconfigure on the shared policy and on ThrottlePolicy."""
+
+    port: int = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.client = redis.Redis(port=self.port, decode_responses=True)
+        self.client.flushdb()
+        self.shared: RedisThrottlePolicy | None = None
+        self.core: ThrottlePolicy | None = None
+        self.now = 0
+
+    def teardown(self) -> None:
+        self.client.close()
+
+    @precondition(lambda self: self.shared is None)
+    @rule(config=policy_configs(), partitions=st.sampled_from([1, 1, 3]))
+    def start(self, config, partitions):
+        self.shared = RedisThrottlePolicy(
+            self.client, config, partitions=partitions, chunk_size=4, late="clamp"
+        )
+        self.cores = [ThrottlePolicy(config) for _ in range(partitions)]
+        self.partitions = partitions
+
+    def _core(self, alert: Alert) -> tuple[ThrottlePolicy, int]:
+        p = partition_for(alert.device_id, self.partitions)
+        return self.cores[p], p
+
+    @precondition(lambda self: self.shared is not None)
+    @rule(batch=st.lists(st.tuples(st.integers(-3, 8), alerts(max_time=0)), min_size=1, max_size=6))
+    def feed_many(self, batch):
+        stream = []
+        for step, alert in batch:
+            self.now = max(0, self.now + step)
+            stream.append(attrs.evolve(alert, timestamp=self.now))
+        want = []
+        for alert in stream:
+            core, p = self._core(alert)
+            want.append(canonical(local_to_global(core.feed(alert), p, self.partitions)))
+        got = [canonical(d) for d in self.shared.feed_many(stream)]
+        assert got == want
+
+    @precondition(lambda self: self.shared is not None)
+    @rule(step=st.integers(0, 40))
+    def advance(self, step):
+        self.now += step
+        got = self.shared.advance(self.now)
+        want = [
+            local_to_global(
+                Decision(Verdict.DELIVER, events=tuple(core.advance(self.now))), p, self.partitions
+            ).events
+            for p, core in enumerate(self.cores)
+        ]
+        assert sorted(map(repr, got)) == sorted(repr(e) for events in want for e in events)
+
+    @precondition(lambda self: self.shared is not None and self.partitions == 1)
+    @rule(config=policy_configs(), step=st.integers(0, 5))
+    def reconfigure(self, config, step):
+        self.now += step
+        mine = self.shared.reconfigure(config, at=self.now, reason="machine")
+        assert mine == self.cores[0].reconfigure(config, at=self.now, reason="machine")
+
+    @invariant()
+    def server_state_is_consistent(self):
+        if self.shared is None:
+            return
+        self.shared._check()
+        assert five(self.shared.stats) == tuple(
+            sum(values) for values in zip(*(five(core.stats) for core in self.cores), strict=True)
+        )
+
+
+def test_state_machine(redis_server):
+    RedisPolicyMachine.port = redis_server.port
+    run_state_machine_as_test(
+        RedisPolicyMachine, settings=settings(max_examples=25, stateful_step_count=12)
+    )

@@ -9,6 +9,7 @@ as one policy. Values are validated here, before anything is sent.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -623,6 +624,47 @@ class RedisThrottlePolicy:
             raise StateStoreError(
                 "server", self._namespace, f"{type(exc).__name__}: {exc}"
             ) from exc
+
+    def _check(self) -> None:
+        """Assert the invariants of the state on the server (tests run it after every step).
+
+        Reads without a lock: call it when no other process is feeding.
+        """
+        client: Any = self._client  # a synchronous client (redis-py types allow async too)
+        for prefix in self._prefixes:
+            meta = {_text(k): _text(v) for k, v in client.hgetall(prefix + ":meta").items()}
+            total, delivered, throttled, exempt = (
+                int(meta[name]) for name in ("total", "delivered", "throttled", "exempt")
+            )
+            assert delivered + throttled + exempt == total, meta
+            ends = {_text(m): s for m, s in client.zrange(prefix + ":ends", 0, -1, withscores=True)}
+            idle = {_text(m): s for m, s in client.zrange(prefix + ":idle", 0, -1, withscores=True)}
+            assert int(meta["open"]) == len(ends), (meta, ends)
+            assert int(meta["tracked"]) == len(idle), (meta, len(idle))
+            held = {_text(key)[len(prefix) + 3 :] for key in client.scan_iter(prefix + ":k:*")}
+            assert held == set(idle), held ^ set(idle)
+            assert set(ends) <= set(idle)
+            for name, scores in (("next_end", ends), ("next_idle", idle)):
+                bound = meta.get(name)
+                if scores and bound is not None:
+                    assert bound != "none" and float(bound) <= min(scores.values()), name
+            clock = float(meta["clock"]) if "clock" in meta else -math.inf
+            pending = 0
+            for member in idle:
+                fields = {
+                    _text(k): _text(v) for k, v in client.hgetall(f"{prefix}:k:{member}").items()
+                }
+                pending += int(fields.get("pn", 0))
+                assert (int(fields.get("pn", 0)) > 0) is ("ps" in fields), fields
+                assert ("e" in fields) is (member in ends), (member, fields)
+                times = [float(v) for k, v in fields.items() if k.isdigit()]
+                assert times and max(times) <= clock, (member, times, clock)
+                if member in ends:
+                    assert ends[member] > clock, (member, ends[member], clock)
+            for value in client.hvals(prefix + ":pend"):
+                count, _ = _text(value).split()
+                pending += int(count)
+            assert pending <= throttled, (pending, throttled)
 
     def __repr__(self) -> str:
         return (
