@@ -136,11 +136,54 @@ def test_device_info():
     assert info.value.field == "firmware"
 
 
+# -- DCC alert codes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["N24", "AD1", "N1", "CS01a", "ABCDEF0123456789"])
+def test_dcc_codes_round_trip_and_never_meet_device_codes(name):
+    code = parse_code(f"DCC:{name}")
+    assert code > 0xFFFF
+    assert format_code(code) == f"DCC:{name}"
+    assert parse_code(code) == code  # the int parse_code gave is accepted back
+    alert = Alert(timestamp=0, device_id=CANONICAL, code=f"DCC:{name}")
+    assert alert.code == code and alert.code_hex == f"DCC:{name}"
+
+
+def test_dcc_code_ad1_is_not_device_code_ad1():
+    assert parse_code("AD1") == 0x0AD1
+    assert parse_code("DCC:AD1") != 0x0AD1
+    assert format_code(parse_code("AD1")) == "0AD1"
+    assert format_code(parse_code("DCC:AD1")) == "DCC:AD1"
+    # Case is kept: DCC codes are names, not numbers.
+    assert parse_code("DCC:ad1") != parse_code("DCC:AD1")
+
+
+def test_dcc_codes_sort_after_device_codes():
+    codes = sorted(parse_code(c) for c in ["DCC:N24", "FFFF", "DCC:AD1", "0000"])
+    assert [format_code(c) for c in codes] == ["0000", "FFFF", "DCC:AD1", "DCC:N24"]
+
+
 # -- bounds, the fast constructor, the device-id table -------------------------------------------
 
 
 @pytest.mark.parametrize(
     "bad",
+    ["DCC:", "DCC:N-24", "DCC:N 24", "dcc:N24", "DCC:" + "N" * 17, "DCC:N24\n", "N24", "DCC:Ä"],
+)
+def test_bad_dcc_codes_are_refused(bad):
+    with pytest.raises(InvalidAlertError) as info:
+        Alert(timestamp=0, device_id=CANONICAL, code=bad)
+    assert info.value.field == "code" and info.value.value is bad
+
+
+@pytest.mark.parametrize("bad", [0x10000, 0x10000 + 0x20, 1 << 32, 1 << 200, 0x10000 + 0x4E2D34])
+def test_ints_that_name_no_dcc_code_are_refused(bad):
+    # 0x4E2D34 is "N-4": a byte a DCC code cannot hold.
+    with pytest.raises(InvalidAlertError) as info:
+        parse_code(bad)
+    assert info.value.field == "code"
+
+
     [253_402_300_800, 1_705_276_800_000, 1_705_276_800_000_000, 10**400, 2.0**53],
 )
 def test_times_from_the_year_10000_on_are_refused(bad):

@@ -14,11 +14,13 @@ from .validation import MAX_TIMESTAMP, check_timestamp, optional, text
 
 __all__ = [
     "Alert",
+    "DCC_CODE_PREFIX",
     "AlertCode",
     "DeviceIds",
     "DeviceInfo",
     "Timestamp",
     "format_code",
+    "is_dcc_code",
     "parse_code",
     "parse_device_id",
     "parse_timestamp",
@@ -37,6 +39,14 @@ _ANY_EUI64 = re.compile(
 _HEX_CODE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,4})")
 _MAX_CODE = 0xFFFF
 _NO_RECIPIENTS: tuple[str, ...] = ()
+#: The prefix that names a DCC alert code (``DCC:N24``) wherever codes are text.
+DCC_CODE_PREFIX = "DCC:"
+# A DCC alert code (DUIS DCCAlertCode: N24, AD1, ...): letters and digits, case kept.
+_DCC_CODE = re.compile(r"[0-9A-Za-z]{1,16}")
+# DCC codes live above every device code: _DCC_BASE + the code's ASCII bytes read
+# as one big-endian number. No code byte is 0, so distinct codes get distinct ints,
+# and every int in the range decodes back to at most one code.
+_DCC_BASE = 1 << 16
 
 
 class DeviceIds:
@@ -96,28 +106,61 @@ def parse_device_id(value: object, field: str = "device_id") -> str:
 
 
 def parse_code(value: object, field: str = "code") -> int:
-    """Return alert code ``value`` as an int in 0..0xFFFF.
+    """Return alert code ``value`` as an int.
 
-    An ``int`` is taken as given; a ``str`` is hexadecimal with an optional
-    ``0x`` prefix, so ``"8014"``, ``"0x8014"`` and ``0x8014`` are one code.
+    A device alert code is an ``int`` in 0..0xFFFF, or a ``str`` of hexadecimal
+    with an optional ``0x`` prefix, so ``"8014"``, ``"0x8014"`` and ``0x8014`` are
+    one code. A DCC alert code is written with its prefix, ``"DCC:N24"``, and
+    becomes an int above 0xFFFF (the one this function returns for it is the only
+    int accepted for it), so ``"DCC:AD1"`` and the device code ``"AD1"`` never meet.
     """
     if type(value) is int:
-        if 0 <= value <= _MAX_CODE:
+        if 0 <= value <= _MAX_CODE or _dcc_text(value) is not None:
             return value
-        raise InvalidAlertError(field, value, "must be in 0..0xFFFF")
+        raise InvalidAlertError(
+            field, value, "must be in 0..0xFFFF (or the int parse_code gives a 'DCC:' code)"
+        )
     if type(value) is str:
         match = _HEX_CODE.fullmatch(value)
-        if match is None:
+        if match is not None:
+            return int(match.group(1), 16)
+        if value[:4] == DCC_CODE_PREFIX:
+            name = value[4:]
+            if _DCC_CODE.fullmatch(name):
+                return _DCC_BASE + int.from_bytes(name.encode("ascii"), "big")
             raise InvalidAlertError(
-                field, value, "must be 1 to 4 hexadecimal digits, optionally after '0x'"
+                field, value, "a DCC alert code must be 'DCC:' and 1 to 16 letters or digits"
             )
-        return int(match.group(1), 16)
+        raise InvalidAlertError(
+            field,
+            value,
+            "must be 1 to 4 hexadecimal digits, optionally after '0x', "
+            "or a DCC alert code such as 'DCC:N24'",
+        )
     raise InvalidAlertError(field, value, "must be an int in 0..0xFFFF or a hexadecimal str")
 
 
+def _dcc_text(code: int) -> str | None:
+    """The name of DCC alert code ``code`` (``N24``), or None if it names none."""
+    number = code - _DCC_BASE
+    if number <= 0 or number.bit_length() > 128:
+        return None
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    text = raw.decode("latin-1")
+    return text if _DCC_CODE.fullmatch(text) else None
+
+
+def is_dcc_code(code: int) -> bool:
+    """Whether ``code`` (as :func:`parse_code` returns it) is a DCC alert code."""
+    return code > _MAX_CODE
+
+
 def format_code(code: int) -> str:
-    """Show an alert code as GBCS does: four upper-case hex digits (``8F84``)."""
-    return f"{code:04X}"
+    """Show an alert code: a device code as GBCS does, four upper-case hex digits
+    (``8F84``); a DCC alert code with its prefix (``DCC:N24``)."""
+    if code <= _MAX_CODE:
+        return f"{code:04X}"
+    return DCC_CODE_PREFIX + (_dcc_text(code) or f"?{code}")
 
 
 def parse_timestamp(value: object, field: str = "timestamp") -> int | float:
@@ -235,7 +278,7 @@ class Alert:
 
     @property
     def code_hex(self) -> str:
-        """The alert code as four upper-case hex digits."""
+        """The alert code as text: four upper-case hex digits, or ``DCC:N24`` for a DCC code."""
         return format_code(self.code)
 
 

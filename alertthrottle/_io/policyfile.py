@@ -163,12 +163,19 @@ class PolicySpec:
             tables.append(("capacity", data["capacity"]))
         if "default" in data:
             tables.append(("default", data["default"]))
-        tables.extend((f"per_code.{code}", table) for code, table in data["per_code"].items())
+        # A DCC code ("DCC:N24") is not a bare TOML key: quote every key that is not one.
+        tables.extend(
+            (f"per_code.{_toml_key(code)}", table) for code, table in data["per_code"].items()
+        )
         for header, table in tables:
             lines.append("")
             lines.append(f"[{header}]")
             lines.extend(f"{key} = {_toml_value(value)}" for key, value in table.items())
         return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("-", "").replace("_", "").isalnum() else _toml_value(key)
 
 
 def _toml_value(value: object) -> str:

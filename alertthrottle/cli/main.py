@@ -727,7 +727,7 @@ def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         out.write(spec.to_toml())
         for code, threshold in spec.config.per_code.items():
-            out.write(f"# {code:04X}: throttled when {describe_threshold(threshold)}\n")
+            out.write(f"# {format_code(code)}: throttled when {describe_threshold(threshold)}\n")
         out.write(f"# other codes: {describe_threshold(spec.config.default)}\n")
         if spec.capacity is not None:
             out.write(f"# capacity: {describe_capacity(spec)}\n")

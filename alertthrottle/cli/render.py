@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import attrs
 
+from .._core.alert import format_code
 from .._core.config import PolicyConfig, Threshold
 from .._core.timefmt import seconds_text
 from .._io.policyfile import PolicySpec
@@ -93,9 +94,9 @@ def _when(t: float | None) -> str:
 
 def _policy_row(name: str, config: PolicyConfig, late: str) -> tuple[str, ...]:
     per_code = "; ".join(
-        f"{code:04X} {describe_threshold(threshold)}" for code, threshold in config.per_code.items()
+        f"{format_code(code)} {describe_threshold(threshold)}" for code, threshold in config.per_code.items()
     )
-    exempt = " ".join(f"{code:04X}" for code in sorted(config.exempt_codes))
+    exempt = " ".join(format_code(code) for code in sorted(config.exempt_codes))
     return (name, describe_threshold(config.default), per_code or "-", exempt or "-", late)
 
 
