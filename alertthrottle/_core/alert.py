@@ -13,8 +13,8 @@ from .errors import InvalidAlertError
 from .validation import MAX_TIMESTAMP, check_timestamp, optional, text
 
 __all__ = [
-    "Alert",
     "DCC_CODE_PREFIX",
+    "Alert",
     "AlertCode",
     "DeviceIds",
     "DeviceInfo",
@@ -132,10 +132,7 @@ def parse_code(value: object, field: str = "code") -> int:
                 field, value, "a DCC alert code must be 'DCC:' and 1 to 16 letters or digits"
             )
         raise InvalidAlertError(
-            field,
-            value,
-            "must be 1 to 4 hexadecimal digits, optionally after '0x', "
-            "or a DCC alert code such as 'DCC:N24'",
+            field, value, "must be 1 to 4 hexadecimal digits, optionally after '0x'"
         )
     raise InvalidAlertError(field, value, "must be an int in 0..0xFFFF or a hexadecimal str")
 

@@ -94,7 +94,8 @@ def _when(t: float | None) -> str:
 
 def _policy_row(name: str, config: PolicyConfig, late: str) -> tuple[str, ...]:
     per_code = "; ".join(
-        f"{format_code(code)} {describe_threshold(threshold)}" for code, threshold in config.per_code.items()
+        f"{format_code(code)} {describe_threshold(threshold)}"
+        for code, threshold in config.per_code.items()
     )
     exempt = " ".join(format_code(code) for code in sorted(config.exempt_codes))
     return (name, describe_threshold(config.default), per_code or "-", exempt or "-", late)
