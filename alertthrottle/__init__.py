@@ -10,6 +10,7 @@ from ._core.config import PolicyConfig, Threshold
 from ._core.decision import Decision, Stats, ThrottleMetadata, Verdict
 from ._core.errors import (
     AlertThrottleError,
+    DuisError,
     EventError,
     InvalidAlertError,
     LateAlertError,
@@ -57,6 +58,7 @@ __all__ = [
     "DigestRow",
     "EngageAt",
     "Event",
+    "DuisError",
     "EventError",
     "GeneratedTraffic",
     "Incident",

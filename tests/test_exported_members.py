@@ -40,6 +40,7 @@ EXPECTED = [
     "DigestRow",
     "EngageAt",
     "Event",
+    "DuisError",
     "EventError",
     "GeneratedTraffic",
     "Incident",

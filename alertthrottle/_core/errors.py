@@ -13,6 +13,7 @@ either the library's own type or the builtin they already handle::
     ├── ScenarioError (+ ValueError)       a synthetic scenario's name or parameter
     ├── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
     ├── StateStoreError                    a shared state store (Redis) failed or timed out
+    ├── DuisError (+ ValueError)           a DUIS XML message that is malformed, hostile or no alert
     └── EventError (+ ValueError)          an event stream that cannot be one policy's
                                            (an episode ending that never started, or twice)
 
@@ -32,6 +33,7 @@ from typing import Any
 
 __all__ = [
     "AlertThrottleError",
+    "DuisError",
     "EventError",
     "InvalidAlertError",
     "LateAlertError",
@@ -146,4 +148,13 @@ class StateStoreError(AlertThrottleError):
     Each alert is applied on the server whole or not at all; after a timeout the
     caller cannot know which, but the server's totals stay consistent either way.
     ``value`` is the namespace; the message names the server's error.
+    """
+
+
+class DuisError(AlertThrottleError, ValueError):
+    """A DUIS XML message cannot be read or written; nothing was changed.
+
+    ``field`` names the part at fault as a path of DUIS element names
+    (``Header.ResponseID``, ``Body.DeviceAlertMessage.AlertCode``) or ``xml``
+    for the document as a whole (malformed, too large, a DTD or an entity).
     """
