@@ -11,6 +11,8 @@ from alertthrottle import (
     format_code,
     parse_code,
     parse_policy,
+    read_traffic,
+    write_traffic,
 )
 
 DEVICE = "00-0D-6F-00-0A-BC-12-34"
@@ -59,3 +61,16 @@ def test_dcc_and_device_codes_are_separate_keys_through_a_snapshot():
     assert second.stats == whole.stats
     events = [e for d in got for e in d.events]
     assert {format_code(e.code) for e in events} == {"DCC:N24", "0AD1"}
+
+
+def test_traffic_files_carry_dcc_codes(tmp_path):
+    path = tmp_path / "traffic.csv"
+    path.write_text(
+        f"timestamp,device_id,code,recipients\n1,{DEVICE},DCC:N24,A\n2,{DEVICE},AD1,A\n"
+    )
+    alerts = list(read_traffic(path))
+    assert [format_code(a.code) for a in alerts] == ["DCC:N24", "0AD1"]
+    out = tmp_path / "out.csv"
+    with out.open("w", encoding="utf-8", newline="") as stream:
+        write_traffic(alerts, stream)
+    assert list(read_traffic(out)) == alerts

@@ -260,8 +260,8 @@ class Alert:
                 device_id,
                 "must be a canonical EUI-64 such as '00-0D-6F-00-0A-BC-12-34'",
             )
-        if not (type(code) is int and 0 <= code <= _MAX_CODE):
-            raise InvalidAlertError("code", code, "must be an int in 0..0xFFFF")
+        if not (type(code) is int and (0 <= code <= _MAX_CODE or _dcc_text(code) is not None)):
+            raise InvalidAlertError("code", code, "must be an int in 0..0xFFFF (or a DCC code's)")
         if recipients is not _NO_RECIPIENTS and (
             type(recipients) is not tuple or _recipients(recipients) != recipients
         ):
