@@ -123,25 +123,8 @@ def read_alert(
         names = [_local(child.tag) for child in body]
         raise DuisError("Body", names, "must hold one DeviceAlertMessage or DCCAlertMessage")
     message = messages[0]
-    name = _local(message.tag)
-    path = f"Body.{name}"
-    kind: Literal["device", "dcc"] = "device" if name == "DeviceAlertMessage" else "dcc"
-
-    code_element = _CODE_ELEMENT[name]
-    children = list(message)
-    if not children or children[0].tag != _SR + code_element:
-        raise DuisError(path, [_local(c.tag) for c in children], f"must start with {code_element}")
-    alert_code = _text(children[0], f"{path}.{code_element}")
-    if kind == "device":
-        if not _DEVICE_CODE.fullmatch(alert_code):
-            raise DuisError(f"{path}.{code_element}", alert_code, "must be 4 hexadecimal digits")
-        code = parse_code(alert_code)
-    else:
-        if not _DCC_NAME.fullmatch(alert_code):
-            raise DuisError(
-                f"{path}.{code_element}", alert_code, "must be 1 to 16 letters or digits"
-            )
-        code = parse_code(DCC_CODE_PREFIX + alert_code)
+    path = f"Body.{_local(message.tag)}"
+    kind, alert_code, code = _code(message, path)
     sequence_id = _optional_count(message, _SEQUENCE_ID, path, minimum=1)
     count = _optional_count(message, _COUNT, path, minimum=0)
 
@@ -177,7 +160,7 @@ def read_alert(
         throttled_count=count,
         signed=any(child.tag == _DSIG for child in root.iter()),
         xml=data,
-        children=_child_spans(data, len(children)),
+        children=_child_spans(data, len(message)),
     )
 
 
@@ -279,6 +262,23 @@ def _text(element: Element, path: str) -> str:
     if not text:
         raise DuisError(path, element.text, "must not be empty")
     return text
+
+
+def _code(message: Element, path: str) -> tuple[Literal["device", "dcc"], str, int]:
+    """The message's kind, its code as written, and the code as a throttle key."""
+    name = _local(message.tag)
+    code_element = _CODE_ELEMENT[name]
+    children = list(message)
+    if not children or children[0].tag != _SR + code_element:
+        raise DuisError(path, [_local(c.tag) for c in children], f"must start with {code_element}")
+    alert_code = _text(children[0], f"{path}.{code_element}")
+    if name == "DeviceAlertMessage":
+        if not _DEVICE_CODE.fullmatch(alert_code):
+            raise DuisError(f"{path}.{code_element}", alert_code, "must be 4 hexadecimal digits")
+        return "device", alert_code, parse_code(alert_code)
+    if not _DCC_NAME.fullmatch(alert_code):
+        raise DuisError(f"{path}.{code_element}", alert_code, "must be 1 to 16 letters or digits")
+    return "dcc", alert_code, parse_code(DCC_CODE_PREFIX + alert_code)
 
 
 def _optional_count(message: Element, name: str, path: str, minimum: int) -> int | None:
