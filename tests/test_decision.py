@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from value_helpers import anything, assert_refusal
 
 from alertthrottle import Decision, InvalidAlertError, Stats, ThrottleMetadata, Verdict
 
@@ -83,3 +86,26 @@ def test_events_compare_without_recipients_and_build_positionally():
     ended = ThrottlingEnded("00-0D-6F-00-0A-BC-12-34", 0x8014, 14, 1, 3, 3, 0)
     assert (ended.started_at, ended.throttled_count, ended.sampled_count) == (3, 3, 0)
     assert ended != ThrottlingEnded("00-0D-6F-00-0A-BC-12-34", 0x8014, 14, 1, 3, 2, 1)
+
+
+@given(anything, anything | st.integers(0, 5), anything | st.integers(1, 5))
+def test_any_metadata_is_consistent_or_refused_naming_a_field(previously, count, sequence):
+    count_ok = type(count) is int and count >= 0
+    consistent = (
+        count_ok
+        and (previously is None or previously is (count > 0))
+        and (type(sequence) is int and sequence >= 1 if count > 0 else sequence is None)
+    )
+    if consistent:
+        metadata = ThrottleMetadata(previously, count, sequence)
+        assert metadata.to_duis() == (
+            {"ThrottledAlertCount": count, "ThrottledAlertSequenceId": sequence} if count else {}
+        )
+        return
+    with pytest.raises(InvalidAlertError) as info:
+        ThrottleMetadata(previously, count, sequence)
+    field = info.value.field
+    given_ = {"previously_throttled": previously, "throttled_count": count, "sequence_id": sequence}
+    assert_refusal(info.value, field, given_[field])
+    if not count_ok:
+        assert field == "throttled_count"

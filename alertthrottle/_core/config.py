@@ -60,7 +60,7 @@ class Threshold:
             raise PolicyError(
                 "sample_interval",
                 self.sample_interval,
-                f"cannot be set together with sample_every ({self.sample_every})",
+                "cannot be set together with sample_every",
             )
 
     def as_dict(self) -> dict[str, int | float]:

@@ -8,7 +8,6 @@ import attrs
 
 from .errors import InvalidAlertError
 from .events import Event
-from .validation import integer
 
 __all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
 
@@ -24,9 +23,6 @@ class Verdict(enum.StrEnum):
     """Its code is exempt: it reaches its recipients and is not counted."""
 
 
-_COUNT = integer(0, error=InvalidAlertError)
-
-
 @attrs.frozen(slots=True, init=False)
 class ThrottleMetadata:
     """DUIS-style throttling metadata carried by a delivered alert.
@@ -38,7 +34,7 @@ class ThrottleMetadata:
     """
 
     previously_throttled: bool
-    throttled_count: int = attrs.field(validator=_COUNT)
+    throttled_count: int
     sequence_id: int | None
 
     def __init__(
@@ -47,29 +43,33 @@ class ThrottleMetadata:
         throttled_count: int = 0,
         sequence_id: int | None = None,
     ) -> None:
+        # Checked by hand, cheapest first: the engine builds one for every delivery
+        # that reports a count.
+        if type(throttled_count) is not int or throttled_count < 0:
+            raise InvalidAlertError("throttled_count", throttled_count, "must be an integer >= 0")
+        throttled = throttled_count > 0
         if previously_throttled is None:
-            previously_throttled = throttled_count > 0
-        self.__attrs_init__(previously_throttled, throttled_count, sequence_id)
-
-    def __attrs_post_init__(self) -> None:
-        count = self.throttled_count
-        if self.previously_throttled is not (count > 0):
+            previously_throttled = throttled
+        elif previously_throttled is not throttled:
             raise InvalidAlertError(
                 "previously_throttled",
-                self.previously_throttled,
-                f"must be True exactly when throttled_count > 0 (it is {count})",
+                previously_throttled,
+                "must be True exactly when throttled_count > 0",
             )
-        if count == 0:
-            if self.sequence_id is not None:
+        if throttled:
+            if type(sequence_id) is not int or sequence_id < 1:
                 raise InvalidAlertError(
-                    "sequence_id", self.sequence_id, "must be None when throttled_count is 0"
+                    "sequence_id",
+                    sequence_id,
+                    "must be an integer >= 1 when throttled_count > 0",
                 )
-        elif type(self.sequence_id) is not int or self.sequence_id < 1:
+        elif sequence_id is not None:
             raise InvalidAlertError(
-                "sequence_id",
-                self.sequence_id,
-                f"must be an integer >= 1 when throttled_count > 0 (it is {count})",
+                "sequence_id", sequence_id, "must be None when throttled_count is 0"
             )
+        _set_previously_throttled(self, previously_throttled)
+        _set_throttled_count(self, throttled_count)
+        _set_sequence_id(self, sequence_id)
 
     def to_duis(self) -> dict[str, int]:
         """The optional DUIS elements for a ``DeviceAlertMessage``.
@@ -84,6 +84,11 @@ class ThrottleMetadata:
             "ThrottledAlertSequenceId": self.sequence_id,
         }
 
+
+# Frozen: only the constructor writes the slots, through their setters.
+_set_previously_throttled, _set_throttled_count, _set_sequence_id = (
+    vars(ThrottleMetadata)[field.name].__set__ for field in attrs.fields(ThrottleMetadata)
+)
 
 #: The metadata of every decision with nothing held back (shared, never copied).
 NO_METADATA = ThrottleMetadata(False, 0, None)
