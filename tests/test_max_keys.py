@@ -137,7 +137,30 @@ def test_bounded_policies_keep_every_count_and_the_bound(
         if isinstance(result, Decision):
             reported += result.metadata.throttled_count
     pending = sum(meta.throttled_count for meta in policy.pending_counts().values())
-    assert reported + pending == policy.stats.throttled
+    assert reported + pending + policy.stats.dropped_throttled == policy.stats.throttled
+
+
+def test_pending_counts_of_forgotten_keys_stay_within_the_bound() -> None:
+    # Five devices storm once each (episodes 1..5), then fall silent: their counts
+    # wait for a next alert that never comes. max_keys=2 keeps two of them, those of
+    # the newest episodes; the others are dropped and counted.
+    config = PolicyConfig(Threshold(limit=1, period=10))
+    policy = ThrottlePolicy(config, max_keys=2)
+    for device in range(5):
+        for _ in range(3):
+            policy.feed(Alert(device * 20, _device(device), CODE))
+    policy.advance(200)
+    policy._check()
+    assert set(policy.pending_counts()) == {(_device(3), CODE), (_device(4), CODE)}
+    stats = policy.stats
+    assert (stats.dropped_counts, stats.dropped_throttled) == (3, 6)
+    assert stats.throttled == 10 == 2 * 2 + stats.dropped_throttled
+    # A dropped count's episode was reported in full by its ThrottlingEnded; the
+    # device's next delivered alert carries nothing.
+    assert not policy.feed(Alert(300, _device(0), CODE)).metadata.previously_throttled
+    assert policy.feed(Alert(300, _device(4), CODE)).metadata.throttled_count == 2
+    restored = ThrottlePolicy.restore(policy.snapshot())
+    assert restored.stats.dropped_throttled == 6 and restored.snapshot() == policy.snapshot()
 
 
 # -- parking: keys in open episodes met by an eviction leave the idle schedule ----------
@@ -299,6 +322,25 @@ class EvictingReference(ReferencePolicy):
         super().__init__(config, late=late)
         self.max_keys = max_keys
         self.evicted = 0
+        self.dropped_counts = 0
+        self.dropped_throttled = 0
+
+    def _trim(self, t: float, returning: tuple[str, int] | None) -> None:
+        """Keep at most max_keys counts of untracked keys: the oldest episode's go first."""
+        table = sorted(
+            (sequence, key)
+            for key, (_, sequence) in self.pending.items()
+            if key != returning and self._empties(key) <= t
+        )
+        for _, key in table[: max(0, len(table) - self.max_keys)]:
+            count, _ = self.pending.pop(key)
+            self.dropped_counts += 1
+            self.dropped_throttled += count
+
+    def advance(self, now: float | object) -> list[ThrottlingEnded]:
+        ended = super().advance(now)
+        self._trim(self.clock, None)
+        return ended
 
     def _period(self, code: int) -> float | None:
         if code in self.config.exempt_codes:
@@ -322,6 +364,7 @@ class EvictingReference(ReferencePolicy):
         # Episodes over by t end first (as the reference's feed would), so their
         # keys are evictable.
         ended = self._close_until(t)
+        self._trim(t, None)
         key = (alert.device_id, alert.code)
         if self._period(alert.code) is not None and self._empties(key) <= t:
             tracked = self._tracked(t)
@@ -331,13 +374,19 @@ class EvictingReference(ReferencePolicy):
             for _, other in evictable[: max(0, len(tracked) - self.max_keys + 1)]:
                 self.history[other] = []
                 self.evicted += 1
+            # The key's own count comes back with this alert: never dropped for room.
+            self._trim(t, key)
         decision = super().feed(alert)
         return attrs.evolve(decision, events=(*ended, *decision.events))
 
     @property
     def stats(self) -> Stats:
         return attrs.evolve(
-            super().stats, tracked_keys=len(self._tracked(self.clock)), evicted=self.evicted
+            super().stats,
+            tracked_keys=len(self._tracked(self.clock)),
+            evicted=self.evicted,
+            dropped_counts=self.dropped_counts,
+            dropped_throttled=self.dropped_throttled,
         )
 
 
@@ -363,6 +412,7 @@ def _check_against_the_model(
         policy._check()
         assert _outcome(got) == _outcome(want)
         assert totals(policy.stats) == totals(model.stats)
+        assert policy.stats.dropped_throttled == model.stats.dropped_throttled
         if _parked(policy):
             event("keys parked")
     assert policy.pending_counts() == model.pending_counts()

@@ -123,7 +123,11 @@ class Stats:
     five totals docs/semantics.md defines: ``episodes`` counts episodes started and
     ``open_episodes`` those not yet ended; ``tracked_keys`` is the number of
     keys with state held in memory, and ``evicted`` the number of keys
-    forgotten early to stay within ``max_keys``.
+    forgotten early to stay within ``max_keys``. ``dropped_counts`` is the number
+    of pending counts of forgotten keys dropped to stay within ``max_keys`` (the
+    oldest episode's first), and ``dropped_throttled`` the throttled alerts they
+    held: reported on no delivered alert, but in full in their episode's
+    ``ThrottlingEnded`` (docs/memory.md).
     """
 
     total: int = 0
@@ -135,3 +139,5 @@ class Stats:
     open_episodes: int = attrs.field(default=0, eq=False, kw_only=True)
     tracked_keys: int = attrs.field(default=0, eq=False, kw_only=True)
     evicted: int = attrs.field(default=0, eq=False, kw_only=True)
+    dropped_counts: int = attrs.field(default=0, eq=False, kw_only=True)
+    dropped_throttled: int = attrs.field(default=0, eq=False, kw_only=True)

@@ -106,6 +106,8 @@ class ThrottlePolicy(EngineState):
             open_episodes=self._open,
             tracked_keys=self._tracked,
             evicted=self._evicted,
+            dropped_counts=self._dropped_counts,
+            dropped_throttled=self._dropped_throttled,
         )
 
     def pending_counts(self) -> dict[tuple[str, int], ThrottleMetadata]:

@@ -29,7 +29,7 @@ from .._core.events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
 from .._core.validation import MAX_SECONDS, MAX_TIMESTAMP
 from .capacity import CapacityGuard, CapacityThresholds
 from .history import ConfigChange, SettingChange, diff_configs
-from .state import COUNTERS, EngineState
+from .state import COUNTERS, OPTIONAL_COUNTERS, EngineState
 from .window import Episode, KeyWindow, Rule
 
 __all__ = ["FORMAT", "VERSION", "dump_policy", "restore_policy", "write_atomically"]
@@ -89,7 +89,7 @@ _KEY: dict[str, Any] = {
 }
 _STATE: dict[str, Any] = {
     **dict.fromkeys(("config", "late", "max_keys", "clock", "sequence")),
-    "stats": dict.fromkeys(("total", "delivered", "throttled", "exempt", "late", "evicted")),
+    "stats": dict.fromkeys(COUNTERS),
     "keys": [_KEY],
     "dropped_pending": [dict.fromkeys(("device_id", "code", "count", "sequence_id"))],
     "schedule": dict.fromkeys(("ends", "idle")),
@@ -729,7 +729,11 @@ def _restore_pending(state: EngineState, items: list[Any]) -> int:
 def _counters(value: object) -> dict[str, int]:
     stats = _object(value, "state.stats")
     counters = {
-        name: _int(_get(stats, name, "state.stats"), f"state.stats.{name}") for name in COUNTERS
+        name: _int(
+            stats.get(name, 0) if name in OPTIONAL_COUNTERS else _get(stats, name, "state.stats"),
+            f"state.stats.{name}",
+        )
+        for name in COUNTERS
     }
     if counters["delivered"] + counters["throttled"] + counters["exempt"] != counters["total"]:
         raise _fail("state.stats", dict(stats), "delivered + throttled + exempt must equal total")
@@ -788,7 +792,9 @@ def _load_state(
         _restore_key(policy, _object(item, field), field, episodes)
     pending = sum(window.pending for _, _, window in policy.tracked_keys())
     dropped = _list(_get(state, "dropped_pending", "state"), "state.dropped_pending")
-    pending += _restore_pending(policy, dropped)
+    if max_keys is not None and len(dropped) > max_keys:
+        raise _fail("state.dropped_pending", len(dropped), f"must hold at most {max_keys} counts")
+    pending += _restore_pending(policy, dropped) + counters["dropped_throttled"]
     if pending > counters["throttled"]:
         throttled = counters["throttled"]
         raise _fail("state.stats.throttled", throttled, "is less than the pending counts")

@@ -25,6 +25,9 @@ from .window import Episode, KeyWindow, Rule
 
 __all__ = ["COUNTERS", "EngageAt", "EngineState", "LateMode"]
 
+#: Counters a snapshot may lack (older ones): they read as 0.
+OPTIONAL_COUNTERS = ("dropped_counts", "dropped_throttled")
+
 LateMode = Literal["clamp", "reject"]
 #: The capacity level from which per-device throttling starts episodes.
 EngageAt = Literal["always", "amber", "red"]
@@ -35,7 +38,16 @@ _ENGAGE_LEVELS = {
 }
 
 #: The counters of :class:`EngineState`, by their names in ``Stats`` and in snapshots.
-COUNTERS = ("total", "delivered", "throttled", "exempt", "late", "evicted")
+COUNTERS = (
+    "total",
+    "delivered",
+    "throttled",
+    "exempt",
+    "late",
+    "evicted",
+    "dropped_counts",
+    "dropped_throttled",
+)
 
 #: ``(time the key's window empties, device_id, code)``: an idle-schedule entry.
 IdleEntry = tuple[float, str, int]
@@ -89,6 +101,13 @@ class EngineState:
         self._idle_heap: list[IdleEntry] = []
         # Throttled counts of keys forgotten: (device_id, code) -> (count, episode).
         self._pending: dict[tuple[str, int], tuple[int, int]] = {}
+        # With max_keys, the table above holds at most max_keys counts: the one of the
+        # oldest episode goes first (its ThrottlingEnded reported it in full). This
+        # heap of (sequence_id, device_id, code) finds it; entries of keys since
+        # returned are skipped when they surface.
+        self._pending_order: list[tuple[int, str, int]] = []
+        self._dropped_counts = 0
+        self._dropped_throttled = 0
         self._tracked = 0
         self._open = 0
         self._total = 0
@@ -376,7 +395,7 @@ class EngineState:
             # An episode ends no later than its window empties, and is closed first.
             assert state.episode is None
             if state.pending_sequence is not None:
-                self._pending[device_id, rule.code] = (state.pending, state.pending_sequence)
+                self.add_pending(device_id, rule.code, state.pending, state.pending_sequence)
 
     def track(self, rule: Rule, device_id: str, t: float) -> KeyWindow | None:
         """Start holding state for a key whose only alert in its window, at ``t``, is delivered.
@@ -384,9 +403,10 @@ class EngineState:
         Returns its window if it has a pending count from before (it is held as a
         bare time otherwise).
         """
+        # The key's own count comes back first: making room must not drop it.
+        left = self._pending.pop((device_id, rule.code), None) if self._pending else None
         if self._max_keys is not None and self._tracked >= self._max_keys:
             self.evict(self._tracked - self._max_keys + 1)
-        left = self._pending.pop((device_id, rule.code), None) if self._pending else None
         window = None
         if left is None:
             rule.keys[device_id] = t
@@ -576,8 +596,23 @@ class EngineState:
             self._open += 1
 
     def add_pending(self, device_id: str, code: int, count: int, sequence_id: int) -> None:
-        """Record the pending count of a key not tracked."""
-        self._pending[device_id, code] = (count, sequence_id)
+        """Record the pending count of a key not tracked (within ``max_keys`` such counts)."""
+        pending = self._pending
+        pending[device_id, code] = (count, sequence_id)
+        if self._max_keys is None:
+            return
+        order = self._pending_order
+        heappush(order, (sequence_id, device_id, code))
+        while len(pending) > self._max_keys:
+            oldest, device, code_ = heappop(order)
+            entry = pending.get((device, code_))
+            if entry is not None and entry[1] == oldest:
+                del pending[device, code_]
+                self._dropped_counts += 1
+                self._dropped_throttled += entry[0]
+        if len(order) > 2 * len(pending) + 64:
+            # Entries of keys that came back: rebuilt now and then, O(1) amortised.
+            order[:] = sorted((seq, device, c) for (device, c), (_, seq) in pending.items())
 
     def file_end(self, episode: Episode, when: float) -> None:
         """File an open episode's end under ``when`` (entries added in the order they surface)."""
@@ -644,4 +679,9 @@ class EngineState:
                 assert rule.empties(window) > self._clock
         assert len(filed) + parked == self._tracked
         pending += sum(count for count, _ in self._pending.values())
-        assert pending <= self._throttled
+        assert pending + self._dropped_throttled <= self._throttled
+        if self._max_keys is not None:
+            assert len(self._pending) <= self._max_keys
+            ordered = {(device, code, seq) for seq, device, code in self._pending_order}
+            for (device, code), (_, seq) in self._pending.items():
+                assert (device, code, seq) in ordered, (device, code, seq)
