@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import random
+import threading
+import time
 from collections import Counter
 
 import attrs
@@ -275,6 +277,41 @@ def test_server_errors_are_state_store_errors(redis_server, tmp_path):
         policy.feed_many([Alert(3, DEVICE, 0x8014)])
     assert batch.value.index == 0
     client.close()
+
+
+BUSY = """
+local start = redis.call('TIME')
+local stop = tonumber(start[1]) + tonumber(start[2]) / 1e6 + tonumber(ARGV[1])
+repeat
+  local now = redis.call('TIME')
+until tonumber(now[1]) + tonumber(now[2]) / 1e6 > stop
+"""
+
+
+def test_a_timed_out_call_is_never_sent_twice(redis_server):
+    # redis-py retries a command after a timeout by default: the first call, run
+    # late, and the retry would both apply the alert.
+    client = redis.Redis(port=redis_server.port, socket_timeout=0.2)
+    client.flushdb()
+    policy = RedisThrottlePolicy(client, WORKED)
+    busy = threading.Thread(target=lambda: redis.Redis(port=redis_server.port).eval(BUSY, 0, "1.5"))
+    busy.start()
+    probe = redis.Redis(port=redis_server.port, socket_timeout=0.05, retry=NO_RETRY)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # until the server is seen busy
+        try:
+            probe.ping()
+        except redis.TimeoutError:
+            break
+        time.sleep(0.01)
+    with pytest.raises(StateStoreError, match="Timeout"):
+        policy.feed(Alert(1, DEVICE, 0x8014))
+    busy.join()
+    time.sleep(0.2)
+    assert policy.stats.total <= 1  # run late, or not at all: never twice
+    policy.feed(Alert(2, DEVICE, 0x8014))
+    assert policy.stats.total <= 2
+    policy._check()
 
 
 def test_state_survives_a_restart_with_aof(tmp_path):

@@ -605,17 +605,42 @@ class RedisThrottlePolicy:
     def _run(self, partition: int, mode: str, *args: str) -> Any:
         """Call the script by SHA on ``partition``'s keys; load it again if the server lost it."""
         keys_and_args = (self._metas[partition], self._prefixes[partition], mode, *args)
-        client = self._client
 
         def call() -> Any:
             try:
-                return client.evalsha(self._sha, 1, *keys_and_args)
+                return self._evalsha(keys_and_args)
             except redis.exceptions.NoScriptError:
                 # A restarted or flushed server forgets scripts: load it once more.
-                self._sha = client.script_load(SCRIPT)
-                return client.evalsha(self._sha, 1, *keys_and_args)
+                self._sha = self._client.script_load(SCRIPT)
+                return self._evalsha(keys_and_args)
 
         return self._call(call)
+
+    def _evalsha(self, keys_and_args: tuple[str, ...]) -> Any:
+        """EVALSHA sent once: never again after a timeout or a dropped connection.
+
+        redis-py retries a command on a timeout by default; a script that did run
+        (late) would then apply its alerts twice. So the call goes out on a
+        connection of the client's own pool, without the client's retries: a
+        failure after sending raises, and the connection, whose reply may still
+        come, is closed. Connecting is retried as the client says (nothing was
+        sent yet). A client without a pool of its own (``RedisCluster``) is
+        called as it is: configure it without retries (docs/scaling.md).
+        """
+        if not isinstance(self._client, redis.Redis):
+            return self._client.evalsha(self._sha, 1, *keys_and_args)
+        # Any: redis-py leaves the connection-level calls untyped.
+        client: Any = self._client
+        pool = client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_command("EVALSHA", self._sha, 1, *keys_and_args)
+            return client.parse_response(connection, "EVALSHA")
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
 
     def _call(self, call: Any) -> Any:
         try:
