@@ -17,14 +17,23 @@ those comments as their docstring. Classes made by ``attrs`` get the
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from typing import Any
 
 import attrs
 import griffe
 
-#: The public modules the reference pages render, in lookup order.
-PUBLIC = ("alertthrottle", "alertthrottle.reports", "alertthrottle.testing", "alertthrottle.redis")
+#: The public modules the reference pages render, in lookup order: the package, then
+#: its modules without a leading underscore (the CLI is a program, not an API).
+PUBLIC = (
+    "alertthrottle",
+    *(
+        f"alertthrottle.{module.name}"
+        for module in pkgutil.iter_modules(importlib.import_module("alertthrottle").__path__)
+        if not module.name.startswith("_") and module.name != "cli"
+    ),
+)
 ROLE = re.compile(r":(?:py:)?(class|meth|func|attr|data|exc|mod|obj):`~?\.?([^`]+)`")
 
 
@@ -34,7 +43,7 @@ def _public_names() -> dict[str, str]:
     for module_name in PUBLIC:
         try:
             module = importlib.import_module(module_name)
-        except ImportError:  # alertthrottle.testing needs hypothesis: link what we can
+        except ImportError:  # a module whose extra is missing: link what we can
             continue
         for name in getattr(module, "__all__", ()):
             found.setdefault(name, f"{module_name}.{name}")
