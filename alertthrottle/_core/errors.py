@@ -49,8 +49,8 @@ __all__ = [
 _SHOWN = 200
 
 
-def _shown(value: object) -> str:
-    """``repr(value)``, at most about ``_SHOWN`` characters, never raising."""
+def shown(value: object) -> str:
+    """``repr(value)``, at most about 200 characters, never raising: for messages."""
     if type(value) is int and value.bit_length() > 600:
         # repr() of a huge int is slow, and refused past 4300 digits.
         return f"<int of {value.bit_length()} bits>"
@@ -74,7 +74,7 @@ class AlertThrottleError(Exception):
     decisions: list[Any] | None
 
     def __init__(self, field: str, value: object, problem: str) -> None:
-        super().__init__(f"{field}: {problem}, got {_shown(value)}")
+        super().__init__(f"{field}: {problem}, got {shown(value)}")
         self.field = field
         self.value = value
         self.problem = problem

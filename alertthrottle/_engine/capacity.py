@@ -18,9 +18,9 @@ import attrs
 
 from .._core.alert import parse_timestamp
 from .._core.config import build_from_dict
-from .._core.errors import PolicyError
+from .._core.errors import PolicyError, shown
 from .._core.events import CapacityLevel, LevelChanged
-from .._core.validation import PERIOD
+from .._core.validation import PERIOD, integer
 
 __all__ = ["CapacityGuard", "CapacityLevel", "CapacityThresholds"]
 
@@ -30,9 +30,7 @@ _RED = CapacityLevel.RED
 _NO_CHANGES: tuple[LevelChanged, ...] = ()
 
 
-def _count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if type(value) is not int or value < 1:
-        raise PolicyError(attribute.name, value, "must be an integer >= 1")
+_COUNT = integer(1)
 
 
 @attrs.frozen(slots=True, init=False)
@@ -46,10 +44,10 @@ class CapacityThresholds:
     """
 
     period: int | float = attrs.field(validator=PERIOD)
-    amber: int = attrs.field(validator=_count)
-    red: int = attrs.field(validator=_count)
-    amber_clear: int = attrs.field(validator=_count)
-    red_clear: int = attrs.field(validator=_count)
+    amber: int = attrs.field(validator=_COUNT)
+    red: int = attrs.field(validator=_COUNT)
+    amber_clear: int = attrs.field(validator=_COUNT)
+    red_clear: int = attrs.field(validator=_COUNT)
 
     def __init__(
         self,
@@ -69,11 +67,13 @@ class CapacityThresholds:
 
     def __attrs_post_init__(self) -> None:
         if self.amber > self.red:
-            raise PolicyError("amber", self.amber, f"must be <= red ({self.red})")
+            raise PolicyError("amber", self.amber, f"must be <= red ({shown(self.red)})")
         if self.amber_clear > self.amber:
-            raise PolicyError("amber_clear", self.amber_clear, f"must be <= amber ({self.amber})")
+            raise PolicyError(
+                "amber_clear", self.amber_clear, f"must be <= amber ({shown(self.amber)})"
+            )
         if self.red_clear > self.red:
-            raise PolicyError("red_clear", self.red_clear, f"must be <= red ({self.red})")
+            raise PolicyError("red_clear", self.red_clear, f"must be <= red ({shown(self.red)})")
 
     def entered(self, count: int) -> CapacityLevel:
         """The level a window of ``count`` alerts reaches, ignoring hysteresis."""
