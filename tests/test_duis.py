@@ -292,3 +292,22 @@ def test_the_message_is_a_value():
     assert isinstance(read_alert(device_alert()), DuisAlert)
     assert read_alert(device_alert()) == read_alert(device_alert())
     assert read_alert(device_alert()) != read_alert(device_alert("8015"))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda xml: "\ufeff" + xml,  # a byte order mark
+        lambda xml: xml.replace("<sr:AlertCode>", "<!-- code --><sr:AlertCode >"),
+        lambda xml: xml.replace("<sr:AlertCode>", '<sr:AlertCode note="a>b/>c">'),
+        lambda xml: xml.replace("3QAAAAAAAE0RAAAAAN8JAwAAAAAAAAfjCLwzrP==", "<![CDATA[3QAA]]>"),
+        lambda xml: xml.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"'),
+    ],
+)
+def test_writing_finds_its_place_in_any_well_formed_spelling(variant):
+    xml = variant(device_alert()).encode("utf-8")
+    out = write_alert(read_alert(xml), ThrottleMetadata(throttled_count=2, sequence_id=3))
+    names = [name for name, _ in message_children(out)]
+    assert names == ["AlertCode", "ThrottledAlertSequenceId", "ThrottledAlertCount", "GBCSPayload"]
+    strip = re.compile(rb"\s*<sr:Throttled\w+>\d+</sr:Throttled\w+>")
+    assert strip.sub(b"", out) == strip.sub(b"", xml)
