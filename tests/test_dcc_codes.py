@@ -74,3 +74,18 @@ def test_traffic_files_carry_dcc_codes(tmp_path):
     with out.open("w", encoding="utf-8", newline="") as stream:
         write_traffic(alerts, stream)
     assert list(read_traffic(out)) == alerts
+
+
+def test_a_shared_redis_policy_keeps_long_dcc_codes_apart(redis_client):
+    from alertthrottle.redis import RedisThrottlePolicy
+
+    # Codes of 16 characters are ints near 2**128: Redis must hold them as text, not numbers.
+    long_a, long_b = "DCC:ABCDEFGHIJKLMNOP", "DCC:ABCDEFGHIJKLMNOQ"
+    config = PolicyConfig(
+        default=Threshold(limit=1, period=10), per_code={long_b: Threshold(limit=2, period=10)}
+    )
+    alerts = [Alert(t, DEVICE, code) for t in range(3) for code in (long_a, long_b, "DCC:AD1")]
+    shared = RedisThrottlePolicy(redis_client, config, namespace="dcc")
+    local = ThrottlePolicy(config)
+    assert [shared.feed(a) for a in alerts] == [local.feed(a) for a in alerts]
+    assert shared.stats == local.stats
