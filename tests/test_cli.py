@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -33,12 +32,10 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-def test_simulate_with_no_arguments_is_quick_and_meaningful(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    started = time.perf_counter()
+def test_simulate_with_no_arguments_is_meaningful(capsys: pytest.CaptureFixture[str]) -> None:
+    # How quick it is is measured by benchmarks/replay.py, never asserted here: a wall-clock
+    # bound fails on a busy machine and proves nothing on an idle one.
     status, out, _ = run(capsys, "simulate")
-    assert time.perf_counter() - started < 10
     assert status == 0
     for heading in ("Totals", "What notifying would cost", "Per alert code and day",
                     "Per recipient and day", "Busiest devices", "By device make",

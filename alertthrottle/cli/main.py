@@ -15,7 +15,6 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import IO, Any
 
 import attrs
@@ -25,6 +24,7 @@ from .._core.config import PolicyConfig, Threshold
 from .._core.errors import AlertThrottleError, PolicyError, TrafficError
 from .._core.makes import with_registry
 from .._core.text import terminal_safe, write_csv
+from .._core.timefmt import seconds_text
 from .._io.devices import load_device_registry
 from .._io.policyfile import (
     BUILTIN_POLICIES,
@@ -159,7 +159,7 @@ class _Traffic:
             if alert.timestamp < newest:
                 problem = (
                     f"is late for policy {policy} (late = \"reject\"): the replay is already at "
-                    f"{_when(newest)} UTC; sort the traffic (--sort) or reorder it "
+                    f"{seconds_text(newest)} UTC; sort the traffic (--sort) or reorder it "
                     "(--reorder-window SECONDS)"
                 )
                 if self._args.on_error == "fail":
@@ -239,10 +239,6 @@ def _reorder_tagged(
     for alert in reorder(alerts(), window=window):
         name, line = tags.pop(id(alert))
         yield alert, name, line
-
-
-def _when(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _warn_order(late: int, alerts: int, err: IO[str]) -> None:
