@@ -192,6 +192,19 @@ def _recipients(value: object) -> tuple[str, ...]:
     return items
 
 
+# Readers pass the same few recipient tuples again and again: from_parsed remembers
+# the ones it has checked, by identity. The dict holds each tuple, so its id cannot be
+# reused by another object while it is remembered; a tuple is immutable, so a checked
+# one stays good.
+_checked_recipients: dict[int, tuple[str, ...]] = {}
+
+
+def _remember_recipients(recipients: tuple[str, ...]) -> None:
+    if len(_checked_recipients) >= 4096:
+        _checked_recipients.clear()
+    _checked_recipients[id(recipients)] = recipients
+
+
 @attrs.frozen(slots=True, init=False)
 class Alert:
     """One alert from one device, as the policy sees it.
@@ -262,10 +275,15 @@ class Alert:
             )
         if not (type(code) is int and (0 <= code <= _MAX_CODE or _dcc_text(code) is not None)):
             raise InvalidAlertError("code", code, "must be an int in 0..0xFFFF (or a DCC code's)")
-        if recipients is not _NO_RECIPIENTS and (
-            type(recipients) is not tuple or _recipients(recipients) != recipients
+        if (
+            recipients is not _NO_RECIPIENTS
+            and _checked_recipients.get(id(recipients)) is not recipients
         ):
-            raise InvalidAlertError("recipients", recipients, "must be a tuple of non-empty str")
+            if type(recipients) is not tuple or _recipients(recipients) != recipients:
+                raise InvalidAlertError(
+                    "recipients", recipients, "must be a tuple of non-empty str"
+                )
+            _remember_recipients(recipients)
         alert = _new_alert(cls)
         _set_timestamp(alert, timestamp)
         _set_device_id(alert, device_id)

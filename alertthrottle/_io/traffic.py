@@ -453,6 +453,14 @@ class TrafficReader:
             raise _out_of_range(number, value, unit)
         return _scaled(number, unit)
 
+    def _time_error(self, text: str) -> InvalidAlertError:
+        """The error :meth:`_seconds` gives for a timestamp cell (with its hints)."""
+        try:
+            self._seconds(text)
+        except InvalidAlertError as exc:
+            return exc
+        return _out_of_range(float(text), text, self.time_unit)
+
     # -- CSV ----------------------------------------------------------------------------
 
     def _layout(self, first: str, lines: Iterator[str]) -> _Layout:
@@ -624,18 +632,22 @@ class TrafficReader:
                         remembered[rest] = cells
                 else:
                     rows += 1
-                if plain_seconds and len(stamp) < 12 and stamp.isdecimal():
-                    timestamp: int | float = int(stamp)
-                else:
-                    try:
-                        timestamp = seconds(stamp)
-                    except InvalidAlertError as exc:
-                        bad(at, exc.field, exc.value, exc.problem)
-                        continue
-                device_id, code, recipients, info = cells
                 try:
+                    if not plain_seconds:
+                        timestamp: int | float = seconds(stamp)
+                    elif len(stamp) < 12 and stamp.isdecimal():
+                        timestamp = int(stamp)
+                    else:
+                        try:
+                            timestamp = float(stamp)
+                        except ValueError:
+                            timestamp = seconds(stamp)
+                    device_id, code, recipients, info = cells
+                    # from_parsed checks the time's range (the cells are checked above).
                     alert = new_alert(timestamp, device_id, code, recipients)
                 except InvalidAlertError as exc:
+                    if exc.field == "timestamp":
+                        exc = self._time_error(stamp)
                     bad(at, exc.field, stamp, exc.problem)  # the cell as written
                     continue
                 if info is not None:
