@@ -44,6 +44,7 @@ from .._core.alert import (
 )
 from .._core.errors import InvalidAlertError, TrafficError
 from .._core.text import write_csv
+from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
 
 __all__ = [
     "KEPT_SKIPS",
@@ -59,7 +60,7 @@ __all__ = [
     "write_traffic",
 ]
 
-TrafficFormat = Literal["csv", "jsonl"]
+TrafficFormat = Literal["csv", "jsonl", "parquet", "arrow"]
 OnError = Literal["fail", "skip"]
 TimeUnit = Literal["s", "ms", "us"]
 
@@ -128,6 +129,10 @@ def _format_for(name: str) -> TrafficFormat | None:
         return "csv"
     if lower.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith((".arrow", ".arrows", ".feather", ".ipc")):
+        return "arrow"
     return None
 
 
@@ -296,7 +301,7 @@ class TrafficReader:
         self.name: str = name
         for field, value, allowed in (
             ("on_error", on_error, ("fail", "skip")),
-            ("format", format, (None, "csv", "jsonl")),
+            ("format", format, (None, "csv", "jsonl", *COLUMNAR_FORMATS)),
             ("time_unit", time_unit, tuple(_UNITS)),
         ):
             if value not in allowed:
@@ -319,6 +324,7 @@ class TrafficReader:
         self.size: int | None = _file_size(source)
         self._source = source
         self._raw: IO[bytes] | None = None
+        self._table_rows: int | None = None
         self._codes: dict[str, int] = {}
         self._device_ids: dict[str, str] = {}
         self._recipients: dict[str, tuple[str, ...]] = {"": ()}
@@ -331,6 +337,9 @@ class TrafficReader:
         raw = self._raw
         if raw is None or self.size is None:
             return None
+        if self._table_rows:
+            # pyarrow reads a columnar file's footer first: count rows instead.
+            return self.size * self.rows // self._table_rows
         try:
             return min(raw.tell(), self.size)
         except (OSError, ValueError):
@@ -364,6 +373,11 @@ class TrafficReader:
                 raw.close()
 
     def _read(self, binary: IO[bytes]) -> Iterator[Alert]:
+        columnar = self.format or sniff_columnar(cast("Any", binary).peek(8)[:8])
+        if columnar in COLUMNAR_FORMATS:
+            self.format = cast("TrafficFormat", columnar)
+            yield from self._read_columnar(binary, columnar)
+            return
         # surrogateescape: a byte that is not UTF-8 becomes a row error, not a crash.
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
         # At most MAX_RECORD + 1 characters per call: an endless line is read in pieces.
@@ -441,6 +455,8 @@ class TrafficReader:
 
     def _seconds(self, value: object) -> int | float:
         """A timestamp cell or JSON value as epoch seconds, checked as an Alert checks them."""
+        if value is None:
+            raise InvalidAlertError("timestamp", None, "is missing (null)")
         unit = self.time_unit
         stamp = _parse_time_text(value) if type(value) is str else value
         if isinstance(stamp, datetime):
@@ -670,6 +686,112 @@ class TrafficReader:
         self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         self.latest = latest if self.latest is None else max(self.latest, latest)
         self.out_of_order += disorder
+
+    # -- Parquet and Arrow ----------------------------------------------------------------
+
+    def _read_columnar(self, binary: IO[bytes], fmt: str) -> Iterator[Alert]:
+        try:
+            table = open_columnar(binary, fmt)
+            self._table_rows = table.rows
+            batches = table.batches(self.time_unit)
+            yield from self._columnar_alerts(batches, table.columns)
+        except ColumnarError as exc:
+            raise _file_error(self.name, 0, f"{exc}; {self.rows:,} rows were read") from None
+
+    def _columnar_alerts(
+        self, batches: Iterator[dict[str, list[Any]]], columns: tuple[str, ...]
+    ) -> Iterator[Alert]:
+        """Alerts from record batches, rows numbered from 1 (there is no header line)."""
+        none = itertools.repeat(None)
+        makes = [name for name in _DEVICE_FIELDS if name in columns]
+        device_ids_get, codes_get = self._device_ids.get, self._codes.get
+        recipients_get = self._recipients.get
+        infos: dict[Any, DeviceInfo | None] = {}
+        new_alert = Alert.from_parsed
+        number = 0
+        earliest: float = math.inf
+        latest: float = -1
+        try:
+            for batch in batches:
+                times, devices, codes = (batch[name] for name in ("timestamp", "device_id", "code"))
+                recipients = batch.get("recipients", none)
+                cells = zip(*(batch[name] for name in makes), strict=True) if makes else none
+                for t, d, c, r, m in zip(times, devices, codes, recipients, cells, strict=False):
+                    number += 1
+                    try:
+                        timestamp = t if type(t) is float or type(t) is int else self._seconds(t)
+                        device_id = device_ids_get(d) if type(d) is str else None
+                        if device_id is None:
+                            device_id = self._column_device(d)
+                        # An int code is checked by from_parsed; text goes through the cache.
+                        code = c if type(c) is int else codes_get(c) if type(c) is str else None
+                        if code is None:
+                            code = self._column_code(c)
+                        names = recipients_get(r) if type(r) is str else None
+                        if names is None:
+                            names = self._column_recipients(r)
+                        alert = new_alert(timestamp, device_id, code, names)
+                        info = infos.get(m, _UNKNOWN) if m is not None else None
+                        if info is _UNKNOWN:
+                            info = infos[m] = self._column_make(m, makes)
+                    except InvalidAlertError as exc:
+                        self._column_bad(number, t, exc)
+                        continue
+                    if info is not None:
+                        self.devices[device_id] = info
+                    if timestamp > latest:
+                        latest = timestamp
+                    elif timestamp < latest:
+                        self.out_of_order += 1
+                    if timestamp < earliest:
+                        earliest = timestamp
+                    self.line = number
+                    yield alert
+        finally:
+            self.rows = number
+            if latest >= 0:
+                self._note_times(earliest, latest, 0)
+
+    def _column_bad(self, number: int, t: object, exc: InvalidAlertError) -> None:
+        """Report a bad columnar row: a bad time shows the file's value, with its hints."""
+        if exc.field != "timestamp":
+            self._bad(number, exc.field, exc.value, exc.problem)
+            return
+        problem = exc.problem
+        if type(t) in (int, float):
+            problem = _out_of_range(cast("float", t), t, self.time_unit).problem
+        self._bad(number, "timestamp", t, problem)
+
+    def _column_device(self, value: object) -> str:
+        if value is None:
+            raise InvalidAlertError("device_id", None, "is missing (null)")
+        device_id = parse_device_id(value)
+        if type(value) is str and len(self._device_ids) < _DEVICE_CACHE:
+            self._device_ids[value] = device_id
+        return device_id
+
+    def _column_code(self, value: object) -> int:
+        if value is None:
+            raise InvalidAlertError("code", None, "is missing (null)")
+        return self._code(value)
+
+    def _column_recipients(self, value: object) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if type(value) is str:
+            return self._recipient_list(value)
+        names = tuple(cast("list[str]", value))
+        if not all(type(name) is str and name for name in names):
+            raise InvalidAlertError("recipients", value, "must be non-empty names")
+        return names
+
+    def _column_make(self, cells: Any, makes: list[str]) -> DeviceInfo | None:
+        for name, value in zip(makes, cells, strict=True):
+            if value is not None and type(value) is not str:
+                raise InvalidAlertError(name, value, "must be text")
+        given = dict(zip(makes, cells, strict=True))
+        key = tuple(given.get(name) or "" for name in _DEVICE_FIELDS)
+        return self._device_info(cast("tuple[str, str, str]", key))
 
     # -- JSON Lines ---------------------------------------------------------------------
 
