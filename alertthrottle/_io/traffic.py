@@ -608,11 +608,9 @@ class TrafficReader:
         line_problem = self._line_problem
         # The cells are parsed above; from_parsed checks them without converting again.
         new_alert = Alert.from_parsed
-        # Rows repeat: a device sends the same code to the same recipients again and
-        # again, and only the timestamp differs. With the timestamp first, the rest of an
-        # unquoted line (line ending included) is a key to its cells, parsed and checked
-        # the first time. Only rows that read cleanly are remembered, so a hit is a row
-        # that has the header's width and good cells; just its timestamp is left to read.
+        # Rows repeat: a device sends the same code to the same recipients again and again;
+        # only the time differs. With the time first, the rest of an unquoted line is a key
+        # to its cells, parsed and checked once (only rows that read cleanly are remembered).
         remember = layout.time == 0
         remembered: dict[str, _Cells] = {}
         remembered_get = remembered.get
