@@ -83,6 +83,17 @@ class RedisServer:
         if process.stderr is not None:
             process.stderr.close()
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to flush anything."""
+        process = self.process
+        if process is None:
+            return
+        self.process = None
+        process.kill()
+        process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
     def restart(self) -> None:
         self.stop()
         self.start()
