@@ -135,7 +135,7 @@ class ThrottlePolicy(EngineState):
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, alert: Alert) -> Decision:
-        """Decide one alert (SEMANTICS steps 1-5) and return the decision, O(1) amortised."""
+        """Decide one alert (the rules of docs/semantics.md); O(1) amortised."""
         decisions: list[Decision] = []
         self._decide((alert,), decisions.append)
         return decisions[0]

@@ -271,7 +271,7 @@ class RedisThrottlePolicy:
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, alert: Alert) -> Decision:
-        """Decide one alert on the server (SEMANTICS steps 1-5), one round trip."""
+        """Decide one alert on the server (the rules of docs/semantics.md), one round trip."""
         if type(alert) is not Alert:
             raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
         partition = self._partition(alert)

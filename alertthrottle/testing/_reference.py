@@ -1,7 +1,7 @@
 """A deliberately naive model of the throttling semantics, for differential tests.
 
 It keeps every alert time of every key forever and recounts windows from that
-full history, so each rule of SEMANTICS.md reads as one obvious computation.
+full history, so each rule of docs/semantics.md reads as one obvious computation.
 It shares no mechanism with ``ThrottlePolicy`` (no ring buffers, no schedules,
 no eviction): where the two disagree, one of them misreads the spec.
 """
