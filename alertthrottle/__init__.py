@@ -24,6 +24,7 @@ from ._core.events import CapacityLevel, Event, LevelChanged, ThrottlingEnded, T
 from ._core.public import publish
 from ._engine.capacity import CapacityGuard, CapacityThresholds
 from ._engine.history import ConfigChange, SettingChange
+from ._engine.locked import LockedPolicy
 from ._engine.partition import partition_for
 from ._engine.policy import EngageAt, LateMode, ThrottlePolicy
 from ._io.devices import load_device_registry
@@ -69,6 +70,7 @@ __all__ = [
     "LateAlertError",
     "LateMode",
     "LevelChanged",
+    "LockedPolicy",
     "PolicyConfig",
     "PolicyError",
     "PolicySpec",

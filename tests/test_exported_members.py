@@ -51,6 +51,7 @@ EXPECTED = [
     "LateAlertError",
     "LateMode",
     "LevelChanged",
+    "LockedPolicy",
     "PolicyConfig",
     "PolicyError",
     "PolicySpec",

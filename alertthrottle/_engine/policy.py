@@ -77,6 +77,9 @@ class ThrottlePolicy(EngineState):
     alert older than the clock: ``"clamp"`` (treat it as arriving now, flagged
     ``late``) or ``"reject"`` (raise :class:`LateAlertError`). ``max_keys``
     bounds the keys held in memory (docs/memory.md says which key is evicted).
+
+    A policy is **not thread-safe**: calls from two threads at once can corrupt
+    it for good. Give each thread its own policy, or share a :class:`LockedPolicy`.
     """
 
     def __init__(
