@@ -31,7 +31,7 @@ from ._io.devices import load_device_registry
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._io.reorder import reorder
 from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
-from ._ops.digest import DigestBuilder, DigestRow
+from ._ops.digest import DigestBatch, DigestBuilder, DigestRow
 from ._ops.incidents import (
     Incident,
     IncidentBook,
@@ -55,6 +55,7 @@ __all__ = [
     "ConfigChange",
     "Decision",
     "DeviceInfo",
+    "DigestBatch",
     "DigestBuilder",
     "DigestRow",
     "DuisError",

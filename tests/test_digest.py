@@ -8,10 +8,11 @@ import email.policy
 import io
 import smtplib
 import socket
-from datetime import date
+from datetime import UTC, date
 from email.message import EmailMessage
 from typing import Any
 
+import attrs
 import pytest
 from aiosmtpd.controller import Controller
 from hypothesis import given, settings
@@ -45,7 +46,8 @@ def test_digests_account_for_every_episode_of_the_day(
         events = events[: len(events) * 2 // 3]
     starts = [e for e in events if isinstance(e, ThrottlingStarted)]
     ends = {e.sequence_id: e for e in events if isinstance(e, ThrottlingEnded)}
-    builder = DigestBuilder("throttle@dsp.example", opt_out=opted_out)
+    addresses = {"DNO-A": "alerts@dno-a.example", "SUP-B": "SUP B <ops@sup-b.example>"}
+    builder = DigestBuilder("throttle@dsp.example", opt_out=opted_out, addresses=addresses)
     builder.add_all(events)
     builder._check()
     for recipient in ("DNO-A", "SUP-B"):
@@ -57,7 +59,9 @@ def test_digests_account_for_every_episode_of_the_day(
             if message is None:
                 assert want == []
                 continue
-            assert message["To"] == recipient and message["X-Alertthrottle-Day"] == str(day)
+            assert message["To"] == addresses[recipient]
+            assert message["X-Alertthrottle-Recipient"] == recipient
+            assert message["X-Alertthrottle-Day"] == str(day)
             rows = attachment_rows(message)
             assert [int(r["sequence_id"]) for r in rows] == [e.sequence_id for e in want]
             held = 0
@@ -192,3 +196,82 @@ def test_a_digest_sent_with_smtplib_arrives_intact() -> None:
     # The server is gone: nothing left listening.
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", controller.port), 1):
         pass
+
+
+# -- hostile recipients, senders and cells ----------------------------------------------------
+
+_INJECTIONS = ["DNO\r\nBcc: evil@y.example", "DNO\nX: y", "DNO\x00", "DNO\x1b[31m", "DNO\t"]
+
+
+@pytest.mark.parametrize("bad", _INJECTIONS)
+def test_control_characters_are_refused_where_they_come_in(bad: str) -> None:
+    for options, field in (
+        ({"sender": bad + "@x.example"}, "sender"),
+        ({"subject_prefix": bad}, "subject_prefix"),
+        ({"addresses": {bad: "a@x.example"}}, "addresses"),
+        ({"addresses": {"DNO": "a@x.example" + bad[3:]}}, "addresses.DNO"),
+        ({"opt_in": [bad]}, "opt_in"),
+        ({"opt_out": [bad]}, "opt_out"),
+    ):
+        arguments: dict[str, Any] = {"sender": "t@x.example", **options}
+        with pytest.raises(PolicyError) as info:
+            DigestBuilder(arguments.pop("sender"), **arguments)
+        assert info.value.field == field
+    builder = DigestBuilder("t@x.example")
+    storm = run(_storm(DEVICES[0], 0, ("ops@dno.example", bad)))
+    start = next(e for e in storm if isinstance(e, ThrottlingStarted))
+    with pytest.raises(EventError) as error:
+        builder.add(start)
+    assert error.value.field == "recipients" and error.value.value == bad
+    assert builder.days() == []  # nothing of the event was kept
+    routed = DigestBuilder("t@x.example", route=lambda event: ["ops@dno.example", bad])
+    with pytest.raises(EventError):
+        routed.add(start)
+    assert routed.days() == []
+
+
+@pytest.mark.parametrize(
+    "sender", ["a@b@c", "ops@x.example, evil@y.example", "nobody", "undisclosed:;", 7]
+)
+def test_the_sender_and_mapped_addresses_are_one_address_each(sender: Any) -> None:
+    with pytest.raises(PolicyError) as info:
+        DigestBuilder(sender)
+    assert info.value.field == "sender"
+    with pytest.raises(PolicyError) as info:
+        DigestBuilder("Alert throttling <t@x.example>", addresses={"DNO": sender})
+    assert info.value.field == "addresses.DNO"
+
+
+def test_an_unusable_recipient_is_skipped_and_reported_and_the_others_get_theirs() -> None:
+    recipients = (
+        "ops@dno.example",
+        "ops@x.example, evil@y.example",
+        '"ops@x" <evil@y.example>',
+        "SUP",
+        "mapped",
+    )
+    builder = DigestBuilder("t@x.example", addresses={"mapped": "Mapped <m@sup.example>"})
+    builder.add_all(run(_storm(DEVICES[0], 0, recipients)))
+    batch = builder.build_day("1970-01-01")
+    assert sorted(batch) == ["mapped", "ops@dno.example"]
+    assert batch["ops@dno.example"]["To"] == "ops@dno.example"
+    assert batch["mapped"]["To"] == "Mapped <m@sup.example>"
+    assert sorted(batch.skipped) == sorted(recipients[1:4])
+    assert all("plain e-mail address" in why for why in batch.skipped.values())
+    with pytest.raises(PolicyError) as info:
+        builder.build("1970-01-01", "SUP")
+    assert info.value.field == "recipient"
+    with pytest.raises(PolicyError):
+        builder.address_of('"ops@x" <evil@y.example>')
+
+
+def test_attachment_cells_cannot_run_as_formulas() -> None:
+    builder = DigestBuilder("t@x.example", tz=UTC)
+    builder.add_all(run(_storm(DEVICES[0], 0, ("ops@dno.example",))))
+    builder._rows[1] = attrs.evolve(builder._rows[1], device_id="=HYPERLINK(1)")
+    (message,) = builder.build_day("1970-01-01").values()
+    (part,) = list(message.iter_attachments())
+    text = part.get_content()
+    assert "'=HYPERLINK(1)" in text
+    (row,) = attachment_rows(message)
+    assert row["device_id"] == "'=HYPERLINK(1)"

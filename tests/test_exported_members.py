@@ -36,6 +36,7 @@ EXPECTED = [
     "ConfigChange",
     "Decision",
     "DeviceInfo",
+    "DigestBatch",
     "DigestBuilder",
     "DigestRow",
     "DuisError",

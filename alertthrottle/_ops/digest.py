@@ -13,10 +13,12 @@ while some of its episodes are still running lists them as ``open``.
 
 from __future__ import annotations
 
-import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, tzinfo
+from email.errors import HeaderParseError, MessageError
+from email.headerregistry import Address, AddressHeader, HeaderRegistry
 from email.message import EmailMessage
 
 import attrs
@@ -24,10 +26,11 @@ import attrs
 from .._core.alert import format_code
 from .._core.errors import EventError, PolicyError
 from .._core.events import Event, LevelChanged, ThrottlingEnded, ThrottlingStarted
+from .._core.text import write_csv
 from .._core.timefmt import day_of, instant_text
 from .incidents import Router, route_recipients
 
-__all__ = ["CSV_FIELDS", "DigestBuilder", "DigestRow"]
+__all__ = ["CSV_FIELDS", "DigestBatch", "DigestBuilder", "DigestRow"]
 
 #: The columns of a digest's CSV attachment.
 CSV_FIELDS = (
@@ -42,6 +45,10 @@ CSV_FIELDS = (
     "window_count",
 )
 _TOP_DEVICES = 10
+# C0 and C1 controls and DEL: a CR or LF in a header value would end the header,
+# and none of them has a place in an identifier, an address or a subject.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_HEADERS = HeaderRegistry()
 
 
 @attrs.frozen(slots=True, kw_only=True)
@@ -66,6 +73,8 @@ class DigestRow:
 def _text(name: str, value: object) -> str:
     if type(value) is not str or not value:
         raise PolicyError(name, value, "must be a non-empty str")
+    if _CONTROL.search(value):
+        raise PolicyError(name, value, "must not hold control characters (CR, LF, tab...)")
     return value
 
 
@@ -75,12 +84,66 @@ def _texts(name: str, values: object) -> frozenset[str]:
     return frozenset(_text(name, value) for value in values)
 
 
+def _mailbox(name: str, value: object) -> str:
+    """``value`` if it is one mailbox (``a@b.example`` or ``Name <a@b.example>``)."""
+    text = _text(name, value)
+    try:
+        header = _HEADERS("To", text)
+    except (HeaderParseError, MessageError, ValueError, IndexError):
+        header = None
+    addresses = header.addresses if isinstance(header, AddressHeader) else ()
+    if (
+        header is None
+        or len(addresses) != 1
+        or header.defects
+        or not (addresses[0].username and addresses[0].domain)
+    ):
+        raise PolicyError(name, value, "must be exactly one e-mail address")
+    return text
+
+
+def plain_address(value: str) -> str | None:
+    """Why ``value`` is not exactly one plain addr-spec (``local@domain``), or ``None``.
+
+    An unmapped recipient id is used as an address only when this holds: a
+    list (``a@x, b@y``) or a display name (``"a@x" <b@y>``) would send the
+    digest elsewhere than the id says.
+    """
+    if _CONTROL.search(value):
+        return "holds control characters"
+    try:
+        address = Address(addr_spec=value)
+    except (HeaderParseError, MessageError, ValueError, IndexError):
+        return "is not exactly one plain e-mail address (local@domain) and has no mapped address"
+    if not (address.username and address.domain) or address.addr_spec != value:
+        return "is not exactly one plain e-mail address (local@domain) and has no mapped address"
+    return None
+
+
+class DigestBatch(dict[str, EmailMessage]):
+    """The digests of one day by recipient, and the recipients skipped with the reason.
+
+    A recipient whose digest cannot be addressed (an unmapped id that is not
+    one plain e-mail address) is in :attr:`skipped`, never in the mapping; the
+    other recipients' digests are built all the same.
+    """
+
+    def __init__(self, messages: Mapping[str, EmailMessage], skipped: Mapping[str, str]) -> None:
+        super().__init__(messages)
+        #: Recipient -> why no digest was built for them.
+        self.skipped: dict[str, str] = dict(skipped)
+
+
 class DigestBuilder:
     """Collects episode events and builds one digest e-mail per recipient and day.
 
     ``sender`` is the From address. ``addresses`` maps recipient identifiers
     (the events' ``recipients``, or what ``route`` returns) to e-mail
-    addresses; a recipient without an entry is used as the address itself.
+    addresses; a recipient without an entry is used as the address itself
+    only when it is exactly one plain address (``ops@dno.example``), and is
+    otherwise skipped and reported (:class:`DigestBatch`). Identifiers,
+    addresses, the sender and the subject prefix with control characters (CR,
+    LF...) are refused where they come in.
     Whether a recipient gets digests: those in ``opt_in`` do, those in
     ``opt_out`` do not, and the rest follow ``default_opt_in``. Nothing is
     kept for recipients who opted out. ``tz`` sets the days (default UTC).
@@ -98,13 +161,13 @@ class DigestBuilder:
         tz: tzinfo = UTC,
         subject_prefix: str = "[alertthrottle]",
     ) -> None:
-        self._sender = _text("sender", sender)
+        self._sender = _mailbox("sender", sender)
         if addresses is None:
             addresses = {}
         if not isinstance(addresses, Mapping):
             raise PolicyError("addresses", addresses, "must map recipients to e-mail addresses")
         self._addresses = {
-            _text("addresses", key): _text(f"addresses.{key}", value)
+            _text("addresses", key): _mailbox(f"addresses.{key}", value)
             for key, value in addresses.items()
         }
         if type(default_opt_in) is not bool:
@@ -121,6 +184,10 @@ class DigestBuilder:
         if not isinstance(tz, tzinfo):
             raise PolicyError("tz", tz, "must be a datetime.tzinfo")
         self._tz = tz
+        if type(subject_prefix) is not str or _CONTROL.search(subject_prefix):
+            raise PolicyError(
+                "subject_prefix", subject_prefix, "must be a str without control characters"
+            )
         self._prefix = subject_prefix
         self._rows: dict[int, DigestRow] = {}
         # day -> recipient -> sequence ids, in order of start.
@@ -136,8 +203,18 @@ class DigestBuilder:
         return self._default
 
     def address_of(self, recipient: str) -> str:
-        """The e-mail address a recipient's digest goes to."""
-        return self._addresses.get(recipient, recipient)
+        """The e-mail address a recipient's digest goes to.
+
+        Raises :class:`PolicyError` for an unmapped recipient that is not
+        exactly one plain e-mail address.
+        """
+        address = self._addresses.get(recipient)
+        if address is not None:
+            return address
+        problem = plain_address(recipient)
+        if problem is not None:
+            raise PolicyError("recipient", recipient, problem)
+        return recipient
 
     # -- collecting -------------------------------------------------------------------
 
@@ -164,6 +241,11 @@ class DigestBuilder:
                 "sequence_id", sequence, "started twice (events of two policies in one builder?)"
             )
         recipients = route_recipients(event, self._route)
+        for recipient in recipients:
+            if _CONTROL.search(recipient):
+                raise EventError(
+                    "recipients", recipient, "must not hold control characters (CR, LF, tab...)"
+                )
         wanted = [r for r in dict.fromkeys(recipients) if self.wants(r)]
         if not wanted:
             return
@@ -211,20 +293,32 @@ class DigestBuilder:
         return [self._rows[sequence] for sequence in sequences]
 
     def build(self, day: date | str, recipient: str) -> EmailMessage | None:
-        """The digest of ``day`` for ``recipient``; ``None`` if it has no episodes that day."""
+        """The digest of ``day`` for ``recipient``; ``None`` if it has no episodes that day.
+
+        Raises :class:`PolicyError` when the recipient cannot be addressed.
+        """
         the_day = _day(day)
         rows = self.rows(the_day, recipient)
         if not rows:
             return None
         return self._message(the_day, recipient, rows)
 
-    def build_day(self, day: date | str) -> dict[str, EmailMessage]:
-        """Every digest of ``day``, by recipient."""
+    def build_day(self, day: date | str) -> DigestBatch:
+        """Every digest of ``day``, by recipient; those that cannot be built are in ``skipped``.
+
+        One recipient that cannot be addressed never stops the others.
+        """
         the_day = _day(day)
-        return {
-            recipient: self._message(the_day, recipient, self.rows(the_day, recipient))
-            for recipient in self.recipients(the_day)
-        }
+        messages: dict[str, EmailMessage] = {}
+        skipped: dict[str, str] = {}
+        for recipient in self.recipients(the_day):
+            try:
+                messages[recipient] = self._message(
+                    the_day, recipient, self.rows(the_day, recipient)
+                )
+            except PolicyError as exc:
+                skipped[recipient] = exc.problem
+        return DigestBatch(messages, skipped)
 
     def forget(self, day: date | str) -> None:
         """Drop what is kept for ``day`` (once its digests are sent), to bound memory.
@@ -238,6 +332,7 @@ class DigestBuilder:
         self._forgotten.add(the_day)
 
     def _message(self, day: date, recipient: str, rows: list[DigestRow]) -> EmailMessage:
+        address = self.address_of(recipient)
         tz_name = datetime(day.year, day.month, day.day, tzinfo=self._tz).tzname() or "UTC"
         held = sum(row.throttled_count or 0 for row in rows)
         sampled = sum(row.sampled_count or 0 for row in rows)
@@ -276,7 +371,7 @@ class DigestBuilder:
 
         message = EmailMessage()
         message["From"] = self._sender
-        message["To"] = self.address_of(recipient)
+        message["To"] = address
         message["Subject"] = (
             f"{self._prefix} Alert throttling digest {day.isoformat()}: "
             f"{len(rows)} episode(s), {held} alert(s) held back"
@@ -289,10 +384,10 @@ class DigestBuilder:
 
     def _csv(self, rows: list[DigestRow]) -> str:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_FIELDS)
-        for row in rows:
-            writer.writerow(
+        write_csv(
+            out,
+            CSV_FIELDS,
+            (
                 (
                     row.sequence_id,
                     row.device_id,
@@ -304,7 +399,9 @@ class DigestBuilder:
                     "" if row.sampled_count is None else row.sampled_count,
                     row.window_count,
                 )
-            )
+                for row in rows
+            ),
+        )
         return out.getvalue()
 
     def _iso(self, at: float) -> str:
