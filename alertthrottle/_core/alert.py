@@ -155,6 +155,8 @@ def is_dcc_code(code: int) -> bool:
 def format_code(code: int) -> str:
     """Show an alert code: a device code as GBCS does, four upper-case hex digits
     (``8F84``); a DCC alert code with its prefix (``DCC:N24``)."""
+    if type(code) is not int or code < 0:
+        raise InvalidAlertError("code", code, "must be an int code, as parse_code returns it")
     if code <= _MAX_CODE:
         return f"{code:04X}"
     return DCC_CODE_PREFIX + (_dcc_text(code) or f"?{code}")

@@ -188,6 +188,8 @@ def _toml_value(value: object) -> str:
 
 def parse_policy(text: str, *, name: str = "policy") -> PolicySpec:
     """Read a policy from TOML text; ``name`` labels it unless the text names itself."""
+    if type(text) is not str:
+        raise PolicyError("toml", type(text).__name__, "must be TOML text (a str)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -270,7 +272,7 @@ DEFAULT_POLICY = "proposed"
 
 def builtin_policy(name: str) -> PolicySpec:
     """One of :data:`BUILTIN_POLICIES`, parsed."""
-    text = BUILTIN_POLICIES.get(name)
+    text = BUILTIN_POLICIES.get(name) if type(name) is str else None
     if text is None:
         raise PolicyError(
             "policy", name, f"is not a built-in policy; use {sorted(BUILTIN_POLICIES)}"

@@ -42,7 +42,7 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.errors import InvalidAlertError, TrafficError
+from .._core.errors import InvalidAlertError, PolicyError, TrafficError
 from .._core.text import write_csv
 from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
 
@@ -292,6 +292,8 @@ class TrafficReader:
         name: str | None = None,
         time_unit: TimeUnit = "s",
     ) -> None:
+        if name is not None and type(name) is not str:
+            raise PolicyError("name", name, "must be a str or None")
         if name is None:
             if isinstance(source, str | os.PathLike):
                 name = "<stdin>" if os.fspath(source) == "-" else os.fspath(source)
@@ -915,6 +917,8 @@ def write_traffic(
     if format not in ("csv", "jsonl"):
         name = getattr(out, "name", "<output>")
         raise _row_error(str(name), 0, "format", format, "must be 'csv' or 'jsonl'")
+    if not callable(getattr(out, "write", None)):
+        raise PolicyError("out", out, "must be a text stream (with a write method)")
     if format == "csv":
         header = ["timestamp", "device_id", "code", "recipients"]
         if devices is not None:
@@ -946,4 +950,10 @@ def merge_traffic(*streams: Iterable[Alert]) -> Iterator[Alert]:
     """Merge time-ordered alert streams (several files) into one, lazily, by timestamp."""
     if len(streams) == 1:
         return iter(streams[0])
-    return heapq.merge(*streams, key=lambda alert: alert.timestamp)
+    return heapq.merge(*streams, key=_time_of)
+
+
+def _time_of(alert: Alert) -> int | float:
+    if type(alert) is not Alert:
+        raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
+    return alert.timestamp

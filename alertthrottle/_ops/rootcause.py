@@ -20,6 +20,7 @@ import attrs
 from .._core.alert import Alert, DeviceInfo, format_code
 from .._core.config import PolicyConfig
 from .._core.decision import Decision, Verdict
+from .._core.errors import PolicyError
 from .._core.events import ThrottlingStarted
 from .._core.text import write_csv
 
@@ -228,6 +229,7 @@ def _ranked(tallies: dict[tuple[_Make, int], _Tally]) -> tuple[RootCauseRow, ...
 
 def root_cause_csv(report: RootCauseReport) -> str:
     """The report as CSV, one row per code and make (unknown parts empty)."""
+    _check_report(report)
     out = io.StringIO()
     rows = (row.as_dict() for row in report.rows)
     write_csv(out, CSV_FIELDS, ([data[name] for name in CSV_FIELDS] for data in rows))
@@ -236,4 +238,12 @@ def root_cause_csv(report: RootCauseReport) -> str:
 
 def root_cause_json(report: RootCauseReport, *, indent: int | None = 2) -> str:
     """The report as JSON (``RootCauseReport.as_dict``; unknown parts ``null``)."""
+    _check_report(report)
+    if indent is not None and (type(indent) is not int or not 0 <= indent <= 16):
+        raise PolicyError("indent", indent, "must be None or an int in 0..16")
     return json.dumps(report.as_dict(), indent=indent)
+
+
+def _check_report(report: object) -> None:
+    if not isinstance(report, RootCauseReport):
+        raise PolicyError("report", type(report).__name__, "must be a RootCauseReport")

@@ -500,7 +500,7 @@ def generate_scenario(
     command-line values can be passed as given). Unknown names and bad
     values raise :class:`ScenarioError`.
     """
-    scenario = SCENARIOS.get(name)
+    scenario = SCENARIOS.get(name) if type(name) is str else None
     if scenario is None:
         raise ScenarioError("scenario", name, f"must be one of {sorted(SCENARIOS)}")
     if type(days) is not int or days < 1:

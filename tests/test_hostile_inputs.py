@@ -1,0 +1,507 @@
+"""Hostile input through every door: a clear library error, nothing lost, nothing changed.
+
+Each case of the reliability review has a test here (the fuller tests live beside
+the module they exercise: test_snapshot_envelope.py, test_locked.py, test_digest.py).
+The hypothesis test at the end feeds arbitrary objects to every public
+constructor, function and method and checks that only the library's errors
+escape, and that a call that raised changed nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import json
+import math
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import alertthrottle
+from alertthrottle import (
+    Alert,
+    AlertThrottleError,
+    CapacityGuard,
+    CapacityThresholds,
+    DigestBuilder,
+    EventError,
+    IncidentBook,
+    LockedPolicy,
+    PolicyConfig,
+    PolicyError,
+    ShadowPolicy,
+    SnapshotError,
+    Threshold,
+    ThrottlePolicy,
+    ThrottlingStarted,
+)
+
+DEVICE = "00-0D-6F-00-0A-BC-12-34"
+CONFIG = PolicyConfig(Threshold(limit=3, period=10, resume_below=2), exempt_codes={0x8F35})
+KEY = b"adapter secret"
+
+
+def storm_policy() -> ThrottlePolicy:
+    """A policy in an episode with a pending count: state worth protecting."""
+    policy = ThrottlePolicy(CONFIG)
+    for t in range(6):
+        policy.feed(Alert(t, DEVICE, 0x8014, ("ops@dno.example",)))
+    return policy
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+
+
+def test_a_snapshot_edited_and_resealed_is_refused_with_a_key() -> None:
+    document = json.loads(storm_policy().snapshot(key=KEY))
+    document["state"]["stats"]["late"] = 5
+    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
+    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
+    forged = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    with pytest.raises(SnapshotError) as info:
+        ThrottlePolicy.restore(forged, key=KEY)
+    assert info.value.field == "hmac_sha256"
+    with pytest.raises(SnapshotError):
+        ThrottlePolicy.restore(storm_policy().snapshot(), key=KEY)
+
+
+def test_a_snapshot_with_an_unknown_field_is_refused() -> None:
+    document = json.loads(storm_policy().snapshot())
+    document["state"]["keys"][0]["backdoor"] = True
+    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
+    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
+    with pytest.raises(SnapshotError) as info:
+        ThrottlePolicy.restore(json.dumps(document).encode())
+    assert info.value.field == "state.keys[0].backdoor"
+
+
+def test_a_one_megabyte_gzip_bomb_is_refused_early() -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join([*(packer.compress(bytes(1 << 20)) for _ in range(1024)), packer.flush()])
+    assert len(bomb) <= 1_100_000  # a gigabyte of zeros
+    with pytest.raises(SnapshotError, match="gzip bomb"):
+        ThrottlePolicy.restore(bomb)
+
+
+@pytest.mark.parametrize("number", [10**400, 1e308, 2**63])
+def test_numbers_beyond_any_time_in_a_snapshot_are_refused(number: int | float) -> None:
+    document = json.loads(storm_policy().snapshot())
+    document["state"]["clock"] = number
+    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
+    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
+    with pytest.raises(SnapshotError):
+        ThrottlePolicy.restore(json.dumps(document).encode())
+
+
+def test_a_gzip_snapshot_restores_and_truncations_never_escape(tmp_path: Path) -> None:
+    data = storm_policy().snapshot(compress=True)
+    for size in range(0, len(data), 7):
+        with pytest.raises(SnapshotError):
+            ThrottlePolicy.restore(data[:size])
+    assert ThrottlePolicy.restore(gzip.decompress(data)).stats == storm_policy().stats
+
+
+def test_save_cleans_a_dead_writers_temporary_and_keeps_mode_and_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "real.snap"
+    link = tmp_path / "link.snap"
+    link.symlink_to(target)
+    storm_policy().save(link)
+    target.chmod(0o644)
+    # What a writer killed after writing its temporary leaves (pid 2**22+1 runs nowhere).
+    leftover = tmp_path / f".real.snap.{2**22 + 1}.abcd1234.tmp"
+    leftover.write_bytes(b"half")
+    storm_policy().save(link)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.snap", "real.snap"]
+    assert link.is_symlink() and target.stat().st_mode & 0o777 == 0o644
+
+
+# -- threads -----------------------------------------------------------------------------------
+
+
+def test_a_locked_policy_is_the_documented_way_to_share_one() -> None:
+    assert "not thread-safe" in (ThrottlePolicy.__doc__ or "")
+    shared = LockedPolicy(storm_policy())
+    shared.feed(Alert(7, DEVICE, 0x8014))
+    with shared.hold() as policy:
+        policy._check()
+    assert shared.stats.total == 7
+
+
+# -- digests -----------------------------------------------------------------------------------
+
+
+def _started(recipients: tuple[str, ...]) -> ThrottlingStarted:
+    return ThrottlingStarted(DEVICE, 0x8014, 3, 1, 4, recipients=recipients)
+
+
+def test_a_crlf_recipient_is_refused_at_the_door_and_loses_no_other_digest() -> None:
+    builder = DigestBuilder("t@dsp.example")
+    with pytest.raises(EventError):
+        builder.add(_started(("ops@dno.example", "x\r\nBcc: evil@y.example")))
+    builder.add(_started(("ops@dno.example", "SUP")))
+    batch = builder.build_day("1970-01-01")
+    assert list(batch) == ["ops@dno.example"] and list(batch.skipped) == ["SUP"]
+    for field, options in (
+        ("sender", {"sender": "t@x.example\r\nBcc: e@y.example"}),
+        ("subject_prefix", {"subject_prefix": "[x]\n"}),
+    ):
+        arguments: dict[str, Any] = {"sender": "t@x.example", **options}
+        with pytest.raises(PolicyError) as info:
+            DigestBuilder(arguments.pop("sender"), **arguments)
+        assert info.value.field == field
+
+
+@pytest.mark.parametrize("recipient", ["ops@x.example, evil@y.example", '"ops@x" <evil@y.example>'])
+def test_an_unmapped_id_never_sends_a_digest_elsewhere(recipient: str) -> None:
+    builder = DigestBuilder("t@dsp.example")
+    builder.add(_started((recipient,)))
+    batch = builder.build_day("1970-01-01")
+    assert dict(batch) == {} and recipient in batch.skipped
+
+
+# -- every door, arbitrary objects --------------------------------------------------------------
+
+_SPECIAL = [
+    None,
+    True,
+    0,
+    -1,
+    2**53 + 1,
+    2**63,
+    10**400,
+    -(10**400),
+    1_705_276_800_000,
+    253_402_300_800,
+    math.nan,
+    math.inf,
+    -math.inf,
+    -0.0,
+    1e308,
+    "",
+    "8014",
+    "0x8014",
+    "clamp",
+    "csv",
+    "2024-03-01",
+    DEVICE,
+    "=HYPERLINK(1)",
+    "a\r\nb",
+    "[/x]",
+    b"\x1f\x8b",
+    object(),
+    datetime(2024, 3, 1),
+    datetime(2024, 3, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-timedelta(hours=23))),
+    UTC,
+    CONFIG,
+    Threshold(2, 5),
+    Alert(1, DEVICE, 0x8014, ("ops@dno.example",)),
+    ThrottlePolicy(CONFIG),
+]
+
+_alerts = st.builds(
+    Alert,
+    timestamp=st.integers(0, 40),
+    device_id=st.sampled_from([DEVICE, "00-0D-6F-00-0A-BC-12-35"]),
+    code=st.sampled_from([0x8014, 0x8F35]),
+    recipients=st.just(("ops@dno.example",)),
+)
+
+hostile: st.SearchStrategy[Any] = st.recursive(
+    st.one_of(
+        st.sampled_from(_SPECIAL),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=12),
+        st.binary(max_size=12),
+        _alerts,
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.frozensets(st.one_of(st.integers(), st.text(max_size=4)), max_size=3),
+        st.dictionaries(st.one_of(st.text(max_size=6), st.integers()), inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+# Errors the library documents besides its own: a file that cannot be opened is the
+# usual OSError, for the doors that take a path.
+_PATH_DOORS = {
+    "TrafficReader",
+    "read_traffic",
+    "load_policy",
+    "load_device_registry",
+    "ThrottlePolicy.load",
+    "ThrottlePolicy.save",
+    "LockedPolicy.save",
+}
+# Not doors: exceptions (any message is fine), enums (Python's own lookup), plain
+# containers of results, the version string.
+# Methods where a wrong type (not an iterable, not a path, an unhashable key for a
+# lookup) is Python's TypeError, as for any call mypy would flag.
+_TYPED_METHODS = {
+    "feed_many",
+    "add_all",
+    "apply_all",
+    "load",
+    "save",
+    "wants",
+    "address_of",
+    "incident_of",
+}
+# GeneratedTraffic is built by generate_scenario, which checks every parameter.
+_NOT_DOORS = {
+    "CapacityLevel",
+    "IncidentState",
+    "Verdict",
+    "DigestBatch",
+    "GeneratedTraffic",
+    "__version__",
+}
+
+
+def _doors() -> list[str]:
+    return [
+        name
+        for name in alertthrottle.__all__
+        if name not in _NOT_DOORS
+        and not (
+            isinstance(getattr(alertthrottle, name), type)
+            and issubclass(getattr(alertthrottle, name), BaseException)
+        )
+    ]
+
+
+def _call(data: st.DataObject, function: Callable[..., Any]) -> Any:
+    """Call ``function`` with hostile values for its parameters, required ones always."""
+    signature = inspect.signature(function)
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for parameter in signature.parameters.values():
+        if parameter.name in ("self", "cls"):
+            continue
+        required = parameter.default is inspect.Parameter.empty
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            args += data.draw(st.lists(hostile, max_size=2), label=parameter.name)
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            kwargs |= data.draw(
+                st.dictionaries(
+                    st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8),
+                    hostile,
+                    max_size=2,
+                ),
+                label=parameter.name,
+            )
+        elif required or data.draw(st.booleans(), label=f"pass {parameter.name}"):
+            value = data.draw(hostile, label=parameter.name)
+            if parameter.kind is parameter.POSITIONAL_ONLY or (
+                parameter.kind is parameter.POSITIONAL_OR_KEYWORD and not kwargs and required
+            ):
+                args.append(value)
+            else:
+                kwargs[parameter.name] = value
+    return function(*args, **kwargs)
+
+
+# Doors for input from outside (alerts, times, configuration, recipients, snapshots,
+# policy files): any object at all gives a library error, a wrong type included.
+# Elsewhere an argument of the wrong type (what mypy flags in the caller: a list for
+# a report, None for an iterable) may raise Python's TypeError; a wrong value never
+# raises anything but a library error.
+_STRICT = {
+    "Alert",
+    "Threshold",
+    "PolicyConfig",
+    "CapacityThresholds",
+    "CapacityGuard",
+    "ThrottlePolicy",
+    "LockedPolicy",
+    "ShadowPolicy",
+    "DigestBuilder",
+    "IncidentBook",
+    "PolicySpec",
+    "DeviceInfo",
+    "parse_code",
+    "parse_device_id",
+    "parse_policy",
+    "builtin_policy",
+    "generate_scenario",
+    "partition_for",
+    "format_code",
+}
+
+
+def _expect_only_library_errors(door: str, call: Callable[[], Any]) -> bool:
+    """Run ``call``; True if it raised (a library error), False if it returned."""
+    try:
+        result = call()
+        if inspect.isgenerator(result) or hasattr(result, "__next__"):
+            for _ in zip(range(50), result, strict=False):
+                pass
+    except AlertThrottleError:
+        return True
+    except OSError:
+        if door not in _PATH_DOORS:
+            raise
+        return True
+    except TypeError:
+        if door.split(".")[0] in _STRICT and door.split(".")[-1] not in _TYPED_METHODS:
+            raise
+        return True
+    return False
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run in a scratch directory: a hostile text may name a file to read or write."""
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("hostile"))
+    yield
+    os.chdir(before)
+
+
+@pytest.mark.parametrize("door", _doors())
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_constructors_and_functions_raise_only_library_errors(
+    door: str, data: st.DataObject
+) -> None:
+    function = getattr(alertthrottle, door)
+    _expect_only_library_errors(door, lambda: _call(data, function))
+
+
+def _stateful() -> dict[str, Callable[[], tuple[Any, Callable[[Any], object]]]]:
+    """Objects with state, each with a function that reads all of that state."""
+
+    def policy() -> tuple[Any, Callable[[Any], object]]:
+        return storm_policy(), lambda p: p.snapshot()
+
+    def locked() -> tuple[Any, Callable[[Any], object]]:
+        return LockedPolicy(storm_policy()), lambda p: p.snapshot()
+
+    def shadow() -> tuple[Any, Callable[[Any], object]]:
+        return ShadowPolicy(storm_policy(), [CONFIG]), lambda s: (
+            s.live.snapshot(),
+            [c.snapshot() for c in s.candidates.values()],
+            s.comparison,
+        )
+
+    def guard() -> tuple[Any, Callable[[Any], object]]:
+        capacity = CapacityGuard(CapacityThresholds(period=10, amber=3, red=5))
+        for t in range(4):
+            capacity.observe(t)
+        return capacity, lambda g: (g.level, repr(g), g.advance(0))
+
+    def digests() -> tuple[Any, Callable[[Any], object]]:
+        builder = DigestBuilder("t@dsp.example")
+        builder.add(_started(("ops@dno.example",)))
+        return builder, lambda b: [
+            (d, b.recipients(d), b.rows(d, r)) for d in b.days() for r in b.recipients(d)
+        ]
+
+    def incidents() -> tuple[Any, Callable[[Any], object]]:
+        book = IncidentBook("per-episode")
+        book.apply(_started(("ops@dno.example",)))
+        return book, lambda b: (b.incidents(), b.open_incidents())
+
+    return {
+        "ThrottlePolicy": policy,
+        "LockedPolicy": locked,
+        "ShadowPolicy": shadow,
+        "CapacityGuard": guard,
+        "DigestBuilder": digests,
+        "IncidentBook": incidents,
+    }
+
+
+# The documented methods of each (docs/api.md). A ThrottlePolicy also shows the
+# engine's own operations (EngineState: track, close_due...), which are not API.
+_METHODS = {
+    "ThrottlePolicy": [
+        "feed",
+        "feed_many",
+        "advance",
+        "pending_counts",
+        "open_episodes",
+        "reconfigure",
+        "snapshot",
+        "restore",
+        "save",
+        "load",
+    ],
+    "LockedPolicy": [
+        "feed",
+        "feed_many",
+        "advance",
+        "reconfigure",
+        "snapshot",
+        "save",
+        "pending_counts",
+        "open_episodes",
+    ],
+    "ShadowPolicy": ["feed", "feed_many", "advance"],
+    "CapacityGuard": ["observe", "advance"],
+    "DigestBuilder": [
+        "add",
+        "add_all",
+        "build",
+        "build_day",
+        "days",
+        "recipients",
+        "rows",
+        "forget",
+        "wants",
+        "address_of",
+    ],
+    "IncidentBook": [
+        "apply",
+        "apply_all",
+        "incident",
+        "incident_of",
+        "incidents",
+        "open_incidents",
+        "per_recipient",
+    ],
+}
+
+
+def _methods() -> list[tuple[str, str]]:
+    return [(kind, method) for kind, methods in _METHODS.items() for method in methods]
+
+
+@pytest.mark.parametrize(("kind", "method"), _methods())
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+def test_methods_raise_only_library_errors_and_change_nothing_when_they_do(
+    kind: str, method: str, data: st.DataObject
+) -> None:
+    subject, state = _stateful()[kind]()
+    before = state(subject)
+    bound = getattr(subject, method)
+    raised = _expect_only_library_errors(f"{kind}.{method}", lambda: _call(data, bound))
+    if raised and method != "feed_many":  # feed_many keeps the alerts before the bad one
+        assert state(subject) == before
+    if hasattr(subject, "_check"):
+        subject._check()
+
+
+def test_every_door_is_fuzzed() -> None:
+    doors = set(_doors()) | {kind for kind, _ in _methods()}
+    assert {"ThrottlePolicy", "Alert", "Threshold", "DigestBuilder", "read_traffic"} <= doors
+    assert ("ThrottlePolicy", "feed") in _methods() and ("DigestBuilder", "add") in _methods()
