@@ -14,6 +14,7 @@ import inspect
 import json
 import math
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -505,3 +506,14 @@ def test_every_door_is_fuzzed() -> None:
     doors = set(_doors()) | {kind for kind, _ in _methods()}
     assert {"ThrottlePolicy", "Alert", "Threshold", "DigestBuilder", "read_traffic"} <= doors
     assert ("ThrottlePolicy", "feed") in _methods() and ("DigestBuilder", "add") in _methods()
+
+
+def test_the_reliability_page_names_tests_that_exist() -> None:
+    tests = Path(__file__).parent
+    page = (tests.parent / "docs" / "reliability.md").read_text()
+    sources = "\n".join(path.read_text() for path in tests.glob("test_*.py"))
+    named = set(re.findall(r"`(test_\w+)`", page))
+    assert len(named) >= 20
+    assert {name for name in named if f"def {name}(" not in sources} == set()
+    for file in re.findall(r"`(tests/\w+\.py)`", page):
+        assert (tests.parent / file).is_file(), file
