@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from sortedcontainers import SortedList
 
 from .._core.alert import Alert
-from .._core.errors import PolicyError
+from .._core.errors import InvalidAlertError, PolicyError
 
 __all__ = ["MAX_WINDOW", "reorder"]
 
@@ -58,6 +58,8 @@ def _reordered(alerts: Iterable[Alert], window: float) -> Iterator[Alert]:
     add, pop = held.add, held.pop
     newest = -math.inf
     for number, alert in enumerate(alerts):
+        if type(alert) is not Alert:
+            raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
         t = alert.timestamp
         add((t, number, alert))
         if t > newest:
