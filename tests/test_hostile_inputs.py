@@ -9,8 +9,10 @@ escape, and that a call that raised changed nothing.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import inspect
+import io
 import json
 import math
 import os
@@ -31,9 +33,11 @@ from alertthrottle import (
     AlertThrottleError,
     CapacityGuard,
     CapacityThresholds,
+    DeviceInfo,
     DigestBuilder,
     EventError,
     IncidentBook,
+    InvalidAlertError,
     LockedPolicy,
     PolicyConfig,
     PolicyError,
@@ -42,6 +46,9 @@ from alertthrottle import (
     Threshold,
     ThrottlePolicy,
     ThrottlingStarted,
+    root_cause_csv,
+    root_cause_report,
+    write_traffic,
 )
 
 DEVICE = "00-0D-6F-00-0A-BC-12-34"
@@ -55,6 +62,124 @@ def storm_policy() -> ThrottlePolicy:
     for t in range(6):
         policy.feed(Alert(t, DEVICE, 0x8014, ("ops@dno.example",)))
     return policy
+
+
+# -- counts are never lost ----------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from(["ok", "ok", "ok", "late", "junk"])),
+        max_size=40,
+    ),
+    st.integers(1, 8),
+)
+def test_feed_many_that_stops_part_way_loses_no_count(
+    steps: list[tuple[int, str]], batch: int
+) -> None:
+    """Throttled counts in all decisions (returned or attached) + pending == stats.throttled."""
+    policy = ThrottlePolicy(CONFIG, late="reject")
+    alone = ThrottlePolicy(CONFIG, late="reject")
+    clock, alerts = 0, []
+    for dt, kind in steps:
+        clock += dt % 4
+        if kind == "ok":
+            alerts.append(Alert(clock, DEVICE, 0x8014, ("ops@dno.example",)))
+        elif kind == "late" and clock >= 1:
+            alerts.append(Alert(clock - 1, DEVICE, 0x8014))  # refused: late="reject"
+        else:
+            alerts.append(None)  # refused: not an Alert
+    seen: list[Any] = []
+    expected: list[Any] = []
+    for start in range(0, len(alerts), batch):
+        chunk = alerts[start : start + batch]
+        try:
+            seen += policy.feed_many(chunk)
+        except AlertThrottleError as exc:
+            assert exc.index is not None and exc.decisions is not None
+            assert len(exc.decisions) == exc.index
+            seen += exc.decisions
+        for alert in chunk:
+            try:
+                expected.append(alone.feed(alert))
+            except AlertThrottleError:
+                break
+    assert seen == expected
+    reported = sum(d.metadata.throttled_count for d in seen)
+    pending = sum(m.throttled_count for m in policy.pending_counts().values())
+    assert reported + pending == policy.stats.throttled
+    assert policy.snapshot() == alone.snapshot()
+    policy._check()
+
+
+# -- bounds at construction ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "says"),
+    [
+        (10**400, "before the year 10000"),
+        (1_705_276_800_000, "milliseconds"),
+        (1_705_276_800_000_000, "microseconds"),
+        (2**53 + 1, "before the year 10000"),
+        (math.nan, None),
+        (-1, None),
+    ],
+)
+def test_times_out_of_bounds_are_refused_where_they_enter(timestamp: Any, says: str | None) -> None:
+    with pytest.raises(InvalidAlertError, match=says) as info:
+        Alert(timestamp, DEVICE, 0x8014)
+    assert info.value.field == "timestamp"
+    policy = storm_policy()
+    before = policy.snapshot()
+    with pytest.raises(InvalidAlertError) as info:
+        policy.advance(timestamp)
+    assert info.value.field == "now"
+    assert policy.snapshot() == before  # a refused advance changes nothing
+    policy.feed(Alert(7, DEVICE, 0x8014))  # and the clock is not poisoned
+    assert policy.stats.late == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"limit": 10**10, "period": 10},
+        {"limit": 1_000_001, "period": 10},
+        {"limit": 3, "period": 10**400},
+        {"limit": 3, "period": 31_622_401},
+        {"limit": 3, "period": 10, "sample_interval": 10**400},
+    ],
+)
+def test_thresholds_out_of_bounds_are_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(PolicyError):
+        Threshold(**options)
+
+
+def test_the_bounds_themselves_are_accepted() -> None:
+    Threshold(limit=1_000_000, period=31_622_400)
+    policy = ThrottlePolicy(PolicyConfig(Threshold(limit=1_000_000, period=31_622_400)))
+    policy.feed(Alert(253_402_300_799, DEVICE, 0x8014))
+    assert policy.stats.tracked_keys == 1
+
+
+# -- CSV output ---------------------------------------------------------------------------------
+
+
+def test_csv_the_library_writes_cannot_run_formulas() -> None:
+    hostile = DeviceInfo(manufacturer="=HYPERLINK(1)", model="-2+3", firmware="@SUM(A1)")
+    alerts = [Alert(t, DEVICE, 0x8014, ("+cmd|' /C calc'!A0",)) for t in range(10)]
+    report = root_cause_report([(a, hostile) for a in alerts], CONFIG)
+    (row,) = list(csv.DictReader(io.StringIO(root_cause_csv(report))))
+    assert (row["manufacturer"], row["model"], row["firmware"]) == (
+        "'=HYPERLINK(1)",
+        "'-2+3",
+        "'@SUM(A1)",
+    )
+    out = io.StringIO()
+    write_traffic(alerts[:1], out)
+    (line,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert line["recipients"] == "'+cmd|' /C calc'!A0"
 
 
 # -- snapshots ---------------------------------------------------------------------------------
