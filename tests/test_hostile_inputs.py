@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_snapshot import reseal
 
 import alertthrottle
 from alertthrottle import (
@@ -188,9 +189,7 @@ def test_csv_the_library_writes_cannot_run_formulas() -> None:
 def test_a_snapshot_edited_and_resealed_is_refused_with_a_key() -> None:
     document = json.loads(storm_policy().snapshot(key=KEY))
     document["state"]["stats"]["late"] = 5
-    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
-    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
-    forged = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    forged = reseal(document)
     with pytest.raises(SnapshotError) as info:
         ThrottlePolicy.restore(forged, key=KEY)
     assert info.value.field == "hmac_sha256"
@@ -201,10 +200,8 @@ def test_a_snapshot_edited_and_resealed_is_refused_with_a_key() -> None:
 def test_a_snapshot_with_an_unknown_field_is_refused() -> None:
     document = json.loads(storm_policy().snapshot())
     document["state"]["keys"][0]["backdoor"] = True
-    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
-    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
     with pytest.raises(SnapshotError) as info:
-        ThrottlePolicy.restore(json.dumps(document).encode())
+        ThrottlePolicy.restore(reseal(document))
     assert info.value.field == "state.keys[0].backdoor"
 
 
@@ -220,10 +217,8 @@ def test_a_one_megabyte_gzip_bomb_is_refused_early() -> None:
 def test_numbers_beyond_any_time_in_a_snapshot_are_refused(number: int | float) -> None:
     document = json.loads(storm_policy().snapshot())
     document["state"]["clock"] = number
-    state = json.dumps(document["state"], sort_keys=True, separators=(",", ":")).encode()
-    document["sha256"] = __import__("hashlib").sha256(state).hexdigest()
     with pytest.raises(SnapshotError):
-        ThrottlePolicy.restore(json.dumps(document).encode())
+        ThrottlePolicy.restore(reseal(document))
 
 
 def test_a_gzip_snapshot_restores_and_truncations_never_escape(tmp_path: Path) -> None:
