@@ -114,6 +114,29 @@ def test_feed_many_that_stops_part_way_loses_no_count(
     policy._check()
 
 
+# -- memory bounds that hold ------------------------------------------------------------------
+
+
+def test_max_keys_bounds_the_pending_counts_of_forgotten_keys_and_counts_what_it_drops() -> None:
+    policy = ThrottlePolicy(PolicyConfig(Threshold(limit=1, period=10)), max_keys=10)
+    delivered = 0
+    for n in range(1000):  # 1,000 devices that each storm once, then go quiet
+        device = f"00-0D-6F-00-{n >> 16:02X}-{(n >> 8) & 255:02X}-{n & 255:02X}-00"
+        for t in range(3):
+            decision = policy.feed(Alert(n * 20 + t, device, 0x8014))
+            delivered += decision.metadata.throttled_count
+    stats = policy.stats
+    assert stats.tracked_keys <= 10 and len(policy.pending_counts()) <= 20
+    assert stats.dropped_counts > 0
+    assert (
+        delivered
+        + sum(m.throttled_count for m in policy.pending_counts().values())
+        + stats.dropped_throttled
+        == stats.throttled
+    )
+    policy._check()
+
+
 # -- bounds at construction ------------------------------------------------------------------
 
 
