@@ -314,6 +314,17 @@ def test_a_timed_out_call_is_never_sent_twice(redis_server):
     policy._check()
 
 
+def test_a_server_that_lost_its_data_starts_the_namespace_afresh(redis_client):
+    policy = RedisThrottlePolicy(redis_client, WORKED, partitions=2)
+    policy.feed_many(Alert(t, DEVICE, 0x8014) for t in range(6))
+    assert policy.stats.throttled == 3
+    redis_client.flushdb()  # as a restart without persistence would leave it
+    assert policy.feed(Alert(7, DEVICE, 0x8014)).verdict is Verdict.DELIVER
+    assert policy.stats.total == 1 and policy.config == WORKED
+    assert [c.version for c in policy.config_history] == [1]
+    policy._check()
+
+
 def test_state_survives_a_restart_with_aof(tmp_path):
     server = RedisServer(tmp_path, appendonly=True)
     try:

@@ -74,7 +74,7 @@ end
 local state = redis.call('HMGET', meta, 'clock', 'seq', 'version', 'total', 'delivered',
   'throttled', 'exempt', 'late', 'open', 'tracked', 'next_end', 'next_idle')
 if not state[3] then
-  return redis.error_reply('ALERTTHROTTLE namespace state is missing (flushed?): attach again')
+  return redis.error_reply('ALERTTHROTTLE_EMPTY namespace state is missing (flushed?)')
 end
 local clock = -math.huge
 if state[1] then clock = tonumber(state[1]) end

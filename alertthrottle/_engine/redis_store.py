@@ -614,6 +614,15 @@ class RedisThrottlePolicy:
                 self._sha = self._client.script_load(SCRIPT)
                 return self._evalsha(keys_and_args)
 
+        try:
+            return self._call(call)
+        except StateStoreError as exc:
+            if mode == "attach" or "ALERTTHROTTLE_EMPTY" not in str(exc):
+                raise
+        # The server lost the namespace (restarted without persistence, flushed):
+        # the script refused before writing anything. Store the config again and
+        # start afresh, as a new namespace would (docs/scaling.md).
+        self._attach()
         return self._call(call)
 
     def _evalsha(self, keys_and_args: tuple[str, ...]) -> Any:
