@@ -39,6 +39,7 @@ _ANY_EUI64 = re.compile(
 _HEX_CODE = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,4})")
 _MAX_CODE = 0xFFFF
 _NO_RECIPIENTS: tuple[str, ...] = ()
+_MAX_FLOAT_TIME = float(MAX_TIMESTAMP)  # exact: the bound is well below 2**53
 #: The prefix that names a DCC alert code (``DCC:N24``) wherever codes are text.
 DCC_CODE_PREFIX = "DCC:"
 # A DCC alert code (DUIS DCCAlertCode: N24, AD1, ...): letters and digits, case kept.
@@ -232,8 +233,11 @@ class Alert:
         # The common case (epoch seconds, a device seen before, an int code, no
         # recipients) is decided by exact-type checks and one lookup; everything
         # else goes through the parsers, which convert or refuse.
-        kind = type(timestamp)
-        if not ((kind is float or kind is int) and 0 <= timestamp < MAX_TIMESTAMP):  # type: ignore[operator]
+        # A float is compared with floats: a float against an int takes CPython's slow path.
+        if type(timestamp) is float:
+            if not 0.0 <= timestamp < _MAX_FLOAT_TIME:
+                timestamp = parse_timestamp(timestamp)
+        elif not (type(timestamp) is int and 0 <= timestamp < MAX_TIMESTAMP):
             timestamp = parse_timestamp(timestamp)
         canonical = _device_lookup(device_id) if type(device_id) is str else None
         if canonical is None:
@@ -264,8 +268,10 @@ class Alert:
         A value in any other form raises :class:`InvalidAlertError`, as the
         constructor would for a bad one.
         """
-        kind = type(timestamp)
-        if not ((kind is float or kind is int) and 0 <= timestamp < MAX_TIMESTAMP):
+        if type(timestamp) is float:
+            if not 0.0 <= timestamp < _MAX_FLOAT_TIME:
+                check_timestamp(timestamp)
+        elif not (type(timestamp) is int and 0 <= timestamp < MAX_TIMESTAMP):
             check_timestamp(timestamp)
         if type(device_id) is not str or (
             _device_lookup(device_id) != device_id and not _CANONICAL_EUI64.fullmatch(device_id)
