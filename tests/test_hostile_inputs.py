@@ -47,6 +47,7 @@ from alertthrottle import (
     Threshold,
     ThrottlePolicy,
     ThrottlingStarted,
+    cli,
     root_cause_csv,
     root_cause_report,
     write_traffic,
@@ -660,3 +661,34 @@ def test_the_reliability_page_names_tests_that_exist() -> None:
     assert {name for name in named if f"def {name}(" not in sources} == set()
     for file in re.findall(r"`(tests/\w+\.py)`", page):
         assert (tests.parent / file).is_file(), file
+
+
+# -- what the command line prints and writes -----------------------------------------------------
+
+
+def _hostile_traffic(path: Path) -> Path:
+    rows = ["timestamp,device_id,code,recipients"]
+    for t in range(40):
+        rows.append(f'{t},{DEVICE},8014,"=HYPERLINK(1), evil;[/x]\x1b[31mred"')
+        rows.append(f"{t},00-0D-6F-00-0A-BC-12-35,8015,\"+cmd|' /C calc'!A0\"")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("command", ["simulate", "report", "sweep"])
+def test_every_csv_the_cli_writes_keeps_its_columns_and_runs_no_formula(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    traffic = _hostile_traffic(tmp_path / "t.csv")
+    grid = ["--limit", "2,3", "--period", "10"] if command == "sweep" else []
+    status = cli.main(["--csv", command, str(traffic), *grid])
+    out = capsys.readouterr().out
+    assert status == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) > 1 and len({len(row) for row in rows}) == 1  # no column shifted
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), (command, cell)
+    if command == "sweep":
+        recipients = {"'=HYPERLINK(1), evil", "[/x]\x1b[31mred", "'+cmd|' /C calc'!A0"}
+        assert {row[9] for row in rows[1:]} <= recipients
