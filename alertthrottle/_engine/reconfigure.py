@@ -17,13 +17,13 @@ from .._core.events import ThrottlingEnded
 from .history import ConfigChange, SettingChange, diff_configs
 from .state import EngineState
 
-__all__ = ["ConfigChange", "SettingChange", "apply_config", "diff_configs"]
+__all__ = ["ConfigChange", "SettingChange", "apply_config", "check_change", "diff_configs"]
 
 
-def apply_config(
-    state: EngineState, new_config: PolicyConfig, at: object, reason: object
-) -> ConfigChange:
-    """Put ``new_config`` in force in ``state`` at ``at`` (see the module docstring)."""
+def check_change(
+    new_config: object, at: object, reason: object, clock: float | None
+) -> int | float:
+    """Refuse a bad reconfiguration request (``PolicyError``); return the time ``at`` it means."""
     if not isinstance(new_config, PolicyConfig):
         raise PolicyError("new_config", new_config, "must be a PolicyConfig")
     if type(reason) is not str or not reason.strip():
@@ -32,9 +32,17 @@ def apply_config(
         t = parse_timestamp(at, "at")
     except InvalidAlertError as exc:
         raise PolicyError("at", at, exc.problem) from None
-    clock = state.clock
     if clock is not None and t < clock:
         raise PolicyError("at", at, f"is before the policy clock ({clock})")
+    return t
+
+
+def apply_config(
+    state: EngineState, new_config: PolicyConfig, at: object, reason: object
+) -> ConfigChange:
+    """Put ``new_config`` in force in ``state`` at ``at`` (see the module docstring)."""
+    t = check_change(new_config, at, reason, state.clock)
+    assert isinstance(reason, str)  # check_change refused anything else
 
     # Episodes over by `at` end under the thresholds they started with.
     # The capacity guard is not advanced here: its falls come, dated exactly, with

@@ -28,7 +28,7 @@ from .._core.errors import (
 from .._core.events import Event, ThrottlingEnded, ThrottlingStarted
 from .partition import partition_for
 from .policy import LateMode
-from .reconfigure import ConfigChange, diff_configs
+from .reconfigure import ConfigChange, check_change, diff_configs
 from .redis_lua import SCRIPT
 
 __all__ = ["RedisThrottlePolicy"]
@@ -340,20 +340,10 @@ class RedisThrottlePolicy:
         :class:`PolicyError` when another process reconfigured first (read
         :attr:`config` and decide again).
         """
-        if not isinstance(new_config, PolicyConfig):
-            raise PolicyError("new_config", new_config, "must be a PolicyConfig")
-        if type(reason) is not str or not reason.strip():
-            raise PolicyError("reason", reason, "must be a non-empty str saying why")
-        try:
-            t = parse_timestamp(at, "at")
-        except InvalidAlertError as exc:
-            raise PolicyError("at", at, exc.problem) from None
         # What this process believes it changes: refused if another changed it first.
         previous = self._config
         expected = self._version
-        clock = self.clock
-        if clock is not None and t < clock:
-            raise PolicyError("at", at, f"is before the policy clock ({clock})")
+        t = check_change(new_config, at, reason, self.clock)
         version = expected + 1
         entry = json.dumps(
             {"version": version, "at": t, "reason": reason, "config": new_config.as_dict()},
