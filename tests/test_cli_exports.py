@@ -153,8 +153,12 @@ def test_an_empty_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
     status, _, err = run(capsys, "simulate", str(path))
-    assert status == 1 and err == f"alertthrottle: error: {path}: is empty: a traffic file " \
+    assert (
+        status == 1
+        and err
+        == f"alertthrottle: error: {path}: is empty: a traffic file "
         "starts with a header line (CSV) or a JSON object per line\n"
+    )
 
 
 def test_toml_errors_say_line_and_column_and_bad_bytes(
@@ -190,3 +194,90 @@ def test_sweep_csv_is_written_by_the_csv_module(
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["busiest_recipient"] == "'=evil,ops"
     assert len(rows[0]) == 11
+
+
+def test_plot_is_checked_before_the_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    cli_main = importlib.import_module("alertthrottle.cli.main")
+    replayed = []
+    monkeypatch.setattr(cli_main.Replay, "run", lambda *a, **k: replayed.append(1))
+    target = tmp_path / "missing" / "p.png"
+    status, out, err = run(capsys, "simulate", "--plot", str(target))
+    assert status == 1 and "does not exist" in err and not replayed and out == ""
+
+
+def test_a_failed_plot_keeps_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    cli_main = importlib.import_module("alertthrottle.cli.main")
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cli_main, "write_plot", broken)
+    path = traffic(tmp_path, [1, 2, 3])
+    status, out, err = run(capsys, "simulate", str(path), "--json", "--plot",
+                           str(tmp_path / "p.png"))  # fmt: skip
+    assert status == 1 and json.loads(out)["alerts"] == 3
+    assert (
+        err.strip() == f"alertthrottle: error: plot not written to {tmp_path / 'p.png'}: disk full"
+    )
+
+
+def test_generate_out_is_atomic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_main = importlib.import_module("alertthrottle.cli.main")
+    target = tmp_path / "day.csv.gz"
+    target.write_bytes(b"the previous file")
+    real = cli_main.write_traffic
+
+    def interrupted(alerts: object, out: io.StringIO, **kwargs: object) -> int:
+        out.write("timestamp,device_id,code\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main, "write_traffic", interrupted)
+    status, _, err = run(capsys, "generate", "mixed", "--out", str(target))
+    assert status == 130 and err == "alertthrottle: interrupted\n"
+    assert target.read_bytes() == b"the previous file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv.gz"]
+    monkeypatch.setattr(cli_main, "write_traffic", real)
+    status, out, _ = run(capsys, "generate", "mixed", "--set", "devices=500", "--out", str(target))
+    assert status == 0 and out.startswith("wrote ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv.gz"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ["devices=10", "storm_devices=100"],
+        ["devices=100", "storm_devices=80", "retry_devices=30"],
+    ],
+)
+def test_contradictory_scenario_parameters_are_refused(
+    capsys: pytest.CaptureFixture[str], settings: list[str]
+) -> None:
+    name = "power-factor-storm" if len(settings) == 2 else "mixed"
+    argv = ["simulate", "--scenario", name]
+    for item in settings:
+        argv += ["--set", item]
+    status, _, err = run(capsys, *argv)
+    assert status == 1 and "must be at most devices" in err
+
+
+def test_progress_shows_a_percentage_when_the_size_is_known(tmp_path: Path) -> None:
+    pytest.importorskip("rich")
+    render = importlib.import_module("alertthrottle.cli.render")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with render.progress_reporter(screen, total=1000, position=lambda: 500) as update:
+        assert update is not None
+        update(65_536)
+    assert "50%" in screen.getvalue()

@@ -16,6 +16,7 @@ truncated gzip, a header without the needed columns) always stops the read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import gzip
@@ -27,6 +28,7 @@ import math
 import operator
 import os
 import sys
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -54,6 +56,7 @@ __all__ = [
     "TimeUnit",
     "TrafficFormat",
     "TrafficReader",
+    "atomic_traffic_output",
     "merge_traffic",
     "open_traffic_output",
     "read_traffic",
@@ -877,6 +880,33 @@ def open_traffic_output(path: str | os.PathLike[str]) -> IO[str]:
         raw = gzip.GzipFile(name, mode="wb", mtime=0)
         return io.TextIOWrapper(raw, encoding="utf-8", newline="")
     return open(name, "w", encoding="utf-8", newline="")
+
+
+@contextlib.contextmanager
+def atomic_traffic_output(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """Write a traffic file all or nothing: to a temporary file beside it, renamed over it.
+
+    Gzip-compressed when ``path`` ends in ``.gz``. If the body raises (or the
+    process is interrupted), ``path`` is untouched and the temporary file removed.
+    """
+    name = os.fspath(path)
+    folder, base = os.path.split(os.path.abspath(name))
+    handle, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
+    os.close(handle)
+    try:
+        with open(temporary, "wb") as raw:
+            binary: IO[bytes] = raw
+            if name.endswith(".gz"):
+                # The final name in the gzip header; mtime=0 keeps seeded output reproducible.
+                zipped = gzip.GzipFile(filename=base, mode="wb", fileobj=raw, mtime=0)
+                binary = cast("IO[bytes]", zipped)
+            with io.TextIOWrapper(binary, encoding="utf-8", newline="") as stream:
+                yield stream
+        os.replace(temporary, name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _time_text(timestamp: int | float) -> str:

@@ -149,7 +149,28 @@ class Scenario:
                     values[name] = parse_code(value, name)
                 except AlertThrottleError as exc:
                     raise ScenarioError(name, value, exc.problem) from None
+        _check_subsets(values)
         return values
+
+
+def _check_subsets(values: Mapping[str, Any]) -> None:
+    """Refuse parameters that contradict each other: more storming devices than devices."""
+    devices = values.get("devices")
+    if devices is None:
+        return
+    # The storming and retrying devices are separate groups of the estate; outages may
+    # hit any device.
+    groups = [name for name in ("storm_devices", "retry_devices") if name in values]
+    for name in (*groups, "outage_devices"):
+        if values.get(name, 0) > devices:
+            raise ScenarioError(
+                name, values[name], f"must be at most devices ({devices:,}): they are among them"
+            )
+    if len(groups) > 1 and sum(values[name] for name in groups) > devices:
+        raise ScenarioError(
+            " + ".join(groups), sum(values[name] for name in groups),
+            f"must be at most devices ({devices:,}): they are separate devices of the estate",
+        )  # fmt: skip
 
 
 class _Population:

@@ -38,8 +38,8 @@ from .._io.traffic import (
     KEPT_SKIPS,
     SkippedRow,
     TrafficReader,
+    atomic_traffic_output,
     merge_traffic,
-    open_traffic_output,
     write_traffic,
 )
 from .._ops.rootcause import RootCauseReport, root_cause_csv, root_cause_json
@@ -50,6 +50,7 @@ from .._replay.scenarios import SCENARIOS, generate_scenario
 from .._version import __version__
 from .render import (
     Table,
+    check_plot,
     describe_capacity,
     describe_threshold,
     progress_reporter,
@@ -357,6 +358,7 @@ def _progress_source(traffic: _Traffic) -> dict[str, Any]:
 def _counted(
     items: Iterable[tuple[Alert, DeviceInfo | None]], progress: Callable[[int], None] | None
 ) -> Iterator[tuple[Alert, DeviceInfo | None]]:
+    # Pairs, so that report's (alert, make) records and generate's alerts share it.
     """``items`` unchanged, calling ``progress`` with the count every PROGRESS_EVERY."""
     if progress is None:
         yield from items
@@ -500,16 +502,24 @@ def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
     specs = _unique_names([_policy(ref) for ref in args.policy or [DEFAULT_POLICY]])
     # "live" names the live policy in the comparison, so a candidate may not take it.
     candidates = _unique_names([_policy(ref) for ref in args.candidate], reserved=("live",))
-    report = _replay(args, specs, sys.stderr, candidates)
     if args.plot:
-        write_plot(report, args.plot)
+        check_plot(args.plot)  # before the replay, which may take long
+    report = _replay(args, specs, sys.stderr, candidates)
     if args.json:
         out.write(report_json(report) + "\n")
     elif args.csv:
         report_csv(report, out)
     else:
         render_tables(report_tables(report), out, use_rich=_rich(args))
-        if args.plot:
+    if args.plot:
+        # The report is out first: a plot that fails now loses nothing else.
+        try:
+            write_plot(report, args.plot)
+        except (OSError, ValueError, RuntimeError, MemoryError) as exc:
+            out.flush()
+            print(f"alertthrottle: error: plot not written to {args.plot}: {exc}", file=sys.stderr)
+            return 1
+        if not (args.json or args.csv):
             out.write(f"plot written to {args.plot}\n")
     return 0
 
@@ -553,14 +563,15 @@ def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
     fmt = args.format
     if fmt is None:
         fmt = "jsonl" if args.out.removesuffix(".gz").endswith((".jsonl", ".ndjson")) else "csv"
-    stream = out if args.out == "-" else open_traffic_output(args.out)
-    try:
-        count = write_traffic(
-            traffic, stream, format=fmt, devices=None if args.no_devices else traffic.devices
-        )
-    finally:
-        if stream is not out:
-            stream.close()
+    devices = None if args.no_devices else traffic.devices
+    with progress_reporter(sys.stderr, label="generating") as progress:
+        alerts = _counted(((alert, None) for alert in traffic), progress)
+        if args.out == "-":
+            count = write_traffic((a for a, _ in alerts), out, format=fmt, devices=devices)
+        else:
+            # Written beside the target and renamed over it: never a half-written file.
+            with atomic_traffic_output(args.out) as stream:
+                count = write_traffic((a for a, _ in alerts), stream, format=fmt, devices=devices)
     if args.out != "-":
         out.write(f"wrote {count:,} alerts to {args.out}: {traffic.description}\n")
     return 0

@@ -8,9 +8,9 @@ otherwise, so the numbers never depend on the renderer. ``matplotlib`` (the
 
 from __future__ import annotations
 
-import csv
 import json
 import os
+import shutil
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,14 +21,17 @@ import attrs
 
 from .._core.alert import format_code
 from .._core.config import PolicyConfig, Threshold
+from .._core.text import terminal_safe, write_csv
 from .._core.timefmt import seconds_text
 from .._io.policyfile import PolicySpec
 from .._replay.report import FlowRow, Report
 
 __all__ = [
     "Table",
+    "check_plot",
     "describe_capacity",
     "describe_threshold",
+    "hourly_figure",
     "progress_reporter",
     "render_tables",
     "report_csv",
@@ -381,42 +384,101 @@ def _rich_available() -> bool:
     return True
 
 
-def render_tables(tables: Sequence[Table], out: IO[str], *, use_rich: bool | None = None) -> None:
-    """Draw ``tables`` on ``out``: with rich if installed (or ``use_rich``), else plain text."""
+def render_tables(
+    tables: Sequence[Table],
+    out: IO[str],
+    *,
+    use_rich: bool | None = None,
+    width: int | None = None,
+) -> None:
+    """Draw ``tables`` on ``out``: with rich if installed (or ``use_rich``), else plain text.
+
+    ``width`` is the terminal's (default: the terminal's own, else 160 columns
+    for rich and no limit for plain text). A table wider than that is stacked
+    (one block per row, one line per value), so no id or number is ever cut.
+    Markup and control characters in cells are shown, never obeyed.
+    """
     if use_rich is None:
         use_rich = _rich_available()
+    if width is None and hasattr(out, "isatty") and out.isatty():
+        width = shutil.get_terminal_size().columns
+    safe = [_safe(table) for table in tables]
     if use_rich:
-        _render_rich(tables, out)
+        _render_rich(safe, out, width or 160)
     else:
-        _render_plain(tables, out)
+        _render_plain(safe, out, width)
 
 
-def _render_rich(tables: Sequence[Table], out: IO[str]) -> None:
+def _safe(table: Table) -> Table:
+    """``table`` with terminal control characters shown as escapes."""
+    return Table(
+        terminal_safe(table.title),
+        tuple(terminal_safe(column) for column in table.columns),
+        tuple(tuple(terminal_safe(cell) for cell in row) for row in table.rows),
+        table.labels,
+        terminal_safe(table.caption),
+    )
+
+
+def _widths(table: Table) -> list[int]:
+    widths = [len(c) for c in table.columns]
+    for row in table.rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    return widths
+
+
+def _natural_width(table: Table, *, border: int) -> int:
+    """The width of ``table`` with no cell cut: the cells, plus ``border`` per column."""
+    return sum(_widths(table)) + border * len(table.columns)
+
+
+def _stacked(table: Table) -> Iterator[str]:
+    """``table`` as lines: each row's labels, then one ``column: value`` line per value."""
+    labels = max(1, table.labels)
+    yield table.title
+    for row in table.rows:
+        named = zip(table.columns[:labels], row[:labels], strict=True)
+        yield "  " + ", ".join(f"{column} {cell}" if column else cell for column, cell in named)
+        for column, cell in zip(table.columns[labels:], row[labels:], strict=True):
+            yield f"    {column}: {cell}" if column else f"    {cell}"
+    if table.caption:
+        yield f"({table.caption})"
+    yield ""
+
+
+def _render_rich(tables: Sequence[Table], out: IO[str], width: int) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table as RichTable
+    from rich.text import Text
 
-    terminal = hasattr(out, "isatty") and out.isatty()
-    # Off a terminal (a pipe, a file, a test) rich would assume 80 columns and fold the tables.
-    console = Console(file=out, width=None if terminal else 160, soft_wrap=False)
+    console = Console(file=out, width=width, soft_wrap=False, highlight=False)
     for table in tables:
         rich_table = RichTable(
-            title=table.title,
-            caption=table.caption or None,
+            title=escape(table.title),
+            caption=escape(table.caption) if table.caption else None,
             title_justify="left",
             show_header=any(table.columns),
         )
         for i, column in enumerate(table.columns):
-            rich_table.add_column(column, justify="left" if i < table.labels else "right")
+            rich_table.add_column(
+                Text(column), justify="left" if i < table.labels else "right", no_wrap=True
+            )
         for row in table.rows:
-            rich_table.add_row(*row)
-        console.print(rich_table)
+            rich_table.add_row(*(Text(cell) for cell in row))
+        if _natural_width(table, border=3) + 1 <= width:
+            console.print(rich_table)
+        else:
+            for line in _stacked(table):
+                console.print(Text(line), soft_wrap=True)
 
 
-def _render_plain(tables: Sequence[Table], out: IO[str]) -> None:
+def _render_plain(tables: Sequence[Table], out: IO[str], width: int | None) -> None:
     for table in tables:
-        widths = [len(c) for c in table.columns]
-        for row in table.rows:
-            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        widths = _widths(table)
+        if width is not None and _natural_width(table, border=2) - 2 > width:
+            out.writelines(line + "\n" for line in _stacked(table))
+            continue
 
         def line(
             cells: Sequence[str], widths: list[int] = widths, labels: int = table.labels
@@ -443,52 +505,87 @@ def report_json(report: Report) -> str:
 
 
 def report_csv(report: Report, out: IO[str]) -> None:
-    """The per-code table as CSV, one row per policy, code and day."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["policy", "code", "day", "offered", "delivered", "exempt", "throttled",
-         "suppression_pct", "episodes"]
+    """The per-code table as CSV, one row per policy, code and day (spreadsheet-safe cells)."""
+    header = ("policy", "code", "day", "offered", "delivered", "exempt", "throttled",
+              "suppression_pct", "episodes")  # fmt: skip
+    rows = (
+        (policy.name, row.key, row.day, row.offered, row.delivered, row.exempt, row.throttled,
+         row.suppression, row.episodes)
+        for policy in report.policies
+        for row in policy.by_code
     )  # fmt: skip
-    for policy in report.policies:
-        for row in policy.by_code:
-            writer.writerow(
-                [policy.name, row.key, row.day, row.offered, row.delivered, row.exempt,
-                 row.throttled, row.suppression, row.episodes]
-            )  # fmt: skip
+    write_csv(out, header, rows)
 
 
-def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
-    """A PNG of alerts offered and received per hour, one received line per policy.
+#: Line styles of the plot's series: offered, then one per policy, told apart in grey too.
+_STYLES = (("-", ""), ("--", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1)), "D"), ((0, (1, 3)), "v"))
 
-    Needs matplotlib (``pip install "alertthrottle[plot]"``); raises
-    ``ImportError`` saying so when it is missing.
+
+def check_plot(path: str | os.PathLike[str]) -> None:
+    """Refuse a plot that could not be written, before a long replay: no matplotlib, no place.
+
+    Raises ``ImportError`` (matplotlib missing) or ``OSError`` (the folder
+    does not exist or cannot be written, or the path is a folder).
     """
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ImportError('plotting needs matplotlib: pip install "alertthrottle[plot]"') from exc
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    if os.path.isdir(name):
+        raise IsADirectoryError(f"{name}: is a folder, not a PNG file")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{name}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(name) and not os.access(name, os.W_OK)):
+        raise PermissionError(f"{name}: cannot be written")
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+
+def hourly_figure(report: Report) -> Any:
+    """The matplotlib ``Figure`` of alerts offered and received per hour, one line per policy.
+
+    Built on its own Agg canvas: pyplot and the process's backend are left alone.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
     except ImportError as exc:
         raise ImportError('plotting needs matplotlib: pip install "alertthrottle[plot]"') from exc
 
-    figure, axes = plt.subplots(figsize=(11, 5), dpi=100)
+    figure = Figure(figsize=(11, 5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
     first = report.policies[0]
     hours: Any = [datetime.fromtimestamp(row.hour, UTC) for row in first.hourly]
-    axes.plot(hours, [row.offered for row in first.hourly], label="offered", color="black")
-    for policy in report.policies:
-        axes.plot(hours, [row.received for row in policy.hourly], label=f"received ({policy.name})")
+    series = [("offered", [row.offered for row in first.hourly])]
+    series += [
+        (f"received ({p.name})", [row.received for row in p.hourly]) for p in report.policies
+    ]
+    for i, (label, values) in enumerate(series):
+        style, marker = _STYLES[i % len(_STYLES)]
+        axes.plot(
+            hours, values, label=label, linestyle=style, marker=marker or None,
+            markevery=max(1, len(hours) // 12), color="black" if i == 0 else None,
+        )  # fmt: skip
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     axes.set_ylabel("alerts per hour")
-    axes.set_xlabel("hour (UTC)")
-    # A long source (a scenario with its parameters) wraps rather than runs off the figure.
-    axes.set_title(
-        textwrap.fill(f"Offered vs received per hour: {report.source}", 110), fontsize="medium"
-    )
+    axes.set_xlabel(f"hour (UTC); {textwrap.shorten(report.source, 100)}")
+    axes.set_title("Alerts offered and received per hour")
     axes.grid(True, alpha=0.3)
     axes.legend()
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(os.fspath(path), format="png")
-    plt.close(figure)
+    return figure
+
+
+def write_plot(report: Report, path: str | os.PathLike[str]) -> None:
+    """A PNG of alerts offered and received per hour (:func:`hourly_figure`) at ``path``.
+
+    Needs matplotlib (``pip install "alertthrottle[plot]"``); raises
+    ``ImportError`` saying so when it is missing.
+    """
+    hourly_figure(report).savefig(os.fspath(path), format="png")
 
 
 @contextmanager
