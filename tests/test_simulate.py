@@ -310,6 +310,8 @@ def test_no_policy_is_a_library_error() -> None:
         Replay([])
     with pytest.raises(PolicyError, match=r"policies\[0\]"):
         Replay(["dcc-like"])  # type: ignore[list-item]
+    with pytest.raises(PolicyError, match=r"observers\[0\]"):
+        Replay([builtin_policy("dcc-like")], observers=["print"])  # type: ignore[list-item]
 
 
 def test_observers_see_every_decision_of_every_policy_in_order() -> None:

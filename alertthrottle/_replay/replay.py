@@ -74,6 +74,11 @@ class Replay:
             # The live lane counts the decisions ShadowPolicy returns, which are the live ones.
             self._lanes[0].feed = self._shadow.feed
         self._observers = list(observers)
+        for i, observer in enumerate(self._observers):
+            if not callable(observer):
+                raise PolicyError(
+                    f"observers[{i}]", observer, "must be a function of (alert, decisions)"
+                )
         self._busiest = busiest
         self._counts = Counts()
         self._count = 0
@@ -104,8 +109,7 @@ class Replay:
                 return
             counts.first = head.timestamp
             iterator = itertools.chain((head,), iterator)
-        fast = len(self._lanes) == 1 and not self._observers
-        feed = self._feed_one if fast else self._feed_many
+        feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
         every = PROGRESS_EVERY
         while True:
             before = self._count
@@ -133,7 +137,7 @@ class Replay:
         hours = self._counts.hours
         lanes = self._lanes
         feeds = [lane.feed for lane in lanes]
-        observers = self._observers
+        observe = self._observe()
         width = len(lanes)
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
@@ -168,15 +172,16 @@ class Replay:
                     row[3 * i + 2] += 1
                 if decision.events:
                     lanes[i].note(decision.events)
-            for observe in observers:
+            if observe is not None:
                 observe(alert, decisions)
 
     def _feed_one(self, alerts: Iterable[Alert]) -> None:
-        """:meth:`_feed_many` for a single policy and no observers, its row indexes constants."""
+        """:meth:`_feed_many` for a single policy, its row indexes constants."""
         devices, devices_get = self._counts.devices, self._counts.devices.get
         hours = self._counts.hours
         lane = self._lanes[0]
         feed = lane.feed
+        observe = self._observe()
         deliver = Verdict.DELIVER
         throttle = Verdict.THROTTLE
         start = end = 0
@@ -210,6 +215,20 @@ class Replay:
                 row[2] += 1
             if decision.events:
                 lane.note(decision.events)
+            if observe is not None:
+                observe(alert, [decision])
+
+    def _observe(self) -> Observer | None:
+        """The one function the loop calls per alert: ``None``, the observer, or all of them."""
+        observers = self._observers
+        if len(observers) <= 1:
+            return observers[0] if observers else None
+
+        def every(alert: Alert, decisions: list[Decision]) -> None:
+            for observe in observers:
+                observe(alert, decisions)
+
+        return every
 
     def report(
         self,

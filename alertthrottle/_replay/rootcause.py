@@ -40,7 +40,8 @@ class _MakeObserver:
                 alert, self.given = record  # type: ignore[misc]
                 yield alert
 
-    def __call__(self, alert: Alert, decisions: list[Decision]) -> None:
+    def observe(self, alert: Alert, decisions: list[Decision]) -> None:
+        """Count the alert's decision (the one policy's) under its device's make."""
         known = self.registry.get(alert.device_id)
         given = self.given
         make = known if given is None else fill_make(given, known)
@@ -68,5 +69,5 @@ def root_cause_report(
     elif not isinstance(policy, ThrottlePolicy):
         raise PolicyError("policy", policy, "must be a PolicyConfig or a ThrottlePolicy")
     observer = _MakeObserver(device_table(devices))
-    Replay([policy], observers=[observer]).run(observer.alerts(records))
+    Replay([policy], observers=[observer.observe]).run(observer.alerts(records))
     return observer.tally.report(policy.config)
