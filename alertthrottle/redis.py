@@ -4,8 +4,7 @@ Needs the ``redis`` extra (``pip install "alertthrottle[redis]"``). See
 docs/scaling.md for when to use it and what it costs.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it would leave a public `annotations` attribute.
 try:
     import redis as _redis  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
