@@ -14,8 +14,9 @@ either the library's own type or the builtin they already handle::
     ├── SnapshotError (+ ValueError)       a policy snapshot that cannot be restored whole
     ├── StateStoreError                    a shared state store (Redis) failed or timed out
     ├── DuisError (+ ValueError)           a DUIS XML message that is malformed, hostile or no alert
-    └── EventError (+ ValueError)          an event stream that cannot be one policy's
-                                           (an episode ending that never started, or twice)
+    └── EventError (+ ValueError)          an event with a bad field, or an event stream that
+                                           cannot be one policy's (an episode ending that
+                                           never started, or twice)
 
 Each carries ``field`` (the name of the offending field, dotted for nested
 values such as ``per_code.8014.limit``), ``value`` (the value as given) and
@@ -105,10 +106,12 @@ class PolicyError(AlertThrottleError, ValueError):
 
 
 class EventError(AlertThrottleError, ValueError):
-    """An event does not fit the stream seen so far (e.g. an end without its start).
+    """An event has a bad field, or does not fit the stream seen so far.
 
-    Raised by the consumers of policy events (``IncidentBook``, ``DigestBuilder``);
-    the consumer is unchanged.
+    Raised when an event is made with a bad value (a non-canonical device id, a
+    time out of bounds, a negative count), and by the consumers of policy events
+    (``IncidentBook``, ``DigestBuilder``) for an end without its start; the
+    consumer is unchanged.
     """
 
 

@@ -7,6 +7,10 @@ from typing import TypeAlias
 
 import attrs
 
+from .alert import parse_code, parse_device_id
+from .errors import EventError, InvalidAlertError
+from .validation import MAX_TIMESTAMP, check_timestamp
+
 __all__ = [
     "CapacityLevel",
     "Event",
@@ -14,6 +18,34 @@ __all__ = [
     "ThrottlingEnded",
     "ThrottlingStarted",
 ]
+
+
+def _check_key(device_id: object, code: object, recipients: object) -> None:
+    try:
+        canonical = type(device_id) is str and parse_device_id(device_id) == device_id
+    except InvalidAlertError:
+        canonical = False
+    if not canonical:
+        raise EventError("device_id", device_id, "must be a canonical EUI-64 str")
+    if type(code) is not int:
+        raise EventError("code", code, "must be an int (as parse_code gives)")
+    if not 0 <= code <= 0xFFFF:
+        try:
+            parse_code(code)  # a DCC alert code
+        except InvalidAlertError as exc:
+            raise EventError("code", code, exc.problem) from None
+    if type(recipients) is not tuple or not all(type(r) is str and r for r in recipients):
+        raise EventError("recipients", recipients, "must be a tuple of non-empty str")
+
+
+def _check_time(value: object, field: str) -> None:
+    if not ((type(value) is int or type(value) is float) and 0 <= value < MAX_TIMESTAMP):
+        check_timestamp(value, field, error=EventError)
+
+
+def _check_count(value: object, field: str, minimum: int) -> None:
+    if type(value) is not int or value < minimum:
+        raise EventError(field, value, f"must be an integer >= {minimum}")
 
 
 @attrs.frozen(slots=True)
@@ -31,6 +63,13 @@ class ThrottlingStarted:
     sequence_id: int
     window_count: int
     recipients: tuple[str, ...] = attrs.field(default=(), eq=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        # Checked by hand in one call: the engine builds one per episode.
+        _check_key(self.device_id, self.code, self.recipients)
+        _check_time(self.at, "at")
+        _check_count(self.sequence_id, "sequence_id", 1)
+        _check_count(self.window_count, "window_count", 1)
 
 
 @attrs.frozen(slots=True)
@@ -50,6 +89,16 @@ class ThrottlingEnded:
     throttled_count: int
     sampled_count: int
     recipients: tuple[str, ...] = attrs.field(default=(), eq=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        _check_key(self.device_id, self.code, self.recipients)
+        _check_time(self.at, "at")
+        _check_count(self.sequence_id, "sequence_id", 1)
+        _check_time(self.started_at, "started_at")
+        if self.started_at > self.at:
+            raise EventError("started_at", self.started_at, "must be <= at")
+        _check_count(self.throttled_count, "throttled_count", 0)
+        _check_count(self.sampled_count, "sampled_count", 0)
 
 
 class CapacityLevel(enum.IntEnum):
@@ -78,6 +127,13 @@ class LevelChanged:
     old: CapacityLevel
     new: CapacityLevel
     window_count: int
+
+    def __attrs_post_init__(self) -> None:
+        _check_time(self.at, "at")
+        for field, level in (("old", self.old), ("new", self.new)):
+            if not isinstance(level, CapacityLevel):
+                raise EventError(field, level, "must be a CapacityLevel")
+        _check_count(self.window_count, "window_count", 0)
 
 
 #: Any event a policy emits (``LevelChanged`` only when it has a capacity guard).
