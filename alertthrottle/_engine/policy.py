@@ -242,22 +242,26 @@ class ThrottlePolicy(EngineState):
                         rule.fifo_times.append(t)
                         rule.fifo_devices.append(device_id)
                         tracked += 1
-                        if t + rule.period < due:
-                            due = self._due = t + rule.period
+                        if t + rule.period < self._due_idle:
+                            due = self.lower_idle_due(t + rule.period)
                     if window is not None:
                         append(_report(window, late, ended, sampled=False))
                     else:
                         append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
                     continue
+                period = rule.period
                 if type(window) is not KeyWindow:
-                    if window + rule.period <= t:  # type: ignore[operator]
+                    if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (housekeeping drops in batches): a new key.
                         delivered += 1
                         keys[device_id] = t
                         append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
                         continue
                     window = rule.window(device_id)
-                elif window.episode is None and window.times[window.pos - 1] + rule.period <= t:
+                times = window.times
+                episode = window.episode
+                if episode is None and times[window.pos - 1] + period <= t:
+                    # Idle, not dropped yet: a new key, which keeps its pending count.
                     delivered += 1
                     held = self.renew(rule, device_id, window, t)
                     if held is not None:
@@ -267,7 +271,6 @@ class ThrottlePolicy(EngineState):
                     continue
 
                 # KeyWindow.push, inlined: this is the hottest code of the library.
-                times = window.times
                 size = rule.size
                 if len(times) < size:
                     times.append(t)
@@ -278,7 +281,6 @@ class ThrottlePolicy(EngineState):
                     if pos == size:
                         pos = 0
                     window.pos = pos
-                episode = window.episode
 
                 if episode is None:
                     # Step 4: more than `limit` alerts in (t - period, t] <=> the ring
@@ -287,7 +289,7 @@ class ThrottlePolicy(EngineState):
                     # stays in the window, so the key starts one on its first alert
                     # once the level has risen.
                     if (
-                        times[pos] > t - rule.period
+                        times[pos] > t - period
                         and len(times) == size
                         and (guard is None or guard.level >= engage_level)
                     ):

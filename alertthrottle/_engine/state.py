@@ -121,6 +121,7 @@ class EngineState:
         # until someone looks (settle), so without a key bound they are dropped in
         # batches; with one, eviction needs them gone on time (slack 0).
         self._due = math.inf
+        self._due_idle = math.inf
         self._slack = math.inf if max_keys is None else 0.0
 
     # -- reading the state ----------------------------------------------------------
@@ -242,22 +243,25 @@ class EngineState:
     def housekeeping(self, t: float, exact: bool = False) -> list[ThrottlingEnded]:
         """Close the episodes due by ``t``, drop keys idle by ``t``, and find the next due time.
 
-        ``_due`` is a lower bound of the earliest entry of both schedules: while the
-        clock is below it, there is nothing to do (one comparison per alert).
+        ``_due`` is a lower bound of the earliest episode end and of ``_due_idle``,
+        when idle keys are next dropped: while the clock is below it, there is
+        nothing to do (one comparison per alert). Each part runs only when due.
         """
         ends = self._end_heap
         ended = self.close_due(t) if ends and ends[0][0] <= t else []
-        self.drop_idle(t, exact)
-        self._due = self._next_due()
+        if exact or t >= self._due_idle:
+            self.drop_idle(t, exact)
+            self._due_idle = self._next_idle_due()
+        first_end = ends[0][0] if ends else math.inf
+        self._due = min(first_end, self._due_idle)
         return ended
 
-    def _next_due(self) -> float:
-        """When housekeeping has something to do: the first end, the first idle entry
-        plus the slack, or the end of the first wheel slot."""
-        ends = self._end_heap
+    def _next_idle_due(self) -> float:
+        """When idle keys are next dropped: the first idle entry plus the slack, or the
+        end of the first wheel slot."""
         idle = self._idle_heap
         first = idle[0][0] if idle else math.inf
-        due = ends[0][0] if ends else math.inf
+        due = math.inf
         for rule in self._rules.values():
             times = rule.fifo_times
             if times and times[0] + rule.period < first:
@@ -279,8 +283,17 @@ class EngineState:
             assert not ended, ended
 
     def _lower_due(self, when: float) -> None:
+        """Something (an episode end) may be due at ``when``."""
         if when < self._due:
             self._due = when
+
+    def lower_idle_due(self, when: float) -> float:
+        """An idle entry was filed at ``when``: housekeeping looks then. Returns ``_due``."""
+        if when < self._due_idle:
+            self._due_idle = when
+        if when < self._due:
+            self._due = when
+        return self._due
 
     def close_due(self, t: float) -> list[ThrottlingEnded]:
         """Close every episode whose end is ``<= t``, in order of end time."""
@@ -298,7 +311,7 @@ class EngineState:
             rule = episode.rule
             when = rule.empties(episode.window)
             heappush(self._idle_heap, (when, episode.started.device_id, rule.code))
-            self._lower_due(when)
+            self.lower_idle_due(when)
         return episode.ended(at)
 
     def drop_idle(self, t: float, exact: bool = False) -> None:
@@ -415,7 +428,7 @@ class EngineState:
         self._tracked += 1
         rule.fifo_times.append(t)
         rule.fifo_devices.append(device_id)
-        self._lower_due(t + rule.period)
+        self.lower_idle_due(t + rule.period)
         return window
 
     def renew(self, rule: Rule, device_id: str, window: KeyWindow, t: float) -> KeyWindow | None:
@@ -542,7 +555,7 @@ class EngineState:
         self._ends.retarget(_open_episode)
         self._refile_idle()
         # A shorter period may have emptied windows already.
-        self.housekeeping(t)
+        self.housekeeping(t, exact=True)
         return closed
 
     def _end_unfiled(self, episode: Episode, at: float) -> ThrottlingEnded:
@@ -626,7 +639,7 @@ class EngineState:
             state = self._rules[entry[2]].keys[entry[1]]
             if type(state) is not KeyWindow or state.episode is None or not state.episode.parked:
                 kept.append(entry)
-                self._lower_due(entry[0])
+                self.lower_idle_due(entry[0])
         self._idle_heap[:] = kept
         heapify(self._idle_heap)
 
@@ -654,7 +667,10 @@ class EngineState:
         for when, device_id, code in self.filed():
             assert (code, device_id) not in filed, (code, device_id)
             filed[code, device_id] = when
-        assert self._due <= self._next_due()
+        assert self._due_idle <= self._next_idle_due()
+        assert self._due <= self._due_idle
+        if self._end_heap:
+            assert self._due <= self._end_heap[0][0]
         parked = 0
         pending = 0
         for rule, device_id, window in self.tracked_keys():
