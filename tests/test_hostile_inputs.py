@@ -675,6 +675,18 @@ def _hostile_traffic(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("plain", [False, True])
+def test_the_cli_prints_hostile_recipients_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], plain: bool
+) -> None:
+    traffic = _hostile_traffic(tmp_path / "t.csv")
+    status = cli.main([*(["--plain"] if plain else []), "simulate", str(traffic)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "\x1b" not in out  # the escape sequence is shown, not run
+    assert "[/x]" in out and "\\x1b[31mred" in out
+
+
 @pytest.mark.parametrize("command", ["simulate", "report", "sweep"])
 def test_every_csv_the_cli_writes_keeps_its_columns_and_runs_no_formula(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
