@@ -45,8 +45,10 @@ def _pass(exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
     return _DELIVER_LATE if late else _DELIVER
 
 
-def _report_nothing(late: bool, ended: Sequence[Event] | None) -> Decision:
-    """A delivery with no count to report, maybe late, maybe with events."""
+def _first(window: KeyWindow | None, late: bool, ended: Sequence[Event] | None) -> Decision:
+    """The delivery of a key's first alert in its window; ``window`` if it had a count pending."""
+    if window is not None:
+        return _report(window, late, ended, sampled=False)
     if ended:
         return Decision(Verdict.DELIVER, late=late, events=tuple(ended))
     return _DELIVER_LATE if late else _DELIVER
@@ -244,10 +246,9 @@ class ThrottlePolicy(EngineState):
                         tracked += 1
                         if t + rule.period < self._due_idle:
                             due = self.lower_idle_due(t + rule.period)
-                    if window is not None:
-                        append(_report(window, late, ended, sampled=False))
-                    else:
-                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                    append(
+                        _DELIVER if not (window or ended or late) else _first(window, late, ended)
+                    )
                     continue
                 period = rule.period
                 if type(window) is not KeyWindow:
@@ -255,7 +256,7 @@ class ThrottlePolicy(EngineState):
                         # Idle, not dropped yet (housekeeping drops in batches): a new key.
                         delivered += 1
                         keys[device_id] = t
-                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                        append(_DELIVER if not (ended or late) else _first(None, late, ended))
                         continue
                     window = rule.window(device_id)
                 times = window.times
@@ -263,11 +264,7 @@ class ThrottlePolicy(EngineState):
                 if episode is None and times[window.pos - 1] + period <= t:
                     # Idle, not dropped yet: a new key, which keeps its pending count.
                     delivered += 1
-                    held = self.renew(rule, device_id, window, t)
-                    if held is not None:
-                        append(_report(held, late, ended, sampled=False))
-                    else:
-                        append(_DELIVER if not (ended or late) else _report_nothing(late, ended))
+                    append(_first(self.renew(rule, device_id, window, t), late, ended))
                     continue
 
                 # KeyWindow.push, inlined: this is the hottest code of the library.
