@@ -716,6 +716,7 @@ class TrafficReader:
         latest: float = -1
         try:
             for batch in batches:
+                self.rows = number  # per batch, for progress (position)
                 times, devices, codes = (batch[name] for name in ("timestamp", "device_id", "code"))
                 recipients = batch.get("recipients", none)
                 cells = zip(*(batch[name] for name in makes), strict=True) if makes else none
