@@ -59,9 +59,9 @@ def counts(alerts: Sequence[Alert], max_keys: int) -> dict[str, int]:
     for index, alert in enumerate(alerts):
         feed(alert)
         if index % every == 0:
-            # Tracked keys that are not in the idle schedule are parked (a private
+            # Tracked keys that are not in the idle schedule are parked (an engine
             # detail, read here only to show the mechanism at work).
-            filed = len(getattr(policy, "_idle_heap", ()))
+            filed = len(policy.filed())
             most_parked = max(most_parked, policy.stats.tracked_keys - filed)
     stats = policy.stats
     return {

@@ -426,8 +426,12 @@ class EngineState:
         else:
             window = rule.keys[device_id] = KeyWindow.returning(rule.size, t, left)
         self._tracked += 1
-        rule.fifo_times.append(t)
-        rule.fifo_devices.append(device_id)
+        if self._max_keys is None:
+            rule.fifo_times.append(t)
+            rule.fifo_devices.append(device_id)
+        else:
+            # Eviction goes by (time, device_id, code) across every key: the heap.
+            heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
         self.lower_idle_due(t + rule.period)
         return window
 
@@ -446,27 +450,6 @@ class EngineState:
         window.last_delivered = t
         return window
 
-    def _migrate(self) -> None:
-        """Move queued entries into the heap until its first entry is the earliest of all.
-
-        Eviction goes by ``(time, device_id, code)`` across every key; the queues
-        are sorted by time only, so entries tied at the earliest time all move.
-        """
-        heap = self._idle_heap
-        rules = self._rules.values()
-        while True:
-            first = math.inf
-            for rule in rules:
-                if rule.fifo_times and rule.fifo_times[0] + rule.period < first:
-                    first = rule.fifo_times[0] + rule.period
-            if first == math.inf or (heap and heap[0][0] < first):
-                return
-            for rule in rules:
-                times = rule.fifo_times
-                while times and times[0] + rule.period == first:
-                    times.popleft()
-                    heappush(heap, (first, rule.fifo_devices.popleft(), rule.code))
-
     def evict(self, count: int) -> None:
         """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
 
@@ -479,10 +462,8 @@ class EngineState:
         """
         heap = self._idle_heap
         rules = self._rules
-        while count:
-            self._migrate()
-            if not heap:
-                return
+        # With max_keys every key is filed in the heap (track, drop_idle), never queued.
+        while count and heap:
             entry = heap[0]
             _, device_id, code = entry
             rule = rules[code]
@@ -659,6 +640,7 @@ class EngineState:
         assert len(live) == len({id(e) for e in live}) == self._open
         for rule in self._rules.values():
             queued = list(rule.fifo_times)
+            assert self._max_keys is None or not (queued or rule.wheel)
             assert queued == sorted(queued) and len(queued) == len(rule.fifo_devices)
             assert rule.throttles or not (queued or rule.keys)
         # Every tracked key is filed exactly once, unless it is parked: in an open
