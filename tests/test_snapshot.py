@@ -92,6 +92,18 @@ def _restore_at_random_cuts(
     data: st.DataObject,
 ) -> None:
     cuts = data.draw(st.sets(st.integers(0, len(steps)), min_size=1, max_size=4), label="cuts")
+    _restore_at_cuts(config, late, steps, compress, max_keys, cuts)
+
+
+def _restore_at_cuts(
+    config: PolicyConfig,
+    late: Any,
+    steps: list[Any],
+    compress: bool,
+    max_keys: int | None,
+    cuts: set[int],
+) -> None:
+    """Restore a snapshot before each step in ``cuts`` (and after the last if ``len(steps)``)."""
     straight = ThrottlePolicy(config, late=late, max_keys=max_keys)
     expected = run(straight, steps)
 
@@ -111,6 +123,28 @@ def _restore_at_random_cuts(
     assert results == expected
     assert final_state(policy) == final_state(straight)
     assert policy.snapshot() == straight.snapshot()
+
+
+def test_restoring_before_an_eviction_parks_a_key_changes_no_byte() -> None:
+    """Regression: without the restart, an eviction meets the key in an episode through
+    the stale time its idle entry was filed under (10, before it got its alert at 0.5)
+    and parks it; restored, the entry is at 10.5 and the eviction takes another key
+    first. Both decide alike, so parking must not show in the snapshot.
+    """
+    first, second, third = DEVICES[0], "00-0D-6F-00-00-00-00-01", "00-0D-6F-00-0A-BC-12-35"
+    steps: list[Any] = [
+        ("advance", 0),
+        ("feed", Alert(0, first, 0x8014)),
+        ("feed", Alert(0.5, first, 0x8014)),  # episode 1 starts
+        ("feed", Alert(0.5, first, 0x8015)),
+        ("advance", 0.5),
+        ("feed", Alert(0.5, second, 0x8014)),
+        ("advance", 0.5),
+        ("advance", 0.5),
+        ("feed", Alert(0.5, third, 0x8014)),  # a 4th key: one eviction
+    ]
+    config = PolicyConfig(Threshold(limit=1, period=10))
+    _restore_at_cuts(config, "clamp", steps, False, 3, {3})
 
 
 def test_worked_example_across_a_restart() -> None:

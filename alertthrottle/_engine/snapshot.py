@@ -149,9 +149,11 @@ def _key_record(rule: Rule, device_id: str, window: KeyWindow) -> dict[str, Any]
             "throttled": episode.throttled,
             "sampled": episode.sampled,
         }
-        if episode.parked:
-            # Only when true: snapshots without parked keys are as before.
-            record["episode"]["parked"] = True
+        # `episode.parked` is not written: whether an eviction has met (and parked)
+        # the key depends on the time its idle entry was filed under, which snapshots
+        # normalise to when its window empties. Parking only saves later evictions
+        # from meeting the key again; it changes no decision, so a restored policy
+        # parks it afresh when needed and equal states keep giving equal bytes.
     return record
 
 
@@ -188,8 +190,7 @@ def _state(policy: EngineState) -> dict[str, Any]:
         ],
         # Entries of the lazy schedules, with the times they are filed under and in
         # the order they surface, so that ties resolve exactly as they would have. A
-        # parked key is written with the time its window empties, so that a reader
-        # that knows nothing of parking still finds every key filed (and evicts alike).
+        # parked key is written with the time its window empties, like every key.
         "schedule": {
             "ends": [[when, episode.sequence_id] for when, episode in policy.end_entries()],
             "idle": [[when, dev, format_code(code)] for when, dev, code in policy.idle_entries()],
@@ -591,6 +592,7 @@ def _restore_episode(
     episode.alerts = _int(_get(data, "alerts", where), f"{where}.alerts", 1)
     episode.throttled = _int(_get(data, "throttled", where), f"{where}.throttled")
     episode.sampled = _int(_get(data, "sampled", where), f"{where}.sampled")
+    # Written by earlier releases (no longer): honoured, as it was then.
     parked = data.get("parked", False)
     if type(parked) is not bool:
         raise _fail(f"{where}.parked", parked, "must be true or false")
