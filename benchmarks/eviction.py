@@ -61,7 +61,7 @@ def counts(alerts: Sequence[Alert], max_keys: int) -> dict[str, int]:
         if index % every == 0:
             # Tracked keys that are not in the idle schedule are parked (an engine
             # detail, read here only to show the mechanism at work).
-            filed = len(policy.filed())
+            filed = len(policy._filed())
             most_parked = max(most_parked, policy.stats.tracked_keys - filed)
     stats = policy.stats
     return {

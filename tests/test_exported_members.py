@@ -234,3 +234,42 @@ def test_every_public_name_is_in_the_api_reference():
         if not re.search(rf"\b{re.escape(name)}\b", api)
     ]
     assert undocumented == []
+
+
+#: The documented members (docs/api.md) of the policy classes; engine operations stay private.
+POLICY_MEMBERS = {
+    "advance",
+    "capacity",
+    "clock",
+    "config",
+    "config_history",
+    "engage_at",
+    "feed",
+    "feed_many",
+    "late",
+    "load",
+    "max_keys",
+    "open_episodes",
+    "pending_counts",
+    "reconfigure",
+    "restore",
+    "save",
+    "snapshot",
+    "stats",
+}
+LOCKED_MEMBERS = (POLICY_MEMBERS - {"load", "restore"}) | {"hold"}
+
+
+def _public(obj: object) -> set[str]:
+    return {name for name in dir(obj) if not name.startswith("_")}
+
+
+def test_policy_classes_expose_only_their_documented_members() -> None:
+    policy = ThrottlePolicy(PolicyConfig(Threshold(1, 10)), max_keys=5)
+    for t in (0, 1, 2, 30):
+        policy.feed(Alert(t, "00-0D-6F-00-0A-BC-12-34", 1))
+    locked = alertthrottle.LockedPolicy(policy)
+    assert _public(ThrottlePolicy) == _public(policy) == POLICY_MEMBERS
+    assert _public(alertthrottle.LockedPolicy) == _public(locked) == LOCKED_MEMBERS
+    api = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    assert [name for name in sorted(POLICY_MEMBERS | LOCKED_MEMBERS) if f"`{name}" not in api] == []

@@ -114,9 +114,9 @@ def test_a_ring_holds_only_the_alerts_seen() -> None:
     # A large limit costs a quiet key nothing: its ring grows with its alerts.
     policy = ThrottlePolicy(PolicyConfig(Threshold(limit=1_000_000, period=3600)))
     policy.feed_many(Alert(t, DEVICE, 0x8014) for t in (0, 1, 2))
-    ((_, _, window),) = policy.tracked_keys()
+    ((_, _, window),) = policy._tracked_keys()
     assert window.times == [0, 1, 2]
     small = ThrottlePolicy(PolicyConfig(Threshold(limit=2, period=3600)))
     small.feed_many(Alert(t, DEVICE, 0x8014) for t in range(10))
-    ((_, _, window),) = small.tracked_keys()
+    ((_, _, window),) = small._tracked_keys()
     assert sorted(window.times) == [7, 8, 9]

@@ -105,7 +105,7 @@ def test_eviction_survives_a_snapshot() -> None:
 
 
 def _tracked(policy: ThrottlePolicy) -> list[tuple[str, int]]:
-    return [(device, rule.code) for rule, device, _ in policy.tracked_keys()]
+    return [(device, rule.code) for rule, device, _ in policy._tracked_keys()]
 
 
 @given(config=configs(), steps=streams(), data=st.data())
@@ -169,7 +169,7 @@ def test_pending_counts_of_forgotten_keys_stay_within_the_bound() -> None:
 def _parked(policy: ThrottlePolicy) -> set[tuple[str, int]]:
     return {
         (device, rule.code)
-        for rule, device, window in policy.tracked_keys()
+        for rule, device, window in policy._tracked_keys()
         if window.episode is not None and window.episode.parked
     }
 
@@ -197,7 +197,7 @@ def test_an_eviction_parks_the_episode_keys_it_meets_once() -> None:
     assert len(_parked(policy)) == 40
     # Parked keys are out of the idle schedule: each eviction after the first
     # one met them looks at evictable keys only.
-    assert len(policy.filed()) == policy.stats.tracked_keys - 40 == 10
+    assert len(policy._filed()) == policy.stats.tracked_keys - 40 == 10
     assert policy.stats.evicted == 190
 
 
@@ -209,11 +209,11 @@ def test_a_parked_key_is_filed_again_when_its_episode_ends() -> None:
     feed(policy, 6, 1)
     feed(policy, 7, 2)  # evicts device 1, parks device 0
     assert _parked(policy) == {(DEVICES[0], CODE)} and policy.stats.evicted == 1
-    assert len(policy.filed()) == 1
+    assert len(policy._filed()) == 1
     (ended,) = policy.advance(10)
     assert ended.sequence_id == 1 and _parked(policy) == set()
     policy._check()
-    assert policy.filed()[0] == (15, DEVICES[0], CODE)
+    assert policy._filed()[0] == (15, DEVICES[0], CODE)
     # Evictable again, and first to go: its window empties before device 2's (17).
     feed(policy, 11, 3)
     assert _tracked(policy) == [(DEVICES[2], CODE), (DEVICES[3], CODE)]
@@ -250,7 +250,7 @@ def test_a_parked_key_of_a_code_made_exempt_is_dropped() -> None:
     assert _parked(policy) == {(DEVICES[0], CODE)}
     policy.reconfigure(PolicyConfig(CONFIG.default, exempt_codes={CODE}), at=3, reason="r")
     policy._check()
-    assert policy.stats.tracked_keys == 0 and policy.filed() == []
+    assert policy.stats.tracked_keys == 0 and policy._filed() == []
 
 
 def test_parked_keys_round_trip_through_a_snapshot() -> None:

@@ -100,7 +100,7 @@ class ThrottlePolicy(EngineState):
     @property
     def stats(self) -> Stats:
         """Running totals (a snapshot; later calls do not change it)."""
-        self.settle()
+        self._settle()
         return Stats(
             total=self._total,
             delivered=self._delivered,
@@ -125,7 +125,7 @@ class ThrottlePolicy(EngineState):
             key: ThrottleMetadata(True, count, sequence)
             for key, (count, sequence) in self._pending.items()
         }
-        for rule, device_id, window in self.tracked_keys():
+        for rule, device_id, window in self._tracked_keys():
             if window.pending_sequence is not None:
                 waiting[device_id, rule.code] = ThrottleMetadata(
                     True, window.pending, window.pending_sequence
@@ -134,7 +134,7 @@ class ThrottlePolicy(EngineState):
 
     def open_episodes(self) -> list[ThrottlingStarted]:
         """The episodes not yet ended, as the events that started them, oldest first."""
-        started = [episode.started for _, episode in self.end_entries()]
+        started = [episode.started for _, episode in self._end_entries()]
         return sorted(started, key=lambda event: event.sequence_id)
 
     # -- feeding ----------------------------------------------------------------------
@@ -202,7 +202,7 @@ class ThrottlePolicy(EngineState):
                     self._clock = clock
                     self._tracked += tracked
                     tracked = 0
-                    ended = self.housekeeping(t) or None
+                    ended = self._housekeeping(t) or None
                     due = self._due
                 # Capacity: the guard counts every alert, exempt ones too.
                 if guard is not None:
@@ -210,7 +210,7 @@ class ThrottlePolicy(EngineState):
                     if changes:
                         ended = sorted([*(ended or ()), *changes], key=_AT)
 
-                rule = rules_get(alert.code) or self.rule_for(alert.code)
+                rule = rules_get(alert.code) or self._rule_for(alert.code)
                 if not rule.throttles:
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
@@ -233,7 +233,7 @@ class ThrottlePolicy(EngineState):
                     if bounded:
                         self._tracked += tracked
                         tracked = 0
-                        window = self.track(rule, device_id, t)
+                        window = self._track(rule, device_id, t)
                         due = self._due
                     else:
                         left = pending.pop((device_id, rule.code), None) if pending else None
@@ -245,7 +245,7 @@ class ThrottlePolicy(EngineState):
                         rule.fifo_devices.append(device_id)
                         tracked += 1
                         if t + rule.period < self._due_idle:
-                            due = self.lower_idle_due(t + rule.period)
+                            due = self._lower_idle_due(t + rule.period)
                     append(
                         _DELIVER if not (window or ended or late) else _first(window, late, ended)
                     )
@@ -253,7 +253,7 @@ class ThrottlePolicy(EngineState):
                 period = rule.period
                 if type(window) is not KeyWindow:
                     if window + period <= t:  # type: ignore[operator]
-                        # Idle, not dropped yet (housekeeping drops in batches): a new key.
+                        # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         delivered += 1
                         keys[device_id] = t
                         append(_DELIVER if not (ended or late) else _first(None, late, ended))
@@ -264,7 +264,7 @@ class ThrottlePolicy(EngineState):
                 if episode is None and times[window.pos - 1] + period <= t:
                     # Idle, not dropped yet: a new key, which keeps its pending count.
                     delivered += 1
-                    append(_first(self.renew(rule, device_id, window, t), late, ended))
+                    append(_first(self._renew(rule, device_id, window, t), late, ended))
                     continue
 
                 # KeyWindow.push, inlined: this is the hottest code of the library.
@@ -346,7 +346,7 @@ class ThrottlePolicy(EngineState):
         t = parse_timestamp(now, "now")
         if t < self._clock:
             return []
-        ended: list[Event] = [*self.advance_episodes(t)]
+        ended: list[Event] = [*self._advance_episodes(t)]
         if self._capacity is not None:
             changes = self._capacity.advance(t)
             if changes:
@@ -430,7 +430,7 @@ class ThrottlePolicy(EngineState):
         window.episode = episode
         window.pending += 1
         window.pending_sequence = self._sequence
-        self.start_episode(episode, window.recent(rule.resume_below) + rule.period)
+        self._add_episode(episode, window.recent(rule.resume_below) + rule.period)
         return Decision(Verdict.THROTTLE, late=late, events=(*(ended or ()), started))
 
     def _check(self) -> None:

@@ -5,7 +5,7 @@ close first under the old thresholds; a code that loses its threshold (exempt
 or unthrottled) ends its open episodes at ``at`` and keeps their counts
 pending; a code whose threshold changes keeps its windows (rings resized) and
 its open episodes, which end at ``at`` if the new threshold says they are over.
-The state changes themselves are :meth:`EngineState.new_config`'s.
+The state changes themselves are :meth:`EngineState._new_config`'s.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def apply_config(
     # Episodes over by `at` end under the thresholds they started with.
     # The capacity guard is not advanced here: its falls come, dated exactly, with
     # the next feed or advance (docs/operations.md).
-    events: list[ThrottlingEnded] = state.advance_episodes(t)
+    events: list[ThrottlingEnded] = state._advance_episodes(t)
     previous = state.config
-    events.extend(state.new_config(new_config, t))
+    events.extend(state._new_config(new_config, t))
     change = ConfigChange(
         version=len(state.config_history) + 1,
         at=t,
@@ -58,5 +58,5 @@ def apply_config(
         changes=diff_configs(previous, new_config),
         events=tuple(events),
     )
-    state.record(change)
+    state._record(change)
     return change

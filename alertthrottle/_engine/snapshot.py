@@ -169,31 +169,31 @@ def _change_data(change: ConfigChange) -> dict[str, Any]:
 
 
 def _state(policy: EngineState) -> dict[str, Any]:
-    policy.settle()
-    keys = [_key_record(rule, device, window) for rule, device, window in policy.tracked_keys()]
+    policy._settle()
+    keys = [_key_record(rule, device, window) for rule, device, window in policy._tracked_keys()]
     # Sorted, so that equal states give equal bytes whatever order keys came in.
     keys.sort(key=lambda record: (record["code"], record["device_id"]))
-    counters = policy.counters()
+    counters = policy._counters()
     state: dict[str, Any] = {
         "config": policy.config.as_dict(),
         "late": policy.late,
         "max_keys": policy.max_keys,
         "clock": policy.clock,
-        "sequence": policy.sequence,
+        "sequence": policy._sequence,
         "stats": counters,
         "keys": keys,
         "dropped_pending": [
             {"device_id": device_id, "code": format_code(code), "count": count, "sequence_id": seq}
             for (device_id, code), (count, seq) in sorted(
-                policy.pending_table().items(), key=lambda item: (item[0][1], item[0][0])
+                policy._pending_table().items(), key=lambda item: (item[0][1], item[0][0])
             )
         ],
         # Entries of the lazy schedules, with the times they are filed under and in
         # the order they surface, so that ties resolve exactly as they would have. A
         # parked key is written with the time its window empties, like every key.
         "schedule": {
-            "ends": [[when, episode.sequence_id] for when, episode in policy.end_entries()],
-            "idle": [[when, dev, format_code(code)] for when, dev, code in policy.idle_entries()],
+            "ends": [[when, episode.sequence_id] for when, episode in policy._end_entries()],
+            "idle": [[when, dev, format_code(code)] for when, dev, code in policy._idle_entries()],
         },
         "config_history": [_change_data(change) for change in policy.config_history],
     }
@@ -625,7 +625,7 @@ def _restore_key(
 ) -> None:
     device_id = _device(_get(record, "device_id", field), f"{field}.device_id")
     code = _code(_get(record, "code", field), f"{field}.code")
-    rule = state.rule_for(code)
+    rule = state._rule_for(code)
     if rule.threshold is None:
         raise _fail(f"{field}.code", format_code(code), "has no threshold: holds no window")
     if device_id in rule.keys:
@@ -637,7 +637,7 @@ def _restore_key(
     if pending_sequence is not None:
         _int(pending_sequence, f"{field}.pending_sequence", 1)
     if (window.pending == 0) is not (pending_sequence is None) or (
-        pending_sequence is not None and pending_sequence > state.sequence
+        pending_sequence is not None and pending_sequence > state._sequence
     ):
         raise _fail(
             f"{field}.pending_sequence",
@@ -650,7 +650,7 @@ def _restore_key(
         where = f"{field}.episode"
         data = _object(episode_data, where)
         episode = _restore_episode(data, where, rule, window, device_id)
-        if episode.sequence_id > state.sequence or episode.sequence_id in episodes:
+        if episode.sequence_id > state._sequence or episode.sequence_id in episodes:
             raise _fail(
                 f"{where}.sequence_id", episode.sequence_id, "is not a unique started episode"
             )
@@ -659,7 +659,7 @@ def _restore_key(
         if end is None or end <= clock:
             raise _fail(where, data, "has already ended by the clock")
         episodes[episode.sequence_id] = episode
-    state.add_key(rule, device_id, window)
+    state._add_key(rule, device_id, window)
 
 
 def _restore_ends(state: EngineState, items: list[Any], episodes: dict[int, Episode]) -> None:
@@ -675,7 +675,7 @@ def _restore_ends(state: EngineState, items: list[Any], episodes: dict[int, Epis
         if episode is None or parts[1] in filed or end is None or when > end:
             raise _fail(field, item, "must file each open episode once, no later than its end")
         filed.add(parts[1])
-        state.file_end(episode, when)
+        state._file_end(episode, when)
     if len(filed) != len(episodes):
         raise _fail("state.schedule.ends", len(filed), f"must file all {len(episodes)} episodes")
 
@@ -691,7 +691,7 @@ def _restore_idle(state: EngineState, items: list[Any]) -> None:
         when = _number(parts[0], field)
         device_id = _device(parts[1], field)
         code = _code(parts[2], field)
-        rule = state.rule_for(code)
+        rule = state._rule_for(code)
         window = rule.keys.get(device_id)
         if window is None or (code, device_id) in idle:
             raise _fail(field, item, "must file each tracked key once")
@@ -699,10 +699,10 @@ def _restore_idle(state: EngineState, items: list[Any]) -> None:
             raise _fail(field, item, "is filed after the key's window empties")
         idle.add((code, device_id))
         entries.append((when, device_id, code))
-    tracked = sum(1 for _ in state.tracked_keys())
+    tracked = sum(1 for _ in state._tracked_keys())
     if len(idle) != tracked:
         raise _fail("state.schedule.idle", len(idle), f"must file all {tracked} keys")
-    state.file_idle(entries)
+    state._file_idle(entries)
 
 
 def _restore_pending(state: EngineState, items: list[Any]) -> int:
@@ -717,13 +717,13 @@ def _restore_pending(state: EngineState, items: list[Any]) -> int:
         count = _int(_get(record, "count", field), f"{field}.count", 1)
         sequence_id = _int(_get(record, "sequence_id", field), f"{field}.sequence_id", 1)
         if (
-            sequence_id > state.sequence
+            sequence_id > state._sequence
             or (device_id, code) in seen
-            or device_id in state.rule_for(code).keys
+            or device_id in state._rule_for(code).keys
         ):
             raise _fail(field, item, "must be one untracked key's count of a started episode")
         seen.add((device_id, code))
-        state.add_pending(device_id, code, count, sequence_id)
+        state._add_pending(device_id, code, count, sequence_id)
         pending += count
     return pending
 
@@ -783,7 +783,7 @@ def _load_state(
     policy = factory(config, late=late, max_keys=max_keys, capacity=capacity, engage_at=engage_at)
     clock = _optional_number(_get(state, "clock", "state"), "state.clock")
     counters = _counters(_get(state, "stats", "state"))
-    policy.set_counts(
+    policy._set_counts(
         -math.inf if clock is None else clock,
         _int(_get(state, "sequence", "state"), "state.sequence"),
         counters,
@@ -792,7 +792,7 @@ def _load_state(
     for index, item in enumerate(_list(_get(state, "keys", "state"), "state.keys")):
         field = f"state.keys[{index}]"
         _restore_key(policy, _object(item, field), field, episodes)
-    pending = sum(window.pending for _, _, window in policy.tracked_keys())
+    pending = sum(window.pending for _, _, window in policy._tracked_keys())
     dropped = _list(_get(state, "dropped_pending", "state"), "state.dropped_pending")
     if max_keys is not None and len(dropped) > max_keys:
         raise _fail("state.dropped_pending", len(dropped), f"must hold at most {max_keys} counts")
@@ -803,5 +803,5 @@ def _load_state(
     schedule = _object(_get(state, "schedule", "state"), "state.schedule")
     _restore_ends(policy, _list(_get(schedule, "ends", "state.schedule"), "ends"), episodes)
     _restore_idle(policy, _list(_get(schedule, "idle", "state.schedule"), "idle"))
-    policy.set_history(_history(_get(state, "config_history", "state"), config))
+    policy._set_history(_history(_get(state, "config_history", "state"), config))
     return policy

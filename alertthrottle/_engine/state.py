@@ -94,7 +94,7 @@ class EngineState:
         self._ends: LazySchedule[Episode] = LazySchedule(Episode.end_time)
         self._end_heap = self._ends.heap
         # Keys that may be idle: (time its window empties, device_id, code), one entry
-        # per tracked key, except keys parked in an open episode (evict). An entry is
+        # per tracked key, except keys parked in an open episode (_evict). An entry is
         # a lower bound: a key that got alerts since is put back when it surfaces (the
         # same lazy scheme as LazySchedule, inlined because every short-lived key
         # passes through it twice).
@@ -116,9 +116,9 @@ class EngineState:
         self._exempt = 0
         self._late = 0
         self._evicted = 0
-        # When the hot path next calls housekeeping: no later than the first episode
+        # When the hot path next calls _housekeeping: no later than the first episode
         # end, nor than the first idle entry plus `_slack`. Idle keys are invisible
-        # until someone looks (settle), so without a key bound they are dropped in
+        # until someone looks (_settle), so without a key bound they are dropped in
         # batches; with one, eviction needs them gone on time (slack 0).
         self._due = math.inf
         self._due_idle = math.inf
@@ -161,21 +161,16 @@ class EngineState:
         """Every configuration this policy has had, oldest first (version 1 is the initial one)."""
         return tuple(self._history)
 
-    @property
-    def sequence(self) -> int:
-        """How many episodes have started (the last sequence id given)."""
-        return self._sequence
-
-    def counters(self) -> dict[str, int]:
+    def _counters(self) -> dict[str, int]:
         """The running counters, by the names in :data:`COUNTERS`."""
         return {name: getattr(self, f"_{name}") for name in COUNTERS}
 
-    def tracked_keys(self) -> Iterator[tuple[Rule, str, KeyWindow]]:
+    def _tracked_keys(self) -> Iterator[tuple[Rule, str, KeyWindow]]:
         """Every tracked key: its rule, device id and window.
 
         A key held as a bare time comes as a fresh window holding that one time.
         """
-        self.settle()
+        self._settle()
         for rule in self._rules.values():
             for device_id, state in rule.keys.items():
                 if type(state) is KeyWindow:
@@ -185,17 +180,17 @@ class EngineState:
                     window.last_delivered = state  # type: ignore[assignment]
                     yield rule, device_id, window
 
-    def pending_table(self) -> dict[tuple[str, int], tuple[int, int]]:
+    def _pending_table(self) -> dict[tuple[str, int], tuple[int, int]]:
         """Counts of forgotten keys: ``(device_id, code) -> (count, sequence_id)``."""
         return dict(self._pending)
 
-    def end_entries(self) -> list[tuple[float, Episode]]:
+    def _end_entries(self) -> list[tuple[float, Episode]]:
         """The end schedule of open episodes, in the order its entries surface."""
         return [(when, ep) for when, ep in self._ends.entries() if ep.window.episode is ep]
 
-    def filed(self) -> list[IdleEntry]:
+    def _filed(self) -> list[IdleEntry]:
         """The idle schedule's entries, sorted: one per tracked key, parked keys aside."""
-        self.settle()
+        self._settle()
         filed = list(self._idle_heap)
         for rule in self._rules.values():
             period = rule.period if rule.fifo_times else 0
@@ -212,9 +207,9 @@ class EngineState:
                     filed.append((slot * rule.width, device_id, code))
         return sorted(filed)
 
-    def idle_entries(self) -> list[IdleEntry]:
+    def _idle_entries(self) -> list[IdleEntry]:
         """Every tracked key under the time its window empties, sorted (snapshots)."""
-        self.settle()
+        self._settle()
         return sorted(
             (rule.empties(state), device_id, rule.code)
             for rule in self._rules.values()
@@ -223,7 +218,7 @@ class EngineState:
 
     # -- operations -----------------------------------------------------------------
 
-    def rule_for(self, code: int) -> Rule:
+    def _rule_for(self, code: int) -> Rule:
         """The rule of ``code`` under the configuration in force, made on first use."""
         rule = self._rules.get(code)
         if rule is None:
@@ -235,12 +230,12 @@ class EngineState:
                 self._slack = min(self._slack, threshold.period / 32)
         return rule
 
-    def advance_episodes(self, t: float) -> list[ThrottlingEnded]:
+    def _advance_episodes(self, t: float) -> list[ThrottlingEnded]:
         """Move the clock to ``t`` (not below it): close due episodes, drop idle keys."""
         self._clock = t
-        return self.housekeeping(t)
+        return self._housekeeping(t)
 
-    def housekeeping(self, t: float, exact: bool = False) -> list[ThrottlingEnded]:
+    def _housekeeping(self, t: float, exact: bool = False) -> list[ThrottlingEnded]:
         """Close the episodes due by ``t``, drop keys idle by ``t``, and find the next due time.
 
         ``_due`` is a lower bound of the earliest episode end and of ``_due_idle``,
@@ -248,9 +243,9 @@ class EngineState:
         nothing to do (one comparison per alert). Each part runs only when due.
         """
         ends = self._end_heap
-        ended = self.close_due(t) if ends and ends[0][0] <= t else []
+        ended = self._close_due(t) if ends and ends[0][0] <= t else []
         if exact or t >= self._due_idle:
-            self.drop_idle(t, exact)
+            self._drop_idle(t, exact)
             self._due_idle = self._next_idle_due()
         first_end = ends[0][0] if ends else math.inf
         self._due = min(first_end, self._due_idle)
@@ -271,14 +266,14 @@ class EngineState:
                 due = min(due, (min(rule.wheel) + 1) * rule.width)
         return min(due, first + self._slack)
 
-    def settle(self) -> None:
+    def _settle(self) -> None:
         """Drop the keys idle at the clock, which the hot path leaves for a batch.
 
         Invisible to decisions (an idle key's next alert is treated as a new key's),
         so everything that shows the keys (stats, snapshots, checks) settles first.
         """
         if self._clock != -math.inf:
-            ended = self.housekeeping(self._clock, exact=True)
+            ended = self._housekeeping(self._clock, exact=True)
             # Episode ends are never left for later: the hot path's `_due` covers them.
             assert not ended, ended
 
@@ -287,7 +282,7 @@ class EngineState:
         if when < self._due:
             self._due = when
 
-    def lower_idle_due(self, when: float) -> float:
+    def _lower_idle_due(self, when: float) -> float:
         """An idle entry was filed at ``when``: housekeeping looks then. Returns ``_due``."""
         if when < self._due_idle:
             self._due_idle = when
@@ -295,14 +290,14 @@ class EngineState:
             self._due = when
         return self._due
 
-    def close_due(self, t: float) -> list[ThrottlingEnded]:
+    def _close_due(self, t: float) -> list[ThrottlingEnded]:
         """Close every episode whose end is ``<= t``, in order of end time."""
         ended: list[ThrottlingEnded] = []
         for end, episode in self._ends.pop_due(t):
-            ended.append(self.end_episode(episode, end))
+            ended.append(self._end_episode(episode, end))
         return ended
 
-    def end_episode(self, episode: Episode, at: float) -> ThrottlingEnded:
+    def _end_episode(self, episode: Episode, at: float) -> ThrottlingEnded:
         """End ``episode`` at ``at`` (its key keeps its window and pending count)."""
         episode.window.episode = None
         self._open -= 1
@@ -311,10 +306,10 @@ class EngineState:
             rule = episode.rule
             when = rule.empties(episode.window)
             heappush(self._idle_heap, (when, episode.started.device_id, rule.code))
-            self.lower_idle_due(when)
+            self._lower_idle_due(when)
         return episode.ended(at)
 
-    def drop_idle(self, t: float, exact: bool = False) -> None:
+    def _drop_idle(self, t: float, exact: bool = False) -> None:
         """Forget keys whose window is empty at ``t``, keeping any pending count.
 
         Keys made since the last drop wait in their rule's queue, in order of time.
@@ -344,7 +339,7 @@ class EngineState:
                     heapreplace(heap, (empties, device_id, code))
                 continue
             heappop(heap)
-            self.forget(rule, device_id, state)
+            self._forget(rule, device_id, state)
 
     def _drop_queued(self, rule: Rule, t: float) -> None:
         times = rule.fifo_times
@@ -371,7 +366,7 @@ class EngineState:
                 else:
                     wheel.setdefault(int((state + period) / rule.width), []).append(device_id)  # type: ignore[operator]
                 continue
-            self.forget(rule, device_id, state)
+            self._forget(rule, device_id, state)
 
     def _drop_wheel(self, rule: Rule, t: float, exact: bool) -> None:
         wheel = rule.wheel
@@ -391,7 +386,7 @@ class EngineState:
                 else:
                     empties = state + period  # type: ignore[operator]
                 if empties <= t:
-                    self.forget(rule, device_id, state)
+                    self._forget(rule, device_id, state)
                 elif int(empties / width) == slot:
                     kept.append(device_id)
                 else:
@@ -400,7 +395,7 @@ class EngineState:
                 wheel[slot] = kept
                 return
 
-    def forget(self, rule: Rule, device_id: str, state: float | KeyWindow) -> None:
+    def _forget(self, rule: Rule, device_id: str, state: float | KeyWindow) -> None:
         """Stop tracking a key (not in an episode), keeping its pending count."""
         del rule.keys[device_id]
         self._tracked -= 1
@@ -408,9 +403,9 @@ class EngineState:
             # An episode ends no later than its window empties, and is closed first.
             assert state.episode is None
             if state.pending_sequence is not None:
-                self.add_pending(device_id, rule.code, state.pending, state.pending_sequence)
+                self._add_pending(device_id, rule.code, state.pending, state.pending_sequence)
 
-    def track(self, rule: Rule, device_id: str, t: float) -> KeyWindow | None:
+    def _track(self, rule: Rule, device_id: str, t: float) -> KeyWindow | None:
         """Start holding state for a key whose only alert in its window, at ``t``, is delivered.
 
         Returns its window if it has a pending count from before (it is held as a
@@ -419,7 +414,7 @@ class EngineState:
         # The key's own count comes back first: making room must not drop it.
         left = self._pending.pop((device_id, rule.code), None) if self._pending else None
         if self._max_keys is not None and self._tracked >= self._max_keys:
-            self.evict(self._tracked - self._max_keys + 1)
+            self._evict(self._tracked - self._max_keys + 1)
         window = None
         if left is None:
             rule.keys[device_id] = t
@@ -432,10 +427,10 @@ class EngineState:
         else:
             # Eviction goes by (time, device_id, code) across every key: the heap.
             heappush(self._idle_heap, (t + rule.period, device_id, rule.code))
-        self.lower_idle_due(t + rule.period)
+        self._lower_idle_due(t + rule.period)
         return window
 
-    def renew(self, rule: Rule, device_id: str, window: KeyWindow, t: float) -> KeyWindow | None:
+    def _renew(self, rule: Rule, device_id: str, window: KeyWindow, t: float) -> KeyWindow | None:
         """A key idle by ``t`` but not dropped yet gets an alert: make it a new key.
 
         As if dropped and tracked again: its pending count stays, nothing else does;
@@ -450,7 +445,7 @@ class EngineState:
         window.last_delivered = t
         return window
 
-    def evict(self, count: int) -> None:
+    def _evict(self, count: int) -> None:
         """Forget ``count`` keys, those whose windows empty soonest outside open episodes.
 
         Their pending counts are kept, as for idle keys. Keys in open episodes
@@ -462,7 +457,7 @@ class EngineState:
         """
         heap = self._idle_heap
         rules = self._rules
-        # With max_keys every key is filed in the heap (track, drop_idle), never queued.
+        # With max_keys every key is filed in the heap (_track, _drop_idle), never queued.
         while count and heap:
             entry = heap[0]
             _, device_id, code = entry
@@ -480,21 +475,21 @@ class EngineState:
                 heapreplace(heap, (empties, device_id, code))
                 continue
             heappop(heap)
-            self.forget(rule, device_id, state)
+            self._forget(rule, device_id, state)
             self._evicted += 1
             count -= 1
 
-    def record(self, change: ConfigChange) -> None:
+    def _record(self, change: ConfigChange) -> None:
         """Append ``change`` to the configuration history."""
         self._history.append(change)
 
-    def start_episode(self, episode: Episode, end: float) -> None:
+    def _add_episode(self, episode: Episode, end: float) -> None:
         """Count a new open episode (already numbered) and file its end."""
         self._open += 1
         self._ends.add(episode, end)
         self._lower_due(end)
 
-    def new_config(self, config: PolicyConfig, t: float) -> list[ThrottlingEnded]:
+    def _new_config(self, config: PolicyConfig, t: float) -> list[ThrottlingEnded]:
         """Put ``config`` in force at ``t`` (the clock, due episodes already closed).
 
         A code that loses its threshold forgets its keys (pending counts kept)
@@ -504,19 +499,19 @@ class EngineState:
         """
         self._config = config
         # Every idle entry goes to the heap: the queues belong to the old rules.
-        self._idle_heap[:] = self.filed()
+        self._idle_heap[:] = self._filed()
         old_rules = dict(self._rules)
         # Mutated in place: the hot path may hold a reference to the dict.
         self._rules.clear()
         closed: list[ThrottlingEnded] = []
         for code, old_rule in old_rules.items():
-            rule = self.rule_for(code)
+            rule = self._rule_for(code)
             keys = old_rule.keys
             if rule.threshold is None:
                 for device_id, state in list(keys.items()):
                     if type(state) is KeyWindow and state.episode is not None:
                         closed.append(self._end_unfiled(state.episode, t))
-                    self.forget(old_rule, device_id, state)
+                    self._forget(old_rule, device_id, state)
                 continue
             rule.keys = keys
             for window in keys.values():
@@ -531,18 +526,18 @@ class EngineState:
                 end = episode.end_time()
                 # Under the new threshold the window is already below resume_below.
                 if end is not None and end <= t:
-                    closed.append(self.end_episode(episode, t))
+                    closed.append(self._end_episode(episode, t))
         closed.sort(key=lambda event: event.sequence_id)
         self._ends.retarget(_open_episode)
         self._refile_idle()
         # A shorter period may have emptied windows already.
-        self.housekeeping(t, exact=True)
+        self._housekeeping(t, exact=True)
         return closed
 
     def _end_unfiled(self, episode: Episode, at: float) -> ThrottlingEnded:
         """End an episode whose key is being forgotten (never filed again)."""
         episode.parked = False
-        return self.end_episode(episode, at)
+        return self._end_episode(episode, at)
 
     def _refile_idle(self) -> None:
         """Re-file idle entries that a new period moves earlier; drop those of forgotten keys."""
@@ -559,19 +554,19 @@ class EngineState:
 
     # -- rebuilding (snapshots) -------------------------------------------------------
 
-    def set_counts(self, clock: float, sequence: int, counters: dict[str, int]) -> None:
+    def _set_counts(self, clock: float, sequence: int, counters: dict[str, int]) -> None:
         """Set the clock, the episode count and the counters of a fresh state."""
         self._clock = clock
         self._sequence = sequence
         for name in COUNTERS:
             setattr(self, f"_{name}", counters[name])
 
-    def set_history(self, history: list[ConfigChange]) -> None:
+    def _set_history(self, history: list[ConfigChange]) -> None:
         """Replace the configuration history (it ends with the configuration in force)."""
         assert history[-1].config == self._config
         self._history[:] = history
 
-    def add_key(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
+    def _add_key(self, rule: Rule, device_id: str, window: KeyWindow) -> None:
         """Track a key rebuilt elsewhere; its episode (if any) is open but not yet filed."""
         times = window.times
         if (
@@ -589,7 +584,7 @@ class EngineState:
         if window.episode is not None:
             self._open += 1
 
-    def add_pending(self, device_id: str, code: int, count: int, sequence_id: int) -> None:
+    def _add_pending(self, device_id: str, code: int, count: int, sequence_id: int) -> None:
         """Record the pending count of a key not tracked (within ``max_keys`` such counts)."""
         pending = self._pending
         pending[device_id, code] = (count, sequence_id)
@@ -608,25 +603,25 @@ class EngineState:
             # Entries of keys that came back: rebuilt now and then, O(1) amortised.
             order[:] = sorted((seq, device, c) for (device, c), (_, seq) in pending.items())
 
-    def file_end(self, episode: Episode, when: float) -> None:
+    def _file_end(self, episode: Episode, when: float) -> None:
         """File an open episode's end under ``when`` (entries added in the order they surface)."""
         self._ends.add(episode, when)
         self._lower_due(when)
 
-    def file_idle(self, entries: list[IdleEntry]) -> None:
+    def _file_idle(self, entries: list[IdleEntry]) -> None:
         """Set the idle schedule; entries of parked keys are left out."""
         kept = []
         for entry in entries:
             state = self._rules[entry[2]].keys[entry[1]]
             if type(state) is not KeyWindow or state.episode is None or not state.episode.parked:
                 kept.append(entry)
-                self.lower_idle_due(entry[0])
+                self._lower_idle_due(entry[0])
         self._idle_heap[:] = kept
         heapify(self._idle_heap)
 
     def _check(self) -> None:
         """Assert the state's invariants (tests run it after every step)."""
-        self.settle()
+        self._settle()
         assert self._delivered + self._throttled + self._exempt == self._total
         if self._capacity is not None:
             self._capacity._check()
@@ -646,7 +641,7 @@ class EngineState:
         # Every tracked key is filed exactly once, unless it is parked: in an open
         # episode flagged parked, and then not filed at all.
         filed: dict[tuple[int, str], float] = {}
-        for when, device_id, code in self.filed():
+        for when, device_id, code in self._filed():
             assert (code, device_id) not in filed, (code, device_id)
             filed[code, device_id] = when
         assert self._due_idle <= self._next_idle_due()
@@ -655,7 +650,7 @@ class EngineState:
             assert self._due <= self._end_heap[0][0]
         parked = 0
         pending = 0
-        for rule, device_id, window in self.tracked_keys():
+        for rule, device_id, window in self._tracked_keys():
             window._check()
             assert rule.threshold is not None and window.size == rule.size and window.times
             episode = window.episode

@@ -213,7 +213,7 @@ class Episode:
         self.throttled = 1
         self.sampled = 0
         # Its key was taken out of the idle schedule by an eviction that met it
-        # (EngineState.evict); the key is filed again when the episode ends.
+        # (EngineState._evict); the key is filed again when the episode ends.
         self.parked = False
 
     def ended(self, at: float) -> ThrottlingEnded:
