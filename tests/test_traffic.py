@@ -17,6 +17,7 @@ from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, pa
 from alertthrottle._io.traffic import (
     KEPT_SKIPS,
     TrafficReader,
+    _row_error,
     merge_traffic,
     open_traffic_output,
     write_traffic,
@@ -328,3 +329,9 @@ def test_csv_rows_read_as_the_csv_module_and_alert_read_them(
     expected, bad, devices = _reference_csv(text)
     assert list(reader) == expected
     assert (reader.rows, reader.skipped, reader.devices) == (len(rows), bad, devices)
+
+
+def test_a_row_error_shows_any_value_without_raising() -> None:
+    # repr() refuses an int past 4300 digits; the message shortens it instead.
+    error = _row_error("day.csv", 7, "code", 10**5000, "is not an alert code")
+    assert str(error).startswith("day.csv:7: code: is not an alert code, got <int of ")

@@ -44,7 +44,7 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.errors import InvalidAlertError, PolicyError, TrafficError
+from .._core.errors import InvalidAlertError, PolicyError, TrafficError, shown
 from .._core.text import write_csv
 from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
 
@@ -107,7 +107,7 @@ def _shown(value: object) -> str:
             return "an empty cell" if not value else f'"{value}"'
         text = value.rstrip("\r\n")
         return f'"{text}"' if len(text) <= 60 else f'"{text[:57]}..."'
-    text = repr(value)
+    text = shown(value)  # never raises, even for a huge int or a broken repr
     return text if len(text) <= 60 else text[:57] + "..."
 
 
