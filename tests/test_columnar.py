@@ -161,3 +161,36 @@ def test_simulate_reads_parquet(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     assert cli.main(["simulate", str(path), "--json"]) == 0
     assert '"alerts": 50' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "Europe/London"])
+@pytest.mark.parametrize(
+    ("unit", "per_second"), [("s", 1), ("ms", 10**3), ("us", 10**6), ("ns", 10**9)]
+)
+def test_arrow_timestamps_of_every_unit_and_zone(
+    tmp_path: Path, unit: str, per_second: int, tz: str | None
+) -> None:
+    # Nanoseconds since 1970 pass 2**53: read as epoch seconds, not refused as a whole file.
+    values = [T0 * per_second, (T0 + 2) * per_second + per_second // 4]
+    stamps = pa.array(values, type=pa.timestamp(unit, tz=tz))
+    data = pa.table({"timestamp": stamps, "device_id": [DEV, DEV], "code": ["8014", "8014"]})
+    path = tmp_path / "t.parquet"
+    pq.write_table(data, path)
+    times = [a.timestamp for a in TrafficReader(path)]
+    assert times == pytest.approx([T0, T0 + 2 + (0.25 if unit != "s" else 0)], abs=1e-6)
+
+
+def test_parquet_from_a_pipe_says_to_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "day.parquet"
+    pq.write_table(table(timestamp=[T0], device_id=[DEV], code=["8014"]), path)
+
+    class Pipe(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+        def seek(self, *args: object) -> int:
+            raise io.UnsupportedOperation("Illegal seek")
+
+    with pytest.raises(TrafficError, match="Parquet cannot be read from a pipe") as info:
+        list(TrafficReader(Pipe(path.read_bytes())))
+    assert "Illegal seek" not in str(info.value)

@@ -67,6 +67,12 @@ class ColumnarTable:
     def __init__(self, source: str | os.PathLike[str] | IO[bytes], fmt: str) -> None:
         pa = _pyarrow()
         self._pa = pa
+        if fmt == "parquet" and not isinstance(source, str | os.PathLike) and not source.seekable():
+            # A Parquet file's index is its footer: pyarrow must seek to the end first.
+            raise ColumnarError(
+                "Parquet cannot be read from a pipe (its index is at the end of the file): "
+                "give the file's name"
+            )
         try:
             if fmt == "parquet":
                 self._parquet = pa.parquet.ParquetFile(source)
@@ -142,7 +148,8 @@ class ColumnarTable:
             elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
                 divisor = _UNITS[time_unit]
             if divisor != 1:
-                column = pa.compute.divide(column.cast(pa.float64()), float(divisor))
+                # Unsafe: nanoseconds since 1970 pass 2**53 (float64 keeps them to 256 ns).
+                column = pa.compute.divide(column.cast(pa.float64(), safe=False), float(divisor))
         return list(column.to_pylist())
 
 
