@@ -8,7 +8,7 @@ The core never reads the wall clock: time arrives with the alerts.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
 from .._core.alert import Alert, parse_timestamp
@@ -142,7 +142,7 @@ class ThrottlePolicy(EngineState):
     def feed(self, alert: Alert) -> Decision:
         """Decide one alert (the rules of docs/semantics.md); O(1) amortised."""
         decisions: list[Decision] = []
-        self._decide((alert,), decisions.append)
+        self._decide((alert,), decisions)
         return decisions[0]
 
     def feed_many(self, alerts: Iterable[Alert]) -> list[Decision]:
@@ -154,70 +154,76 @@ class ThrottlePolicy(EngineState):
         """
         decisions: list[Decision] = []
         try:
-            self._decide(alerts, decisions.append)
+            self._decide(alerts, decisions)
         except AlertThrottleError as exc:
             exc.at_index(len(decisions), decisions)
             raise
         return decisions
 
-    def _decide(self, alerts: Iterable[Alert], append: Callable[[Decision], None]) -> None:
-        """The hot loop: decide each alert, in order, and pass its decision to ``append``.
+    def _decide(self, alerts: Iterable[Alert], decisions: list[Decision]) -> None:
+        """The hot loop: decide each alert, in order, appending its decision to ``decisions``.
+
+        ``decisions`` comes empty, so that its length counts the alerts decided.
 
         Everything that can refuse an alert (its type, lateness under ``"reject"``)
         is checked before anything changes. The running totals are kept in locals
-        and added to the state when the loop ends, however it ends.
+        and added to the state when the loop ends, however it ends; rare ones
+        (throttled, late) go straight to the state, and the delivered count is
+        what the other verdicts leave of the decisions made.
         """
-        rules_get = self._rules.get
-        pending = self._pending
+        append = decisions.append
+        rules = self._rules
         guard = self._capacity
-        engage_level = self._engage_level
-        reject_late = self._reject_late
-        bounded = self._max_keys is not None
         clock = self._clock
         due = self._due
-        delivered = throttled = exempt = late_count = tracked = 0
+        exempt = tracked = 0
         try:
             for alert in alerts:
                 if type(alert) is not Alert:
                     raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
                 t = alert.timestamp
-                if t < clock:
-                    if reject_late:
-                        raise LateAlertError(
-                            "timestamp",
-                            t,
-                            f"is before the policy clock ({clock}) with late='reject'",
-                        )
-                    t = clock
-                    late = True
-                    late_count += 1
-                else:
+                ended: Sequence[Event] | None = None
+                if clock <= t < due:
+                    # In order, and nothing due: the common case.
                     clock = t
                     late = False
-
-                # Step 1: episodes (of any key) that ended by t are closed first, and
-                # keys idle by t dropped; `due` bounds both schedules from below.
-                ended: Sequence[Event] | None = None
-                if t >= due:
-                    self._clock = clock
-                    self._tracked += tracked
-                    tracked = 0
-                    ended = self._housekeeping(t) or None
-                    due = self._due
+                else:
+                    late = t < clock
+                    if late:
+                        if self._reject_late:
+                            raise LateAlertError(
+                                "timestamp",
+                                t,
+                                f"is before the policy clock ({clock}) with late='reject'",
+                            )
+                        t = clock
+                        self._late += 1
+                    else:
+                        clock = t
+                    # Step 1: episodes (of any key) that ended by t are closed first, and
+                    # keys idle by t dropped; `due` bounds both schedules from below.
+                    if t >= due:
+                        self._clock = clock
+                        self._tracked += tracked
+                        tracked = 0
+                        ended = self._housekeeping(t) or None
+                        due = self._due
                 # Capacity: the guard counts every alert, exempt ones too.
                 if guard is not None:
                     changes = guard._observe(t)
                     if changes:
                         ended = sorted([*(ended or ()), *changes], key=_AT)
 
-                rule = rules_get(alert.code) or self._rule_for(alert.code)
+                try:
+                    rule = rules[alert.code]
+                except KeyError:
+                    rule = self._rule_for(alert.code)
                 if not rule.throttles:
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
-                        exempt += 1
                         append(_EXEMPT if not (ended or late) else _pass(True, late, ended))
+                        exempt += 1
                     else:
-                        delivered += 1
                         append(_DELIVER if not (ended or late) else _pass(False, late, ended))
                     continue
 
@@ -229,23 +235,25 @@ class ThrottlePolicy(EngineState):
                     # exceeds a limit (limit >= 1), so it is delivered. It is held
                     # as its bare time until a second alert comes, or a window if
                     # it has a count pending from before.
-                    delivered += 1
-                    if bounded:
+                    if self._max_keys is not None:
                         self._tracked += tracked
                         tracked = 0
                         window = self._track(rule, device_id, t)
                         due = self._due
                     else:
+                        pending = self._pending
                         left = pending.pop((device_id, rule.code), None) if pending else None
                         if left is None:
                             keys[device_id] = t
                         else:
                             window = keys[device_id] = KeyWindow.returning(rule.size, t, left)
-                        rule.fifo_times.append(t)
+                        queued = rule.fifo_times
+                        if not queued:
+                            # The queue's head bounds when its keys are next dropped.
+                            due = self._lower_idle_due(t + rule.period)
+                        queued.append(t)
                         rule.fifo_devices.append(device_id)
                         tracked += 1
-                        if t + rule.period < self._due_idle:
-                            due = self._lower_idle_due(t + rule.period)
                     append(
                         _DELIVER if not (window or ended or late) else _first(window, late, ended)
                     )
@@ -254,7 +262,6 @@ class ThrottlePolicy(EngineState):
                 if type(window) is not KeyWindow:
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
-                        delivered += 1
                         keys[device_id] = t
                         append(_DELIVER if not (ended or late) else _first(None, late, ended))
                         continue
@@ -263,7 +270,6 @@ class ThrottlePolicy(EngineState):
                 episode = window.episode
                 if episode is None and times[window.pos - 1] + period <= t:
                     # Idle, not dropped yet: a new key, which keeps its pending count.
-                    delivered += 1
                     append(_first(self._renew(rule, device_id, window, t), late, ended))
                     continue
 
@@ -288,13 +294,12 @@ class ThrottlePolicy(EngineState):
                     if (
                         times[pos] > t - period
                         and len(times) == size
-                        and (guard is None or guard.level >= engage_level)
+                        and (guard is None or guard.level >= self._engage_level)
                     ):
-                        throttled += 1
                         append(self._start_episode(rule, window, alert, t, late, ended))
+                        self._throttled += 1
                         due = self._due
                         continue
-                    delivered += 1
                     window.last_delivered = t
                     if window.pending or ended or late:
                         append(_report(window, late, ended, sampled=False))
@@ -312,30 +317,24 @@ class ThrottlePolicy(EngineState):
                     )
                 ):
                     episode.sampled += 1
-                    delivered += 1
                     window.last_delivered = t
                     append(_report(window, late, ended, sampled=True))
                     continue
                 episode.throttled += 1
-                throttled += 1
                 window.pending += 1
                 window.pending_sequence = episode.sequence_id
                 if ended or late:
                     append(Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ())))
                 else:
                     append(_THROTTLE)
+                self._throttled += 1
         finally:
             self._clock = clock
-            self._tracked += tracked
-            if delivered:
-                self._delivered += delivered
-            if throttled:
-                self._throttled += throttled
+            self._total += len(decisions)
             if exempt:
                 self._exempt += exempt
-            if late_count:
-                self._late += late_count
-            self._total += delivered + throttled + exempt
+            if tracked:
+                self._tracked += tracked
 
     def advance(self, now: float | object) -> list[Event]:
         """Move the clock to ``now`` and return the episode ends due by then.
