@@ -227,13 +227,15 @@ class ShadowPolicy:
         return decision
 
     def feed_many(self, alerts: Iterable[Alert]) -> list[Decision]:
-        """``feed`` each alert in order; an error's ``index`` says where the batch stopped."""
+        """``feed`` each alert in order; an error's ``index`` says where the batch stopped,
+        and its ``decisions`` are the live decisions of the alerts before it.
+        """
         decisions: list[Decision] = []
         try:
             for alert in alerts:
                 decisions.append(self.feed(alert))
         except AlertThrottleError as exc:
-            exc.at_index(len(decisions))
+            exc.at_index(len(decisions), decisions)
             raise
         return decisions
 

@@ -32,8 +32,8 @@ def spec_of(policy: ThrottlePolicy, name: str = "policy") -> PolicySpec:
 class Lane:
     """A policy being replayed (built from its spec, or given), and its episode starts.
 
-    ``feed`` is what the replay calls per alert: the policy's own ``feed``,
-    or a shadow wrapper's whose decisions are the policy's.
+    ``feed`` and ``feed_many`` are what the replay calls per alert and per
+    block: the policy's own, or a shadow wrapper's whose decisions are the policy's.
     """
 
     __slots__ = (
@@ -41,6 +41,7 @@ class Lane:
         "device_episodes",
         "episodes",
         "feed",
+        "feed_many",
         "levels",
         "policy",
         "spec",
@@ -55,6 +56,7 @@ class Lane:
             self.spec = policy
             self.policy = policy.build()
         self.feed: Callable[[Alert], Decision] = self.policy.feed
+        self.feed_many: Callable[[list[Alert]], list[Decision]] = self.policy.feed_many
         self.episodes: dict[Cell, int] = {}
         self.device_episodes: dict[str, int] = {}
         self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()

@@ -11,12 +11,17 @@ see exactly the same traffic; :mod:`.tables` turns what it counted into a
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import operator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from .._core.alert import Alert, DeviceInfo
 from .._core.decision import Decision, Verdict
-from .._core.errors import PolicyError
+from .._core.errors import AlertThrottleError, PolicyError
 from .._core.timefmt import HOUR
 from .._engine.policy import ThrottlePolicy
 from .._io.policyfile import PolicySpec
@@ -24,7 +29,7 @@ from .._io.traffic import SkippedRow
 from .._ops.shadow import ShadowPolicy
 from .lane import Lane
 from .report import Report
-from .tables import Counts, HourRows, policy_report
+from .tables import Counts, DeviceCounts, HourRows, policy_report
 
 __all__ = ["PROGRESS_EVERY", "Observer", "Replay", "simulate"]
 
@@ -73,6 +78,7 @@ class Replay:
         if self._shadow is not None:
             # The live lane counts the decisions ShadowPolicy returns, which are the live ones.
             self._lanes[0].feed = self._shadow.feed
+            self._lanes[0].feed_many = self._shadow.feed_many
         self._observers = list(observers)
         for i, observer in enumerate(self._observers):
             if not callable(observer):
@@ -109,7 +115,15 @@ class Replay:
                 return
             counts.first = head.timestamp
             iterator = itertools.chain((head,), iterator)
-        feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
+        feed = self._feed_block
+        if self._observers or (
+            len(self._lanes) > 1 and any(lane.policy.late == "reject" for lane in self._lanes)
+        ):
+            # Observers see each alert as it is decided (the root-cause tally reads the
+            # make of the record being decided). Policies that reject late alerts would
+            # stop at different alerts within a block: lanes before the one that stopped
+            # must have decided exactly the alerts they decide when fed one by one.
+            feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
         every = PROGRESS_EVERY
         while True:
             before = self._count
@@ -128,6 +142,69 @@ class Replay:
                 break
             if progress is not None:
                 progress(self._count)
+
+    def _feed_block(self, alerts: Iterable[Alert]) -> None:
+        """Feed ``alerts`` to every policy with ``feed_many`` and count them in bulk.
+
+        The same counts as :meth:`_feed_many` alert by alert: if reading the
+        alerts raises, those read before are fed and counted, then it re-raises;
+        if an alert raises in a policy, the alerts before it are counted.
+        """
+        block: list[Alert] = []
+        try:
+            block.extend(alerts)
+        finally:
+            if block:
+                self._decide_block(block)
+
+    def _decide_block(self, block: list[Alert]) -> None:
+        """Feed ``block`` to each lane in turn and count what every lane decided."""
+        results: list[list[Decision]] = []
+        error: AlertThrottleError | None = None
+        for lane in self._lanes:
+            try:
+                decisions = lane.feed_many(block)
+            except AlertThrottleError as exc:
+                # Without observers or late="reject", every lane stops at the same alert
+                # (one that is no Alert): the later lanes are fed the alerts before it.
+                decisions = exc.decisions or []
+                del block[len(decisions) :]
+                error = error or _as_fed_alone(exc)
+            results.append(decisions)
+        done = min(len(decisions) for decisions in results)
+        if done:
+            self._tally(block[:done] if done < len(block) else block, results)
+        if error is not None:
+            raise error
+
+    def _tally(self, alerts: list[Alert], results: list[list[Decision]]) -> None:
+        """Count a block of decided alerts, as :meth:`_feed_many` would one by one."""
+        for decisions in results:
+            del decisions[len(alerts) :]
+        verdicts = [list(map(_VERDICT, decisions)) for decisions in results]
+        codes = list(map(_CODE, alerts))
+        recipients = list(map(_RECIPIENTS, alerts))
+        times = list(map(_TIMESTAMP, alerts))
+        hours = self._counts.hours
+        if all(map(operator.le, times, itertools.islice(times, 1, None))):
+            # In time order: an hour's alerts are one run, counted by (code, recipients).
+            for hour, start, stop in _hour_runs(times):
+                table = hours.setdefault(hour, {})
+                cells = functools.partial(zip, codes[start:stop], recipients[start:stop])
+                _count_cells(cells, [v[start:stop] for v in verdicts], _only(table))
+        else:
+            late = [int(t) // HOUR for t in times]
+            cells = functools.partial(zip, late, codes, recipients)
+            _count_cells(cells, verdicts, lambda cell: hours.setdefault(cell[0], {}))
+        device_ids = list(map(_DEVICE_ID, alerts))
+        devices = _devices(self._counts.devices, Counter(device_ids), len(results))
+        for i, (lane, lane_verdicts) in enumerate(zip(self._lanes, verdicts, strict=False)):
+            # Every alert is counted as throttled, then those that were not are taken off.
+            kept = map(operator.is_not, lane_verdicts, itertools.repeat(Verdict.THROTTLE))
+            for device, n in Counter(itertools.compress(device_ids, kept)).items():
+                devices[device][1 + i] -= n
+            for events in filter(None, map(_EVENTS, results[i])):
+                lane.note(events)
 
     def _feed_many(self, alerts: Iterable[Alert]) -> None:
         """Feed ``alerts`` to every policy, count them and show them to the observers."""
@@ -254,6 +331,86 @@ class Replay:
             policies=policies,
             shadow=None if self._shadow is None else self._shadow.comparison,
         )
+
+
+_TIMESTAMP = operator.attrgetter("timestamp")
+_DEVICE_ID = operator.attrgetter("device_id")
+_CODE = operator.attrgetter("code")
+_RECIPIENTS = operator.attrgetter("recipients")
+_VERDICT = operator.attrgetter("verdict")
+_EVENTS = operator.attrgetter("events")
+
+
+def _hour_runs(times: list[int | float]) -> Iterator[tuple[int, int, int]]:
+    """(hour since the epoch, start, stop) of each hour's run of ``times``, which are in order."""
+    start, end = 0, len(times)
+    while start < end:
+        hour = int(times[start]) // HOUR
+        # Times are >= 0, so int(t) // HOUR == hour exactly when t < (hour + 1) * HOUR.
+        stop = bisect.bisect_left(times, (hour + 1) * HOUR, start, end)
+        yield hour, start, stop
+        start = stop
+
+
+def _only(table: HourRows) -> Callable[[tuple[Any, ...]], HourRows]:
+    """The hour table of every cell of a run: ``table``."""
+    return lambda _cell: table
+
+
+def _count_cells(
+    cells: Callable[[], Iterator[tuple[Any, ...]]],
+    verdicts: list[list[Verdict]],
+    table_of: Callable[[tuple[Any, ...]], HourRows],
+) -> None:
+    """Add each lane's verdicts to the rows of ``cells`` (per alert: its cell, ending with
+    (code, recipients)); ``table_of`` is the hour table of a cell.
+
+    Each cell's offered count goes to every lane's THROTTLE column, and the cell's
+    DELIVER and EXEMPT counts (the rarer verdicts in a storm) are moved out of it.
+    """
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    width = 3 * len(verdicts)
+    # New rows are made in the order their first alerts came, as the loop makes them.
+    for cell, n in Counter(cells()).items():
+        table = table_of(cell)
+        key = cell[-2:]
+        row = table.get(key)
+        if row is None:
+            row = table[key] = [0] * width
+        for i in range(1, width, 3):
+            row[i] += n
+        rows[cell] = row
+    for i, lane_verdicts in enumerate(verdicts):
+        for offset, verdict in ((0, Verdict.DELIVER), (2, Verdict.EXEMPT)):
+            flags = map(operator.is_, lane_verdicts, itertools.repeat(verdict))
+            for cell, n in Counter(itertools.compress(cells(), flags)).items():
+                row = rows[cell]
+                row[3 * i + offset] += n
+                row[3 * i + 1] -= n
+
+
+def _devices(devices: DeviceCounts, offered: Counter[str], width: int) -> DeviceCounts:
+    """Add ``offered`` to the per-device counts (offered, and throttled by every lane),
+    new devices in the order they came.
+    """
+    get = devices.get
+    for device, n in offered.items():
+        sent = get(device)
+        if sent is None:
+            devices[device] = [n] * (1 + width)
+        else:
+            for i in range(1 + width):
+                sent[i] += n
+    return devices
+
+
+def _as_fed_alone(exc: AlertThrottleError) -> AlertThrottleError:
+    """``exc`` as feeding its alert alone raises it: no batch index, decisions or note."""
+    note = exc.__notes__[-1] if getattr(exc, "__notes__", None) else None
+    if note is not None and note.startswith("feed_many stopped at index"):
+        exc.__notes__.pop()
+    exc.index = exc.decisions = None
+    return exc
 
 
 def _shadow(live: Lane, candidates: Sequence[PolicySpec]) -> ShadowPolicy:

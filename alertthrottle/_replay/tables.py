@@ -30,7 +30,7 @@ from .report import (
     Totals,
 )
 
-__all__ = ["Counts", "policy_report"]
+__all__ = ["Counts", "DeviceCounts", "HourRows", "policy_report"]
 
 # An hour's counts, keyed by (code, recipients): per key one row holding, for each
 # policy i, its DELIVER, THROTTLE and EXEMPT counts at 3 * i, 3 * i + 1 and 3 * i + 2.
