@@ -37,8 +37,9 @@ def _mixed(seed: int, alerts: int) -> list[Alert]:
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 97 alerts, so a small scenario crosses many block boundaries."""
-    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 97)
+    """Blocks of 97 alerts, so a small scenario crosses many block and progress boundaries."""
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 300)
+    monkeypatch.setattr(replay_module, "_BLOCK", 97)
 
 
 def _ignore(alert: Alert, decisions: object) -> None:
