@@ -14,7 +14,6 @@ from alertthrottle import (
     LateAlertError,
     PolicySpec,
     Replay,
-
     TrafficError,
     builtin_policy,
     generate_scenario,
@@ -80,7 +79,9 @@ def test_block_replay_is_exact_across_runs_late_alerts_and_hours() -> None:
 
 
 def test_block_replay_with_shadow_candidates_is_exact() -> None:
-    traffic = list(generate_scenario("power-factor-storm", seed=5, alerts=2000, devices=200, storm_devices=20))
+    traffic = list(
+        generate_scenario("power-factor-storm", seed=5, alerts=2000, devices=200, storm_devices=20)
+    )
     live, other = SPECS
     candidates = [attrs.evolve(other, name="other", late=live.late)]
     blocks, reference = _reports([traffic], SPECS, candidates=candidates)
@@ -124,7 +125,9 @@ def test_an_alert_every_policy_refuses_mid_block_leaves_the_ones_before_it(at: i
 def test_a_late_alert_mid_block_under_reject_with_several_policies() -> None:
     # Policies that reject late alerts are fed alert by alert: the ones before the
     # rejecting policy decided the late alert, as the loop always did.
-    traffic = list(generate_scenario("power-factor-storm", seed=2, alerts=300, devices=40, storm_devices=5))
+    traffic = list(
+        generate_scenario("power-factor-storm", seed=2, alerts=300, devices=40, storm_devices=5)
+    )
     late = attrs.evolve(traffic[150], timestamp=traffic[149].timestamp - 1)
     alerts = [*traffic[:150], late, *traffic[151:]]
     strict = attrs.evolve(SPECS[1], late="reject", name="strict")
