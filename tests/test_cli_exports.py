@@ -281,3 +281,151 @@ def test_progress_shows_a_percentage_when_the_size_is_known(tmp_path: Path) -> N
         assert update is not None
         update(65_536)
     assert "50%" in screen.getvalue()
+
+
+def test_json_and_csv_together_are_a_usage_error_wherever_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, [1, 2])
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--json", "simulate", str(path), "--csv"])
+    assert info.value.code == 2 and "--json and --csv" in capsys.readouterr().err
+
+
+def test_plot_onto_an_input_file_is_refused_before_the_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, [1, 2])
+    before = path.read_bytes()
+    status, out, err = run(capsys, "simulate", str(path), "--plot", str(path))
+    assert status == 1 and out == "" and "is an input of this run" in err
+    assert path.read_bytes() == before
+
+
+def test_generate_out_has_the_usual_permissions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    out = tmp_path / "t.csv"
+    mask = os.umask(0o022)
+    try:
+        status, _, _ = run(capsys, "generate", "ten-thousand-meters", "--set", "meters=2",
+                           "--out", str(out))  # fmt: skip
+    finally:
+        os.umask(mask)
+    assert status == 0 and out.stat().st_mode & 0o777 == 0o644
+
+
+def test_generate_list_reads_at_80_columns_and_takes_plain(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(capsys, "generate", "--list", "--plain")
+    assert status == 0 and "scenario ," not in out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert any(line.split()[:1] == ["storm_devices=3000"] for line in out.splitlines())
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--json", "generate", "--list"])
+    assert info.value.code == 2
+
+
+def test_report_with_a_reject_policy_skipping_late_alerts_does_not_call_them_replayed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, [10, 5, 20])
+    policy = tmp_path / "strict.toml"
+    policy.write_text('late = "reject"\n[default]\nlimit = 5\nperiod = 60\n')
+    status, out, err = run(capsys, "report", str(path), "--policy", str(policy),
+                           "--on-error", "skip", "--json")  # fmt: skip
+    assert status == 0 and json.loads(out)["skipped"] == 1
+    assert "replayed late" not in err
+
+
+def test_policy_file_errors_say_file_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[default]\nlimit = = 3\n')
+    status, _, err = run(capsys, "check-policy", str(bad))
+    assert status == 1
+    assert err == (
+        f"alertthrottle: error: {bad}:3: toml: is not valid TOML at line 3, column 9 "
+        "(invalid value), got 'limit = = 3'\n"
+    )
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('name = "Soci\xe9t\xe9"\n'.encode("latin-1"))
+    status, _, err = run(capsys, "simulate", str(traffic(tmp_path, [1])), "--policy", str(latin))
+    assert status == 1 and f"error: {latin}:1: toml: has a byte that is not UTF-8" in err
+    assert "got 'latin'" not in err and err.count(str(latin)) == 1
+
+
+def test_a_devices_file_byte_error_shows_the_row_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    devices = tmp_path / "devices.csv"
+    devices.write_bytes(f"device_id,manufacturer\n{DEV},Soci\xe9t\xe9\n".encode("latin-1"))
+    status, _, err = run(capsys, "simulate", str(traffic(tmp_path, [1])), "--devices", str(devices))
+    assert status == 1 and f'got "{DEV},Soci\\xe9t\\xe9"' in err and "'0xE9'" not in err
+    assert "(0xE9 at character 29)" in err
+
+
+def test_a_json_number_of_thousands_of_digits_is_worded_for_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(f'{{"timestamp": {"9" * 5000}, "device_id": "{DEV}", "code": "8014"}}\n')
+    status, _, err = run(capsys, "simulate", str(path))
+    assert status == 1 and "has a number of more than 4,300 digits" in err
+    assert "set_int_max_str_digits" not in err
+
+
+def test_an_empty_policy_warns_in_check_policy_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    status, _, err = run(capsys, "check-policy", str(empty))
+    assert status == 0 and "policy empty throttles nothing" in err
+
+
+def test_busiest_devices_name_each_policys_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = traffic(tmp_path, list(range(1, 30)))
+    status, out, _ = run(capsys, "simulate", str(path), "--plain",
+                         "--policy", "dcc-like", "--policy", "proposed")  # fmt: skip
+    busiest = out[out.index("Busiest devices") :].split("\n\n")[0]
+    assert status == 0 and "dcc-like: episodes" in busiest and "proposed: episodes" in busiest
+
+
+def test_a_file_with_a_header_and_no_rows_shows_no_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "simulate", str(traffic(tmp_path, [])), "--plain")
+    assert status == 0 and "- UTC" not in out
+
+
+def test_format_takes_the_columnar_formats_the_docs_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    pa = pytest.importorskip("pyarrow")
+    path = tmp_path / "export.bin"
+    pq.write_table(pa.table({"timestamp": [1], "device_id": [DEV], "code": ["8014"]}), path)
+    status, out, _ = run(capsys, "simulate", str(path), "--format", "parquet", "--json")
+    assert status == 0 and json.loads(out)["alerts"] == 1
+
+
+def test_rich_tables_into_a_closed_pipe_exit_0(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("rich")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alertthrottle", "generate", "--list"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(5)
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0 and b"Traceback" not in process.stderr.read()

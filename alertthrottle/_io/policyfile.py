@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -193,15 +194,33 @@ def parse_policy(text: str, *, name: str = "policy") -> PolicySpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError("toml", name, f"is not valid TOML ({exc})") from None
+        raise _syntax_error(str(exc), text, name)[0] from None
     return PolicySpec.from_dict(data, name=name)
+
+
+def _syntax_error(message: str, text: str, name: str) -> tuple[PolicyError, int | None]:
+    """A TOML syntax error saying line and column (that line's text as the value); the line."""
+    # tomllib ends its messages with "(at line L, column C)" (or "(at end of document)").
+    where = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+    if where is None:
+        return PolicyError("toml", name, f"is not valid TOML ({message})"), None
+    line, column = int(where[1]), int(where[2])
+    reason = message[: where.start()]
+    lines = text.splitlines()
+    error = PolicyError(
+        "toml",
+        lines[line - 1] if line <= len(lines) else "",
+        f"is not valid TOML at line {line}, column {column} ({reason[:1].lower()}{reason[1:]})",
+    )
+    return error, line
 
 
 def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
     """Read a policy file; it is labelled by its ``name`` key, else by the file's stem.
 
-    Raises :class:`PolicyError` naming the key path; a file that cannot be
-    read raises ``OSError``.
+    Raises :class:`PolicyError` naming the key path, its message led by
+    ``file:line:`` (or ``file:`` when the problem has no line); a file that
+    cannot be read raises ``OSError``.
     """
     file = Path(path)
     data = file.read_bytes()
@@ -209,14 +228,31 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise PolicyError(
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        end = data.find(b"\n", exc.start)
+        error = PolicyError(
             "toml",
-            file.stem,
+            data[start : len(data) if end < 0 else end].decode("utf-8", "backslashreplace"),
             f"has a byte that is not UTF-8 (0x{data[exc.start]:02X} at line {line}, column "
-            f"{column}); TOML files are UTF-8",
-        ) from None
-    return parse_policy(text, name=file.stem)
+            f"{exc.start - start + 1}); TOML files are UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        )
+        raise _in_file(error, path, line) from None
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        error, where = _syntax_error(str(exc), text, file.stem)
+        raise _in_file(error, path, where) from None
+    try:
+        return PolicySpec.from_dict(table, name=file.stem)
+    except PolicyError as exc:
+        raise _in_file(exc, path, None) from None
+
+
+def _in_file(error: PolicyError, path: str | os.PathLike[str], line: int | None) -> PolicyError:
+    """``error`` with its message led by the file's name (and ``:line`` when known)."""
+    where = f"{os.fspath(path)}:{line}" if line else os.fspath(path)
+    error.args = (f"{where}: {error.args[0]}",)
+    return error
 
 
 #: Built-in policies by name, as TOML text (``--policy dcc-like`` and the like).

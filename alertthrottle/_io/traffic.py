@@ -27,8 +27,8 @@ import json
 import math
 import operator
 import os
+import secrets
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -822,7 +822,11 @@ class TrafficReader:
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                bad(number, "row", line.strip(), f"is not JSON ({exc.args[0]})")
+                # int() refuses more than 4300 digits, with advice meant for programmers.
+                reason = f"is not JSON ({exc.args[0]})"
+                if not isinstance(exc, json.JSONDecodeError) and "digits" in str(exc):
+                    reason = "has a number of more than 4,300 digits"
+                bad(number, "row", line.strip(), reason)
                 continue
             except RecursionError:
                 bad(number, "row", line.strip(), "is nested too deeply")
@@ -892,8 +896,7 @@ def atomic_traffic_output(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     """
     name = os.fspath(path)
     folder, base = os.path.split(os.path.abspath(name))
-    handle, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
-    os.close(handle)
+    temporary = _temporary_beside(folder, base)
     try:
         with open(temporary, "wb") as raw:
             binary: IO[bytes] = raw
@@ -908,6 +911,18 @@ def atomic_traffic_output(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _temporary_beside(folder: str, base: str) -> str:
+    """A new empty file in ``folder``, made as ``open`` makes one (mode 0o666 less the umask)."""
+    while True:
+        # mkstemp would make it 0o600, and the rename would keep that mode.
+        temporary = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return temporary
 
 
 def _time_text(timestamp: int | float) -> str:

@@ -13,7 +13,9 @@ import heapq
 import json
 import math
 import os
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
@@ -274,8 +276,12 @@ def _policy(ref: str) -> PolicySpec:
             return load_policy(ref)
         if ref in BUILTIN_POLICIES:
             return builtin_policy(ref)
-    except (PolicyError, OSError) as exc:
-        raise InputError(f"{ref}: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{ref}: {exc.strerror or exc}") from exc
+    except PolicyError as exc:
+        # load_policy's messages start with the file's name already.
+        message = str(exc)
+        raise InputError(message if message.startswith(ref) else f"{ref}: {message}") from exc
     raise InputError(
         f"{ref}: no such policy file (built-in policies: {', '.join(sorted(BUILTIN_POLICIES))})"
     )
@@ -410,7 +416,9 @@ def _add_traffic_arguments(parser: argparse.ArgumentParser, *, busiest: bool = T
         help="a --scenario parameter (see 'generate --list')",
     )
     parser.add_argument(
-        "--format", choices=("csv", "jsonl"), help="traffic format (default: from the name)"
+        "--format",
+        choices=("csv", "jsonl", "parquet", "arrow"),
+        help="traffic format (default: from the name, else the content)",
     )
     parser.add_argument(
         "--on-error",
@@ -498,11 +506,22 @@ def _configure_simulate(parser: argparse.ArgumentParser) -> None:
     _add_devices_argument(parser)
 
 
+def _refuse_plot_onto_input(args: argparse.Namespace) -> None:
+    """Refuse a ``--plot`` path that names a file this run reads (a slip that would lose it)."""
+    inputs = [*args.traffic, *args.policy, *args.candidate, args.devices]
+    if not os.path.exists(args.plot):
+        return
+    for path in inputs:
+        if path and path != "-" and os.path.exists(path) and os.path.samefile(path, args.plot):
+            raise InputError(f"{args.plot}: is an input of this run; plot to another file")
+
+
 def _run_simulate(args: argparse.Namespace, out: IO[str]) -> int:
     specs = _unique_names([_policy(ref) for ref in args.policy or [DEFAULT_POLICY]])
     # "live" names the live policy in the comparison, so a candidate may not take it.
     candidates = _unique_names([_policy(ref) for ref in args.candidate], reserved=("live",))
     if args.plot:
+        _refuse_plot_onto_input(args)
         check_plot(args.plot)  # before the replay, which may take long
     report = _replay(args, specs, sys.stderr, candidates)
     if args.json:
@@ -545,16 +564,38 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-devices", action="store_true", help="leave out manufacturer/model/firmware"
     )
+    # Accepted after the command as before it; --list is plain text either way.
+    parser.add_argument("--plain", action="store_true", default=argparse.SUPPRESS,
+                        help="plain text (generate writes no tables)")  # fmt: skip
+
+
+def _text_width(out: IO[str]) -> int:
+    """The terminal's width when ``out`` is one, else 80 columns."""
+    if hasattr(out, "isatty") and out.isatty():
+        return max(40, shutil.get_terminal_size().columns)
+    return 80
+
+
+def _scenario_list(width: int) -> Iterator[str]:
+    """Each scenario: its name, its summary and its parameters, wrapped to ``width``."""
+    pad = max(len(f"{p.name}={p.default}") for s in SCENARIOS.values() for p in s.parameters)
+    for scenario in SCENARIOS.values():
+        yield scenario.name
+        yield from textwrap.wrap(
+            scenario.summary, width, initial_indent="  ", subsequent_indent="  "
+        )
+        for p in scenario.parameters:
+            setting = f"{p.name}={p.default}".ljust(pad)
+            yield from textwrap.wrap(
+                p.help, width, initial_indent=f"  {setting}  ",
+                subsequent_indent=" " * (pad + 4), break_long_words=False,
+            )  # fmt: skip
+        yield ""
 
 
 def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
     if args.list:
-        rows = []
-        for scenario in SCENARIOS.values():
-            rows.append((scenario.name, "", scenario.summary))
-            rows.extend(("", f"{p.name}={p.default}", p.help) for p in scenario.parameters)
-        table = Table("Scenarios", ("scenario", "parameter", "meaning"), tuple(rows), labels=3)
-        render_tables([table], out, use_rich=_rich(args))
+        out.writelines(line + "\n" for line in _scenario_list(_text_width(out)))
         return 0
     if not args.scenario:
         raise UsageError("generate needs a SCENARIO (or --list)")
@@ -729,6 +770,7 @@ def _configure_check(parser: argparse.ArgumentParser) -> None:
 
 def _run_check(args: argparse.Namespace, out: IO[str]) -> int:
     spec = _policy(args.policy)
+    _warn_empty([spec], sys.stderr)
     if args.json:
         out.write(json.dumps(spec.as_dict(), indent=2) + "\n")
     else:
@@ -810,7 +852,9 @@ def _run_report(args: argparse.Namespace, out: IO[str]) -> int:
     with progress_reporter(sys.stderr, **_progress_source(traffic)) as progress:
         records = _counted(traffic.records(_reject_policy([spec])), progress)
         report = root_cause_report(records, spec.build(), registry)
-    if not args.sort and args.reorder_window is None and len(traffic.readers) == 1:
+    # Alerts a late="reject" policy refused were skipped and counted, not replayed late.
+    ordered = args.sort or args.reorder_window is not None or traffic.late_skipped
+    if not ordered and len(traffic.readers) == 1:
         _warn_order(traffic.readers[0].out_of_order, report.alerts, sys.stderr)
     if args.json:
         data = json.loads(root_cause_json(report))
@@ -870,6 +914,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands that can write CSV (``--csv`` before another command is a usage error).
 _CSV_COMMANDS = ("simulate", "sweep", "report")
+#: Commands that can write JSON (generate writes traffic: its format is --format).
+_JSON_COMMANDS = ("simulate", "sweep", "report", "check-policy")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -881,11 +927,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.csv and args.command not in _CSV_COMMANDS:
                 raise UsageError(f"{args.command} has no --csv output")
+            if args.csv and args.json:
+                raise UsageError("--json and --csv cannot be combined: choose one")
+            if args.json and args.command not in _JSON_COMMANDS:
+                raise UsageError(f"{args.command} has no --json output")
             status: int = args.run(args, out)
             out.flush()
         except UsageError as exc:
             parser.error(str(exc))
         except BrokenPipeError:
+            # The reader left (| head): stop quietly, and let no later flush fail.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
             return 0
         except (InputError, AlertThrottleError, OSError, ImportError) as exc:
             print(f"alertthrottle: error: {terminal_safe(str(exc))}", file=sys.stderr)

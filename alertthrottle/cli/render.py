@@ -142,8 +142,8 @@ def _traffic_table(report: Report) -> Table:
     rows = (
         ("source", report.source),
         ("alerts", _n(report.alerts)),
-        ("first", f"{_when(report.first)} UTC"),
-        ("last", f"{_when(report.last)} UTC"),
+        ("first", "-" if report.first is None else f"{_when(report.first)} UTC"),
+        ("last", "-" if report.last is None else f"{_when(report.last)} UTC"),
     )
     return Table("Traffic replayed", ("", ""), rows, labels=2)
 
@@ -242,7 +242,7 @@ def _busiest_table(report: Report) -> Table:
     columns = ["device", "make", "offered"]
     for p in policies:
         prefix = f"{p.name}: " if len(policies) > 1 else ""
-        columns += [f"{prefix}held back", f"{prefix}suppr.", "episodes"]
+        columns += [f"{prefix}held back", f"{prefix}suppr.", f"{prefix}episodes"]
     rows = []
     for i, row in enumerate(policies[0].busiest):
         info = row.info
@@ -452,7 +452,13 @@ def _render_rich(tables: Sequence[Table], out: IO[str], width: int) -> None:
     from rich.table import Table as RichTable
     from rich.text import Text
 
-    console = Console(file=out, width=width, soft_wrap=False, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with status 1 here; the command's own handler exits 0.
+            self.quiet = True
+            raise BrokenPipeError
+
+    console = _Console(file=out, width=width, soft_wrap=False, highlight=False)
     for table in tables:
         rich_table = RichTable(
             title=escape(table.title),
