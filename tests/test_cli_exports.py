@@ -388,14 +388,18 @@ def test_an_empty_policy_warns_in_check_policy_too(
     assert status == 0 and "policy empty throttles nothing" in err
 
 
-def test_busiest_devices_name_each_policys_episodes(
+def test_tables_name_each_policys_episodes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = traffic(tmp_path, list(range(1, 30)))
+    path = tmp_path / "made.csv"
+    rows = "".join(f"{t},{DEV},8014,DNO,Acme,AM-1,1.0\n" for t in range(1, 30))
+    path.write_text("timestamp,device_id,code,recipients,manufacturer,model,firmware\n" + rows)
     status, out, _ = run(capsys, "simulate", str(path), "--plain",
                          "--policy", "dcc-like", "--policy", "proposed")  # fmt: skip
-    busiest = out[out.index("Busiest devices") :].split("\n\n")[0]
-    assert status == 0 and "dcc-like: episodes" in busiest and "proposed: episodes" in busiest
+    for title in ("Per alert code and day", "Busiest devices", "By device make"):
+        table = out[out.index(title) :].split("\n\n")[0]
+        assert "dcc-like: episodes" in table and "proposed: episodes" in table, title
+    assert status == 0
 
 
 def test_a_file_with_a_header_and_no_rows_shows_no_times(

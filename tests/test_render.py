@@ -99,3 +99,25 @@ def test_plot_styles_and_labels(report: object, monkeypatch: pytest.MonkeyPatch)
     assert len(axes.get_title()) <= 60
     formatter = axes.yaxis.get_major_formatter()
     assert formatter(12345, 0) == "12,345"
+
+
+@pytest.mark.parametrize("use_rich", [True, False])
+def test_stacked_tables_fold_to_the_terminal_without_splitting_ids_or_numbers(
+    report: object, use_rich: bool
+) -> None:
+    tables = report_tables(report)  # type: ignore[arg-type]
+    out = io.StringIO()
+    render_tables(tables, out, use_rich=use_rich, width=80)
+    lines = out.getvalue().splitlines()
+    # Stacked blocks wrap at spaces: every line fits, and ids and numbers stay whole.
+    assert all(len(line) <= 80 for line in lines if not re.search(r"[│┃]", line)), [
+        line for line in lines if len(line) > 80
+    ]
+    for cell in cells_of(tables):
+        for word in cell.split():
+            if re.fullmatch(r"[0-9A-F]{2}(-[0-9A-F]{2}){7}|[\d,.]+%?s?", word):
+                assert any(word in line.split() or word in line for line in lines), word
+    text = "\n".join(lines)
+    assert re.search(r"^  policy proposed$", text, flags=re.M)
+    assert re.search(r"^    late: clamp$", text, flags=re.M)
+    assert re.search(r"^  source: power-factor-storm", text, flags=re.M)

@@ -232,7 +232,8 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
         end = data.find(b"\n", exc.start)
         error = PolicyError(
             "toml",
-            data[start : len(data) if end < 0 else end].decode("utf-8", "backslashreplace"),
+            # U+FFFD marks the byte: a backslash escape would be doubled by the repr.
+            data[start : len(data) if end < 0 else end].decode("utf-8", "replace"),
             f"has a byte that is not UTF-8 (0x{data[exc.start]:02X} at line {line}, column "
             f"{exc.start - start + 1}); TOML files are UTF-8 (e.g. iconv -f latin1 -t utf-8)",
         )

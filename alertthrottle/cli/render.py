@@ -220,7 +220,9 @@ def _flow_table(title: str, label: str, report: Report, pick: str) -> Table:
     columns = [label, "day", "offered"]
     for p in policies:
         prefix = f"{p.name}: " if len(policies) > 1 else ""
-        columns += [f"{prefix}received", f"{prefix}held back", f"{prefix}suppr.", "episodes"]
+        columns += [
+            f"{prefix}received", f"{prefix}held back", f"{prefix}suppr.", f"{prefix}episodes"
+        ]  # fmt: skip
     rows = []
     for i, row in enumerate(tables[0]):
         cells = [row.key, row.day, _n(row.offered)]
@@ -266,7 +268,7 @@ def _makes_table(report: Report) -> Table | None:
     columns = ["manufacturer", "model", "firmware", "devices", "offered"]
     for p in policies:
         prefix = f"{p.name}: " if len(policies) > 1 else ""
-        columns += [f"{prefix}storming", f"{prefix}held back", "episodes"]
+        columns += [f"{prefix}storming", f"{prefix}held back", f"{prefix}episodes"]
     lookup = [{(m.manufacturer, m.model, m.firmware): m for m in p.by_make} for p in policies]
     rows = []
     for make in policies[0].by_make:
@@ -432,18 +434,40 @@ def _natural_width(table: Table, *, border: int) -> int:
     return sum(_widths(table)) + border * len(table.columns)
 
 
-def _stacked(table: Table) -> Iterator[str]:
-    """``table`` as lines: each row's labels, then one ``column: value`` line per value."""
+def _stacked(table: Table, width: int | None = None) -> Iterator[str]:
+    """``table`` as lines: each row's first label, then one ``column: value`` line per cell.
+
+    Label columns without names (a key and its value) give ``key: value`` lines.
+    Lines are folded at spaces to ``width``, never inside a word, so ids and
+    numbers stay whole.
+    """
     labels = max(1, table.labels)
     yield table.title
+    keyed = not any(table.columns[:labels])
     for row in table.rows:
-        named = zip(table.columns[:labels], row[:labels], strict=True)
-        yield "  " + ", ".join(f"{column} {cell}" if column else cell for column, cell in named)
-        for column, cell in zip(table.columns[labels:], row[labels:], strict=True):
-            yield f"    {column}: {cell}" if column else f"    {cell}"
+        if keyed:
+            head = ": ".join(row[:labels])
+            rest = zip(table.columns[labels:], row[labels:], strict=True)
+        else:
+            head = f"{table.columns[0]} {row[0]}" if table.columns[0] else row[0]
+            rest = zip(table.columns[1:], row[1:], strict=True)
+        yield from _folded(head, "  ", width)
+        for column, cell in rest:
+            yield from _folded(f"{column}: {cell}" if column else cell, "    ", width)
     if table.caption:
-        yield f"({table.caption})"
+        yield from _folded(f"({table.caption})", "", width)
     yield ""
+
+
+def _folded(text: str, indent: str, width: int | None) -> list[str]:
+    """``text`` after ``indent``, folded at spaces to ``width`` (none: one line)."""
+    if width is None:
+        return [indent + text]
+    lines = textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=indent + "  ",
+        break_long_words=False, break_on_hyphens=False,
+    )  # fmt: skip
+    return lines or [indent + text]
 
 
 def _render_rich(tables: Sequence[Table], out: IO[str], width: int) -> None:
@@ -475,7 +499,7 @@ def _render_rich(tables: Sequence[Table], out: IO[str], width: int) -> None:
         if _natural_width(table, border=3) + 1 <= width:
             console.print(rich_table)
         else:
-            for line in _stacked(table):
+            for line in _stacked(table, width):
                 console.print(Text(line), soft_wrap=True)
 
 
@@ -483,7 +507,7 @@ def _render_plain(tables: Sequence[Table], out: IO[str], width: int | None) -> N
     for table in tables:
         widths = _widths(table)
         if width is not None and _natural_width(table, border=2) - 2 > width:
-            out.writelines(line + "\n" for line in _stacked(table))
+            out.writelines(line + "\n" for line in _stacked(table, width))
             continue
 
         def line(
