@@ -106,6 +106,21 @@ def test_a_stray_quote_reads_as_the_csv_module_reads_it() -> None:
     assert [a.timestamp for a in alerts] == [1, 6]
     assert reader.skipped == 1 and reader.skipped_rows[0].line == 3
     assert reader.skipped_rows[0].problem.startswith("has 6 fields")
+    # The skipped record names the lines it swallowed: 3 (the quote) to 6 (the next one).
+    assert reader.skipped_rows[0].last_line == 6
+    assert str(reader.skipped_rows[0]).startswith("x.csv:3-6: row: has 6 fields")
+    with pytest.raises(TrafficError) as info:
+        read(text.encode())
+    assert info.value.line == 3
+    assert str(info.value).startswith("x.csv:3-6: row: has 6 fields, the header 5")
+
+
+def test_a_bad_row_on_one_line_names_that_line_alone() -> None:
+    text = HEADER + rows(1) + f'2,{DEV},80X4,"DNO",x\n' + rows(3)
+    alerts, reader = read(text.encode(), on_error="skip")
+    assert [a.timestamp for a in alerts] == [1, 3]
+    assert reader.skipped_rows[0].last_line == 0
+    assert str(reader.skipped_rows[0]).startswith("x.csv:3: code: ")
 
 
 def test_a_quote_that_never_closes_costs_a_bounded_record_not_the_file() -> None:
@@ -115,6 +130,8 @@ def test_a_quote_that_never_closes_costs_a_bounded_record_not_the_file() -> None
     assert reader.skipped == 1
     problem = reader.skipped_rows[0].problem
     assert problem.startswith(f"has a quote that does not close within {MAX_RECORD:,}")
+    skipped = reader.skipped_rows[0]
+    assert skipped.line == 2 and skipped.last_line > 2
     # The record stops at MAX_RECORD characters; the rows after it are read again.
     first = alerts[0].timestamp
     assert MAX_RECORD // len(rows(many)) <= first <= MAX_RECORD // len(rows(1)) + 1

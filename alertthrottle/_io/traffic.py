@@ -93,9 +93,13 @@ class SkippedRow:
     problem: str
     value: str
     """The offending value as the file has it (shortened to 60 characters)."""
+    last_line: int = 0
+    """The record's last line when it ran over several (a stray quote joins the lines up to
+    the next quote into one record), else 0."""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.field}: {self.problem}, got {self.value}"
+        where = _where(self.source, self.line, self.last_line)
+        return f"{where}: {self.field}: {self.problem}, got {self.value}"
 
 
 def _shown(value: object) -> str:
@@ -111,11 +115,22 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _row_error(source: str, line: int, field: str, value: object, problem: str) -> TrafficError:
-    """A :class:`TrafficError` worded for the file: the cell's text, not a Python repr."""
+def _where(source: str, line: int, last_line: int = 0) -> str:
+    """``file:line``, ``file:first-last`` for a record over several lines, ``file`` for none."""
+    if not line:
+        return source
+    return f"{source}:{line}-{last_line}" if last_line > line else f"{source}:{line}"
+
+
+def _row_error(
+    source: str, line: int, field: str, value: object, problem: str, last_line: int = 0
+) -> TrafficError:
+    """A :class:`TrafficError` worded for the file: the cell's text, not a Python repr.
+
+    ``line`` is where the record starts; ``last_line`` where it ends, if on another line.
+    """
     error = TrafficError(source, line, field, value, problem)
-    where = f"{source}:{line}" if line else source
-    error.args = (f"{where}: {field}: {problem}, got {_shown(value)}",)
+    error.args = (f"{_where(source, line, last_line)}: {field}: {problem}, got {_shown(value)}",)
     return error
 
 
@@ -405,13 +420,18 @@ class TrafficReader:
 
     # -- errors -----------------------------------------------------------------------
 
-    def _bad(self, line: int, field: str, value: object, problem: str) -> None:
-        """Fail with ``file:line: field: problem`` or count the row as skipped."""
+    def _bad(self, line: int, field: str, value: object, problem: str, last_line: int = 0) -> None:
+        """Fail with ``file:line: field: problem`` or count the row as skipped.
+
+        A record over several lines (``last_line`` its last) is ``file:line-last_line``.
+        """
         if self.on_error == "fail":
-            raise _row_error(self.name, line, field, value, problem)
+            raise _row_error(self.name, line, field, value, problem, last_line)
         self.skipped += 1
         if len(self.skipped_rows) < KEPT_SKIPS:
-            self.skipped_rows.append(SkippedRow(self.name, line, field, problem, _shown(value)))
+            shown_value = _shown(value)
+            row = SkippedRow(self.name, line, field, problem, shown_value, last_line)
+            self.skipped_rows.append(row)
 
     @staticmethod
     def _line_problem(line: str, lines: Iterator[str]) -> str | None:
@@ -590,17 +610,20 @@ class TrafficReader:
         else:
             # Quoted cells may hold commas and even line breaks: let csv read them.
             row, extra, problem = self._record(line, lines)
+        # A record over several lines is reported with its line range: a stray quote
+        # joins every line up to the next quote into it, and they are all left out.
+        last = at + extra if extra else 0
         if row is None or len(row) != layout.width:
             if row is not None and len(row) <= 1 and not "".join(row).strip():
                 return None, "", extra, False  # a blank line is not a row
             if row is not None:
                 problem = f"has {len(row)} fields, the header {layout.width}"
-            self._bad(at, "row", line, problem)
+            self._bad(at, "row", line, problem, last)
             return None, "", extra, True
         try:
             cells = self._cells(row, layout)
         except InvalidAlertError as exc:
-            self._bad(at, exc.field, exc.value, exc.problem)
+            self._bad(at, exc.field, exc.value, exc.problem, last)
             return None, "", extra, True
         return cells, row[layout.time], extra, True
 
