@@ -433,3 +433,14 @@ def test_rich_tables_into_a_closed_pipe_exit_0(tmp_path: Path) -> None:
     process.stdout.read(5)
     process.stdout.close()
     assert process.wait(timeout=60) == 0 and b"Traceback" not in process.stderr.read()
+
+
+def test_generate_out_that_cannot_be_written_names_the_file_not_a_temporary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for target in (tmp_path / "missing" / "t.csv", tmp_path):
+        status, _, err = run(capsys, "generate", "ten-thousand-meters", "--set", "meters=2",
+                             "--out", str(target))  # fmt: skip
+        assert status == 1 and err.startswith(f"alertthrottle: error: {target}: cannot be written")
+        assert ".tmp" not in err and "Errno" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -86,3 +86,24 @@ def test_mutated_valid_files_exit_cleanly(
         whole = gzip.compress(data, mtime=0)
         data, name = whole[: max(10, len(whole) * 3 // 4)] if len(data) % 2 else whole, "t.csv.gz"
     assert run_cli(data, name, *options) in (0, 1, 2)
+
+
+POLICY = b'name = "p"\nexempt_codes = ["8F35"]\n[default]\nlimit = 10\nperiod = 3600\n'
+DEVICES = f"device_id,manufacturer,model,firmware\n{DEV},Acme,M1,1.0\n".encode()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([("--policy", POLICY), ("--devices", DEVICES)]), st.data())
+def test_mutated_policy_and_devices_files_exit_cleanly(
+    option: tuple[str, bytes], data: st.DataObject
+) -> None:
+    flag, content = option
+    body = bytearray(content)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(body)))
+        body[at:at] = data.draw(st.sampled_from([*NASTY, b"=", b"[", b"]", b"\xe9"]))
+    with tempfile.TemporaryDirectory() as folder:
+        side = Path(folder) / ("p.toml" if flag == "--policy" else "d.csv")
+        side.write_bytes(bytes(body))
+        status = run_cli(VALID_CSV, "t.csv", flag, str(side))
+    assert status in (0, 1, 2)

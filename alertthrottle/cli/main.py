@@ -611,8 +611,13 @@ def _run_generate(args: argparse.Namespace, out: IO[str]) -> int:
             count = write_traffic((a for a, _ in alerts), out, format=fmt, devices=devices)
         else:
             # Written beside the target and renamed over it: never a half-written file.
-            with atomic_traffic_output(args.out) as stream:
-                count = write_traffic((a for a, _ in alerts), stream, format=fmt, devices=devices)
+            try:
+                with atomic_traffic_output(args.out) as stream:
+                    count = write_traffic(
+                        (a for a, _ in alerts), stream, format=fmt, devices=devices
+                    )
+            except OSError as exc:
+                raise InputError(f"{args.out}: cannot be written ({exc.strerror or exc})") from exc
     if args.out != "-":
         out.write(f"wrote {count:,} alerts to {args.out}: {traffic.description}\n")
     return 0
