@@ -121,3 +121,15 @@ def test_stacked_tables_fold_to_the_terminal_without_splitting_ids_or_numbers(
     assert re.search(r"^  policy proposed$", text, flags=re.M)
     assert re.search(r"^    late: clamp$", text, flags=re.M)
     assert re.search(r"^  source: power-factor-storm", text, flags=re.M)
+
+
+@pytest.mark.parametrize("use_rich", [True, False])
+def test_columns_is_honoured_off_a_terminal(
+    report: object, use_rich: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = io.StringIO()
+    render_tables(report_tables(report), out, use_rich=use_rich)  # type: ignore[arg-type]
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 80
+    monkeypatch.setenv("COLUMNS", "junk")
+    render_tables(report_tables(report), io.StringIO(), use_rich=use_rich)  # type: ignore[arg-type]

@@ -13,7 +13,6 @@ import heapq
 import json
 import math
 import os
-import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,6 +59,7 @@ from .render import (
     report_csv,
     report_json,
     report_tables,
+    terminal_columns,
     write_plot,
 )
 
@@ -570,10 +570,8 @@ def _configure_generate(parser: argparse.ArgumentParser) -> None:
 
 
 def _text_width(out: IO[str]) -> int:
-    """The terminal's width when ``out`` is one, else 80 columns."""
-    if hasattr(out, "isatty") and out.isatty():
-        return max(40, shutil.get_terminal_size().columns)
-    return 80
+    """``COLUMNS``, else the terminal's width when ``out`` is one, else 80 columns."""
+    return max(40, terminal_columns(out) or 80)
 
 
 def _scenario_list(width: int) -> Iterator[str]:

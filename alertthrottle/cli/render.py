@@ -37,6 +37,7 @@ __all__ = [
     "report_csv",
     "report_json",
     "report_tables",
+    "terminal_columns",
     "write_plot",
 ]
 
@@ -395,20 +396,31 @@ def render_tables(
 ) -> None:
     """Draw ``tables`` on ``out``: with rich if installed (or ``use_rich``), else plain text.
 
-    ``width`` is the terminal's (default: the terminal's own, else 160 columns
-    for rich and no limit for plain text). A table wider than that is stacked
-    (one block per row, one line per value), so no id or number is ever cut.
+    ``width`` is the terminal's (default: ``COLUMNS`` if set, else the
+    terminal's own, else 160 columns for rich and no limit for plain text). A
+    table wider than that is stacked (one block per row, one line per value),
+    so no id or number is ever cut.
     Markup and control characters in cells are shown, never obeyed.
     """
     if use_rich is None:
         use_rich = _rich_available()
-    if width is None and hasattr(out, "isatty") and out.isatty():
-        width = shutil.get_terminal_size().columns
+    if width is None:
+        width = terminal_columns(out)
     safe = [_safe(table) for table in tables]
     if use_rich:
         _render_rich(safe, out, width or 160)
     else:
         _render_plain(safe, out, width)
+
+
+def terminal_columns(out: IO[str]) -> int | None:
+    """The width asked for: ``COLUMNS`` if set (a pipe too), else a terminal's own, else None."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if hasattr(out, "isatty") and out.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _safe(table: Table) -> Table:
