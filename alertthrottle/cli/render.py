@@ -447,11 +447,12 @@ def _natural_width(table: Table, *, border: int) -> int:
 
 
 def _stacked(table: Table, width: int | None = None) -> Iterator[str]:
-    """``table`` as lines: each row's first label, then one ``column: value`` line per cell.
+    """``table`` as lines: each row's labels, then one ``column: value`` line per cell.
 
-    Label columns without names (a key and its value) give ``key: value`` lines.
-    Lines are folded at spaces to ``width``, never inside a word, so ids and
-    numbers stay whole.
+    The labels head the block on one line when they fit the width, else the
+    first does and the others get lines of their own; label columns without
+    names (a key and its value) give ``key: value`` lines. Lines are folded at
+    spaces to ``width``, never inside a word, so ids and numbers stay whole.
     """
     labels = max(1, table.labels)
     yield table.title
@@ -461,8 +462,12 @@ def _stacked(table: Table, width: int | None = None) -> Iterator[str]:
             head = ": ".join(row[:labels])
             rest = zip(table.columns[labels:], row[labels:], strict=True)
         else:
-            head = f"{table.columns[0]} {row[0]}" if table.columns[0] else row[0]
-            rest = zip(table.columns[1:], row[1:], strict=True)
+            pairs = zip(table.columns[:labels], row[:labels], strict=True)
+            named = [f"{column} {cell}" if column else cell for column, cell in pairs]
+            # All the labels on the block's first line when they fit, else the first alone.
+            shown = labels if width is None or len(", ".join(named)) + 2 <= width else 1
+            head = ", ".join(named[:shown])
+            rest = zip(table.columns[shown:], row[shown:], strict=True)
         yield from _folded(head, "  ", width)
         for column, cell in rest:
             yield from _folded(f"{column}: {cell}" if column else cell, "    ", width)
