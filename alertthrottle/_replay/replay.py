@@ -12,7 +12,6 @@ see exactly the same traffic; :mod:`.tables` turns what it counted into a
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import operator
 from collections import Counter
@@ -197,12 +196,11 @@ class Replay:
             # In time order: an hour's alerts are one run, counted by (code, recipients).
             for hour, start, stop in _hour_runs(times):
                 table = hours.setdefault(hour, {})
-                cells = functools.partial(zip, codes[start:stop], recipients[start:stop])
+                cells = [codes[start:stop], recipients[start:stop]]
                 _count_cells(cells, [v[start:stop] for v in verdicts], _only(table))
         else:
             late = [int(t) // HOUR for t in times]
-            cells = functools.partial(zip, late, codes, recipients)
-            _count_cells(cells, verdicts, lambda cell: hours.setdefault(cell[0], {}))
+            _count_cells([late, codes, recipients], verdicts, lambda c: hours.setdefault(c[0], {}))
         device_ids = list(map(_DEVICE_ID, alerts))
         devices = _devices(self._counts.devices, Counter(device_ids), len(results))
         for i, (lane, lane_verdicts) in enumerate(zip(self._lanes, verdicts, strict=False)):
@@ -365,35 +363,36 @@ def _only(table: HourRows) -> Callable[[tuple[Any, ...]], HourRows]:
 
 
 def _count_cells(
-    cells: Callable[[], Iterator[tuple[Any, ...]]],
+    cells: list[list[Any]],
     verdicts: list[list[Verdict]],
     table_of: Callable[[tuple[Any, ...]], HourRows],
 ) -> None:
-    """Add each lane's verdicts to the rows of ``cells`` (per alert: its cell, ending with
-    (code, recipients)); ``table_of`` is the hour table of a cell.
+    """Add each lane's verdicts to the rows of the cells whose columns are ``cells`` (per
+    alert: its cell, ending with (code, recipients)); ``table_of`` is a cell's hour table.
 
-    Each cell's offered count goes to every lane's THROTTLE column, and the cell's
-    DELIVER and EXEMPT counts (the rarer verdicts in a storm) are moved out of it.
+    One pass counts each (cell, then per lane: DELIVER?, EXEMPT?); the flags are bools,
+    which hash as cheaply as ints (a Verdict's hash is Python code).
     """
+    flags: list[Iterator[bool]] = []
+    for lane in verdicts:
+        flags.append(map(operator.is_, lane, itertools.repeat(Verdict.DELIVER)))
+        flags.append(map(operator.is_, lane, itertools.repeat(Verdict.EXEMPT)))
+    size = len(cells)
     rows: dict[tuple[Any, ...], list[int]] = {}
-    width = 3 * len(verdicts)
     # New rows are made in the order their first alerts came, as the loop makes them.
-    for cell, n in Counter(cells()).items():
-        table = table_of(cell)
-        key = cell[-2:]
-        row = table.get(key)
+    for key, n in Counter(zip(*cells, *flags, strict=True)).items():
+        cell = key[:size]
+        row = rows.get(cell)
         if row is None:
-            row = table[key] = [0] * width
-        for i in range(1, width, 3):
-            row[i] += n
-        rows[cell] = row
-    for i, lane_verdicts in enumerate(verdicts):
-        for offset, verdict in ((0, Verdict.DELIVER), (2, Verdict.EXEMPT)):
-            flags = map(operator.is_, lane_verdicts, itertools.repeat(verdict))
-            for cell, n in Counter(itertools.compress(cells(), flags)).items():
-                row = rows[cell]
-                row[3 * i + offset] += n
-                row[3 * i + 1] -= n
+            table = table_of(cell)
+            code_recipients = cell[-2:]
+            row = table.get(code_recipients)
+            if row is None:
+                row = table[code_recipients] = [0] * (3 * len(verdicts))
+            rows[cell] = row
+        for i in range(len(verdicts)):
+            delivered, exempt = key[size + 2 * i], key[size + 2 * i + 1]
+            row[3 * i + (0 if delivered else 2 if exempt else 1)] += n
 
 
 def _devices(devices: DeviceCounts, offered: Counter[str], width: int) -> DeviceCounts:
@@ -405,6 +404,9 @@ def _devices(devices: DeviceCounts, offered: Counter[str], width: int) -> Device
         sent = get(device)
         if sent is None:
             devices[device] = [n] * (1 + width)
+        elif width == 1:
+            sent[0] += n
+            sent[1] += n
         else:
             for i in range(1 + width):
                 sent[i] += n
