@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import math
+import pickle
 import re
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
@@ -13,7 +17,7 @@ from hypothesis import strategies as st
 from value_helpers import anything, assert_refusal
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
-from alertthrottle._core.alert import DeviceIds, parse_device_id
+from alertthrottle._core.alert import DeviceIds, _AlertWriter, parse_device_id
 
 CANONICAL = "00-0D-6F-00-0A-BC-12-34"
 
@@ -255,6 +259,140 @@ def test_device_table_is_bounded_and_holds_only_valid_ids():
     with pytest.raises(InvalidAlertError):
         table.canonical("not an id", "device")
     assert table.lookup("not an id") is None
+
+
+def test_from_parsed_remembers_a_canonical_id_and_only_a_canonical_one():
+    table = DeviceIds(2)
+    assert table.is_canonical(CANONICAL) and table.lookup(CANONICAL) == CANONICAL
+    assert not table.is_canonical(CANONICAL.lower()) and table.lookup(CANONICAL.lower()) is None
+    assert not table.is_canonical("not an id") and len(table) == 1
+    others = [CANONICAL[:-2] + f"{n:02X}" for n in range(5)]
+    assert all(table.is_canonical(other) for other in others)
+    assert len(table) <= 2
+    # The lower-case spelling is known (as a spelling of the canonical id), not canonical.
+    table.canonical(CANONICAL.lower())
+    assert not table.is_canonical(CANONICAL.lower())
+
+
+# -- the constructors' fast stores: what an Alert is, however it was built -----------------------
+# Both constructors write the fields through _AlertWriter (a writable twin of Alert) and
+# switch the class back: every test below fails if a writer escapes or a field is lost.
+
+_ALERT_ARGS = (1_700_000_000.5, CANONICAL, 0x8F84, ("DNO", "Supplier"))
+
+
+def _built_every_way() -> list[Alert]:
+    t, d, c, r = _ALERT_ARGS
+    return [
+        Alert(t, d, c, r),
+        Alert(timestamp=t, device_id=d, code=c, recipients=list(r)),
+        Alert(t, d.lower(), f"{c:04x}", r),
+        Alert.from_parsed(t, d, c, r),
+        attrs.evolve(Alert(0, d, 1), timestamp=t, code=c, recipients=r),
+    ]
+
+
+def _writers_alive() -> list[object]:
+    return [o for o in gc.get_objects() if type(o) is _AlertWriter]
+
+
+def test_every_constructor_returns_a_frozen_alert_holding_each_field():
+    for alert in _built_every_way():
+        assert type(alert) is Alert
+        assert (alert.timestamp, alert.device_id, alert.code, alert.recipients) == _ALERT_ARGS
+        assert attrs.astuple(alert) == _ALERT_ARGS
+        assert attrs.asdict(alert)["device_id"] == CANONICAL
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            alert.code = 1  # type: ignore[misc]
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            del alert.code  # type: ignore[misc]
+        assert weakref.ref(alert)() is alert
+        assert repr(alert) == (
+            "Alert(timestamp=1700000000.5, device_id='00-0D-6F-00-0A-BC-12-34', code=36740, "
+            "recipients=('DNO', 'Supplier'))"
+        )
+        assert alert == _built_every_way()[0] and hash(alert) == hash(_built_every_way()[0])
+    assert [f.name for f in attrs.fields(Alert)] == list(Alert.__match_args__)
+    assert Alert.__match_args__ == ("timestamp", "device_id", "code", "recipients")
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_alerts_pickle_copy_and_deepcopy_as_alerts(protocol):
+    for alert in _built_every_way():
+        for again in (pickle.loads(pickle.dumps(alert, protocol)), copy.copy(alert)):
+            assert again == alert and type(again) is Alert
+        deep = copy.deepcopy(alert)
+        assert deep == alert and type(deep) is Alert and deep.recipients == alert.recipients
+    match _built_every_way()[3]:
+        case Alert(t, d, c, r):
+            assert (t, d, c, r) == _ALERT_ARGS
+        case _:
+            pytest.fail("Alert's positional pattern does not match")
+
+
+@pytest.mark.parametrize(
+    ("field", "args"),
+    [
+        ("timestamp", (-1.0, CANONICAL, 1)),
+        ("device_id", (0, "00-0D-6F", 1)),
+        ("code", (0, CANONICAL, 0x10000)),
+        ("recipients", (0, CANONICAL, 1, ("",))),
+    ],
+)
+def test_a_refused_value_leaves_no_writer_behind(field, args):
+    gc.collect()
+    for make in (Alert, Alert.from_parsed):
+        with pytest.raises(InvalidAlertError) as info:
+            make(*args)
+        assert info.value.field == field
+    assert _writers_alive() == []
+    built = [Alert(0, CANONICAL, 1), Alert.from_parsed(0, CANONICAL, 1)]
+    assert _writers_alive() == [] and {type(a) for a in built} == {Alert}
+
+
+def test_the_writer_is_layout_identical_and_writes_plainly():
+    # The class switch needs the same layout; the fast stores need object's own
+    # __setattr__ and __delattr__ (else CPython puts a slow generic slot in the type).
+    assert _AlertWriter.__basicsize__ == Alert.__basicsize__
+    assert _AlertWriter.__slots__ == ()
+    assert _AlertWriter.__setattr__ is object.__setattr__
+    assert _AlertWriter.__delattr__ is object.__delattr__
+
+
+@attrs.frozen(slots=True, init=False)
+class _Tagged(Alert):
+    """A user's subclass with a slot of its own (another layout than Alert's), unset here."""
+
+    tag: str = "x"
+
+
+def test_a_subclass_still_gets_its_own_type_and_fields():
+    plain_subclass = type("Sub", (Alert,), {})  # no __slots__: it has a __dict__
+    for cls in (plain_subclass, _Tagged):
+        for alert in (cls(*_ALERT_ARGS), cls.from_parsed(*_ALERT_ARGS)):
+            assert type(alert) is cls
+            assert (alert.timestamp, alert.device_id, alert.code, alert.recipients) == _ALERT_ARGS
+
+
+@given(
+    st.one_of(st.integers(0, 253_402_300_799), st.floats(0, 253_402_300_800, exclude_max=True)),
+    st.integers(0, 2**64 - 1),
+    st.sampled_from(["-", ":", ""]),
+    st.booleans(),
+    st.one_of(st.integers(0, 0xFFFF), st.sampled_from(["DCC:N24", "DCC:AD1"])),
+    st.lists(st.text(min_size=1, max_size=4), max_size=2).map(tuple),
+)
+def test_any_spelling_builds_the_alert_from_parsed_builds_of_its_canonical_fields(
+    t, bits, sep, lower, code, recipients
+):
+    raw = f"{bits:016X}"
+    spelled = sep.join(raw[i : i + 2] for i in range(0, 16, 2))
+    spelled = spelled.lower() if lower else spelled
+    alert = Alert(t, spelled, code, list(recipients))
+    parsed = Alert.from_parsed(t, parse_device_id(spelled), parse_code(code), recipients)
+    assert alert == parsed and hash(alert) == hash(parsed)
+    assert type(alert) is type(parsed) is Alert
+    assert attrs.astuple(parsed) == (t, parse_device_id(spelled), parse_code(code), recipients)
 
 
 # -- any bad value, field by field (the spec's rules, written out independently) -----------------

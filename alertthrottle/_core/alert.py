@@ -84,10 +84,22 @@ class DeviceIds:
             raise InvalidAlertError(
                 field, value, "must be an EUI-64 such as '00-0D-6F-00-0A-BC-12-34'"
             )
+        self._remember(value, canonical)
+        return canonical
+
+    def is_canonical(self, value: str) -> bool:
+        """Whether ``value`` is a device id in canonical spelling (remembered if new)."""
+        if self._table.get(value) == value:
+            return True
+        if _CANONICAL_EUI64.fullmatch(value) is None:
+            return False
+        self._remember(value, value)
+        return True
+
+    def _remember(self, value: str, canonical: str) -> None:
         if len(self._table) >= self._size:
             self._table.clear()  # cleared in place: ``lookup`` stays bound to it
         self._table[value] = canonical
-        return canonical
 
 
 #: The process's table of device ids (one entry per spelling seen: some 100 bytes each).
@@ -246,10 +258,21 @@ class Alert:
             code = parse_code(code)
         if recipients is not _NO_RECIPIENTS:
             recipients = _recipients(recipients)
-        _set_timestamp(self, timestamp)
-        _set_device_id(self, canonical)
-        _set_code(self, code)
-        _set_recipients(self, recipients)
+        if type(self) is not Alert:  # a subclass may have another layout
+            _set_timestamp(self, timestamp)
+            _set_device_id(self, canonical)
+            _set_code(self, code)
+            _set_recipients(self, recipients)
+            return
+        # Every check is done: self is a writer only for the four stores below,
+        # which cannot fail (see _AlertWriter).
+        _set_class(self, _AlertWriter)
+        writer: _AlertWriter = self  # type: ignore[assignment]  # it is one now
+        writer.timestamp = timestamp
+        writer.device_id = canonical
+        writer.code = code
+        writer.recipients = recipients
+        writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
 
     @classmethod
     def from_parsed(
@@ -273,8 +296,9 @@ class Alert:
                 check_timestamp(timestamp)
         elif not (type(timestamp) is int and 0 <= timestamp < MAX_TIMESTAMP):
             check_timestamp(timestamp)
+        # A canonical id not seen yet is remembered, so the next row's costs one lookup.
         if type(device_id) is not str or (
-            _device_lookup(device_id) != device_id and not _CANONICAL_EUI64.fullmatch(device_id)
+            _device_lookup(device_id) != device_id and not _DEVICE_IDS.is_canonical(device_id)
         ):
             raise InvalidAlertError(
                 "device_id",
@@ -292,12 +316,20 @@ class Alert:
                     "recipients", recipients, "must be a tuple of non-empty str"
                 )
             _remember_recipients(recipients)
-        alert = _new_alert(cls)
-        _set_timestamp(alert, timestamp)
-        _set_device_id(alert, device_id)
-        _set_code(alert, code)
-        _set_recipients(alert, recipients)
-        return alert
+        if cls is not Alert:  # a subclass may have another layout
+            alert = _new_alert(cls)
+            _set_timestamp(alert, timestamp)
+            _set_device_id(alert, device_id)
+            _set_code(alert, code)
+            _set_recipients(alert, recipients)
+            return alert
+        writer: _AlertWriter = _AlertWriter()
+        writer.timestamp = timestamp
+        writer.device_id = device_id
+        writer.code = code
+        writer.recipients = recipients
+        writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
+        return writer
 
     @property
     def code_hex(self) -> str:
@@ -305,12 +337,41 @@ class Alert:
         return format_code(self.code)
 
 
-# Alert is frozen: only its own constructors write its slots, through the slots'
-# setters (cheaper than object.__setattr__, which first looks the name up).
+class _AlertWriter(Alert):
+    """An Alert under construction: the same layout, with ordinary attribute stores.
+
+    Alert is frozen (its ``__setattr__`` raises), so its constructors cannot
+    write ``self.x = v``, and a slot descriptor's ``__set__`` costs a C call of
+    some 60-80 ns per field. This subclass adds no slot, so an instance's class
+    can be switched to and from Alert; with object's ``__setattr__`` and
+    ``__delattr__`` (both: CPython keeps its generic setattr in the type slot only
+    if neither is Python code) the stores specialise to a few instructions. The
+    constructors build an Alert this way only after every check has passed and
+    switch the class back right after the stores, which neither fail nor
+    allocate, so no code (and no garbage collection) can see a writer: none is
+    ever returned or left behind. Measured on the target day: Alert(t, d, c)
+    some 15% fewer instructions, from_parsed 30% fewer, than with descriptors.
+    """
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+    __init__ = object.__init__  # ``_AlertWriter()`` is object's bare allocation
+
+    # Writable here (for type checkers too): Alert's fields, under construction.
+    timestamp: int | float
+    device_id: str
+    code: int
+    recipients: tuple[str, ...]
+
+
+# A subclass of Alert (another layout) still gets its slots written through the
+# slots' setters, cheaper than object.__setattr__, which first looks the name up.
 _set_timestamp, _set_device_id, _set_code, _set_recipients = (
     vars(Alert)[field.name].__set__ for field in attrs.fields(Alert)
 )
 _new_alert = object.__new__
+_set_class = vars(object)["__class__"].__set__
 
 
 _OPTIONAL_TEXT = optional(text(error=InvalidAlertError))
