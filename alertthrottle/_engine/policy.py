@@ -267,20 +267,21 @@ class ThrottlePolicy(EngineState):
                         continue
                     window = rule.window(device_id)
                 times = window.times
+                pos = window.pos
                 episode = window.episode
-                if episode is None and times[window.pos - 1] + period <= t:
+                if episode is None and times[pos - 1] + period <= t:
                     # Idle, not dropped yet: a new key, which keeps its pending count.
                     append(_first(self._renew(rule, device_id, window, t), late, ended))
                     continue
 
                 # KeyWindow.push, inlined: this is the hottest code of the library.
+                # While the ring grows, pos stays 0; once full, the oldest is at pos.
                 size = rule.size
                 if len(times) < size:
                     times.append(t)
-                    pos = 0
                 else:
-                    pos = window.pos + 1
-                    times[pos - 1] = t
+                    times[pos] = t
+                    pos += 1
                     if pos == size:
                         pos = 0
                     window.pos = pos

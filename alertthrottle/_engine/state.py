@@ -352,6 +352,7 @@ class EngineState:
         devices = rule.fifo_devices
         keys = rule.keys
         wheel = None if self._max_keys is not None else rule.wheel
+        dropped = 0
         while times and times[0] + period <= t:
             times.popleft()
             device_id = devices.popleft()
@@ -364,14 +365,19 @@ class EngineState:
                     else:
                         wheel.setdefault(int(empties / rule.width), []).append(device_id)
                     continue
+                self._forget(rule, device_id, state)
             elif state + period > t:  # type: ignore[operator]
                 # Renewed while idle (the hot path's bare time): filed again.
                 if wheel is None:
                     heappush(self._idle_heap, (state + period, device_id, rule.code))  # type: ignore[operator]
                 else:
                     wheel.setdefault(int((state + period) / rule.width), []).append(device_id)  # type: ignore[operator]
-                continue
-            self._forget(rule, device_id, state)
+            else:
+                # Most keys go this way: one alert, an hour ago. A bare time holds
+                # no pending count, so forgetting it is only this (_forget).
+                del keys[device_id]
+                dropped += 1
+        self._tracked -= dropped
 
     def _drop_wheel(self, rule: Rule, t: float, exact: bool) -> None:
         wheel = rule.wheel
@@ -384,18 +390,32 @@ class EngineState:
             if slot > now or (slot == now and not exact):
                 return
             kept: list[str] = []
+            dropped = 0
             for device_id in wheel.pop(slot):
                 state = keys[device_id]
                 if type(state) is KeyWindow:
                     empties = state.times[state.pos - 1] + period
+                    if empties <= t:
+                        self._forget(rule, device_id, state)
+                        continue
                 else:
                     empties = state + period  # type: ignore[operator]
-                if empties <= t:
-                    self._forget(rule, device_id, state)
-                elif int(empties / width) == slot:
+                    if empties <= t:
+                        # A bare time holds no pending count (_forget).
+                        del keys[device_id]
+                        dropped += 1
+                        continue
+                # Alerts since it was filed: filed again in the slot it empties in.
+                due = int(empties / width)
+                if due == slot:
                     kept.append(device_id)
                 else:
-                    wheel.setdefault(int(empties / width), []).append(device_id)
+                    filed = wheel.get(due)
+                    if filed is None:
+                        wheel[due] = [device_id]
+                    else:
+                        filed.append(device_id)
+            self._tracked -= dropped
             if kept:
                 wheel[slot] = kept
                 return
