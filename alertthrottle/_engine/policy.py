@@ -171,7 +171,6 @@ class ThrottlePolicy(EngineState):
         (throttled, late) go straight to the state, and the delivered count is
         what the other verdicts leave of the decisions made.
         """
-        append = decisions.append
         rules = self._rules
         guard = self._capacity
         clock = self._clock
@@ -221,10 +220,14 @@ class ThrottlePolicy(EngineState):
                 if not rule.throttles:
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
-                        append(_EXEMPT if not (ended or late) else _pass(True, late, ended))
+                        decisions.append(
+                            _EXEMPT if not (ended or late) else _pass(True, late, ended)
+                        )
                         exempt += 1
                     else:
-                        append(_DELIVER if not (ended or late) else _pass(False, late, ended))
+                        decisions.append(
+                            _DELIVER if not (ended or late) else _pass(False, late, ended)
+                        )
                     continue
 
                 device_id = alert.device_id
@@ -254,7 +257,7 @@ class ThrottlePolicy(EngineState):
                         queued.append(t)
                         rule.fifo_devices.append(device_id)
                         tracked += 1
-                    append(
+                    decisions.append(
                         _DELIVER if not (window or ended or late) else _first(window, late, ended)
                     )
                     continue
@@ -263,7 +266,9 @@ class ThrottlePolicy(EngineState):
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         keys[device_id] = t
-                        append(_DELIVER if not (ended or late) else _first(None, late, ended))
+                        decisions.append(
+                            _DELIVER if not (ended or late) else _first(None, late, ended)
+                        )
                         continue
                     window = rule.window(device_id)
                 times = window.times
@@ -271,7 +276,7 @@ class ThrottlePolicy(EngineState):
                 episode = window.episode
                 if episode is None and times[pos - 1] + period <= t:
                     # Idle, not dropped yet: a new key, which keeps its pending count.
-                    append(_first(self._renew(rule, device_id, window, t), late, ended))
+                    decisions.append(_first(self._renew(rule, device_id, window, t), late, ended))
                     continue
 
                 # KeyWindow.push, inlined: this is the hottest code of the library.
@@ -297,15 +302,15 @@ class ThrottlePolicy(EngineState):
                         and len(times) == size
                         and (guard is None or guard.level >= self._engage_level)
                     ):
-                        append(self._start_episode(rule, window, alert, t, late, ended))
+                        decisions.append(self._start_episode(rule, window, alert, t, late, ended))
                         self._throttled += 1
                         due = self._due
                         continue
                     window.last_delivered = t
                     if window.pending or ended or late:
-                        append(_report(window, late, ended, sampled=False))
+                        decisions.append(_report(window, late, ended, sampled=False))
                     else:
-                        append(_DELIVER)
+                        decisions.append(_DELIVER)
                     continue
 
                 # Step 5: in an episode, only samples get through.
@@ -319,15 +324,17 @@ class ThrottlePolicy(EngineState):
                 ):
                     episode.sampled += 1
                     window.last_delivered = t
-                    append(_report(window, late, ended, sampled=True))
+                    decisions.append(_report(window, late, ended, sampled=True))
                     continue
                 episode.throttled += 1
                 window.pending += 1
                 window.pending_sequence = episode.sequence_id
                 if ended or late:
-                    append(Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ())))
+                    decisions.append(
+                        Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ()))
+                    )
                 else:
-                    append(_THROTTLE)
+                    decisions.append(_THROTTLE)
                 self._throttled += 1
         finally:
             self._clock = clock
