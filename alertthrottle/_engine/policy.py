@@ -261,7 +261,7 @@ class ThrottlePolicy(EngineState):
                         _DELIVER if not (window or ended or late) else _first(window, late, ended)
                     )
                     continue
-                period = rule.period
+                period = rule.span
                 if type(window) is not KeyWindow:
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.

@@ -140,6 +140,7 @@ class Rule:
         "sample_interval",
         "sampling",
         "size",
+        "span",
         "threshold",
         "throttles",
         "wheel",
@@ -167,6 +168,11 @@ class Rule:
         self.width = threshold.period / 32
         self.limit = threshold.limit
         self.period = threshold.period
+        # The period as a float, for the hot path's tests against float times:
+        # CPython specialises float-float arithmetic, not float-int, and every
+        # time and period is exact as a float (both far below 2**53), so the
+        # tests give the same answers. Stored times use `period` as given.
+        self.span = float(threshold.period)
         self.resume_below = threshold.resume_below
         self.sample_every = threshold.sample_every or 0
         self.sample_interval = threshold.sample_interval
