@@ -304,3 +304,146 @@ def test_a_shadow_of_the_same_config_agrees_with_a_guarded_live_policy() -> None
     (candidate,) = comparison.candidates
     assert candidate.different == 0
     assert candidate.notifications == comparison.live.notifications
+
+
+def _stream_is_whole_and_in_order(events: list[Any], guard: CapacityGuard) -> None:
+    """Events in order of ``at``; level changes chained from GREEN to the guard's level."""
+    assert [e.at for e in events] == sorted(e.at for e in events), events
+    level = GREEN
+    for change in (e for e in events if isinstance(e, LevelChanged)):
+        # A lost change breaks the chain; a duplicated one repeats a step it cannot repeat.
+        assert change.old == level, (change, level)
+        level = change.new
+    assert level == guard.level
+
+
+def _two_episodes_in_red() -> tuple[ThrottlePolicy, list[Any]]:
+    guard = CapacityGuard(CapacityThresholds(period=5, amber=3, red=5, amber_clear=2, red_clear=4))
+    policy = ThrottlePolicy(
+        PolicyConfig(Threshold(limit=2, period=10), exempt_codes={EXEMPT}),
+        capacity=guard,
+        engage_at="amber",
+    )
+    alerts = [Alert(0, DEVICES[0], 0x8014)] * 3 + [Alert(0, DEVICES[1], EXEMPT)] * 2
+    alerts += [Alert(1, DEVICES[2], 0x8015)] * 3
+    events = [e for d in policy.feed_many(alerts) for e in d.events]
+    assert guard.level is RED and [e.sequence_id for e in policy.open_episodes()] == [1, 2]
+    return policy, events
+
+
+def test_reconfigure_returns_the_guards_falls_up_to_at_in_order_then_its_own_ends() -> None:
+    policy, events = _two_episodes_in_red()
+    guard = policy.capacity
+    assert guard is not None
+    # RED falls to AMBER at 5 and to GREEN at 6; episode 1 is due at 10; 8015 made
+    # exempt ends episode 2 at the change.
+    change = policy.reconfigure(
+        PolicyConfig(policy.config.default, exempt_codes={EXEMPT, 0x8015}), at=10.5, reason="r"
+    )
+    assert [(type(e).__name__, e.at) for e in change.events] == [
+        ("LevelChanged", 5),
+        ("LevelChanged", 6),
+        ("ThrottlingEnded", 10),
+        ("ThrottlingEnded", 10.5),
+    ]
+    assert change.events[:2] == (
+        LevelChanged(at=5, old=RED, new=AMBER, window_count=3),
+        LevelChanged(at=6, old=AMBER, new=GREEN, window_count=0),
+    )
+    assert policy.config_history[-1] == change
+    assert guard.clock == 10.5 and guard.level is GREEN
+    events += change.events
+    events += [e for d in policy.feed_many([Alert(11, DEVICES[0], 0x8014)] * 4) for e in d.events]
+    events += policy.advance(40)
+    _stream_is_whole_and_in_order(events, guard)
+    policy._check()
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(), st.data())
+def test_reconfigure_returns_what_advance_would_then_the_changes_own_events(
+    scenario: tuple[Any, ...], data: st.DataObject
+) -> None:
+    threshold, capacity, engage, plan = scenario
+    config = PolicyConfig(default=threshold, exempt_codes={EXEMPT})
+    policy = ThrottlePolicy(config, capacity=CapacityGuard(capacity), engage_at=engage)
+    cut = data.draw(st.integers(0, len(plan)))
+    alerts = []
+    t = 0
+    for dt, device, code, _ in plan:
+        t += dt
+        alerts.append(Alert(t, device, code))
+    events = [e for d in policy.feed_many(alerts[:cut]) for e in d.events]
+    # The twin moves its clock with advance first: reconfigure must return the same.
+    twin = ThrottlePolicy.restore(policy.snapshot())
+    at = (alerts[cut - 1].timestamp if cut else 0) + data.draw(st.sampled_from([0, 1, 4, 12]))
+    new = PolicyConfig(
+        default=data.draw(st.sampled_from([threshold, Threshold(1, 3), Threshold(5, 20, 2)])),
+        exempt_codes=data.draw(st.sampled_from([{EXEMPT}, {EXEMPT, 0x8015}])),
+    )
+    change = policy.reconfigure(new, at=at, reason="r")
+    want = twin.advance(at) + list(twin.reconfigure(new, at=at, reason="r").events)
+    assert list(change.events) == want
+    events += change.events
+    later = [Alert(a.timestamp + at, a.device_id, a.code) for a in alerts[cut:]]
+    decisions = policy.feed_many(later)
+    assert decisions == twin.feed_many(later)
+    events += [e for d in decisions for e in d.events] + policy.advance(at + 10**4)
+    assert policy.capacity is not None
+    _stream_is_whole_and_in_order(events, policy.capacity)
+    policy._check()
+
+
+def test_a_history_holding_level_changes_round_trips_a_snapshot_byte_for_byte() -> None:
+    policy, _ = _two_episodes_in_red()
+    change = policy.reconfigure(
+        PolicyConfig(policy.config.default, exempt_codes={EXEMPT, 0x8015}), at=10.5, reason="r"
+    )
+    assert any(isinstance(e, LevelChanged) for e in change.events)
+    data = policy.snapshot()
+    restored = ThrottlePolicy.restore(data)
+    assert restored.config_history == policy.config_history
+    assert restored.snapshot() == data
+    entry = json.loads(data)["state"]["config_history"][1]["events"]
+    assert entry[0] == {
+        "kind": "LevelChanged",
+        "at": 5,
+        "old": "RED",
+        "new": "AMBER",
+        "window_count": 3,
+    }
+    # Episode ends are written as before (no kind), so earlier snapshots read the same.
+    assert "kind" not in entry[2] and entry[2]["sequence_id"] == 1
+
+
+def _resealed_history_event(edit: Any) -> bytes:
+    policy, _ = _two_episodes_in_red()
+    policy.reconfigure(policy.config, at=10.5, reason="r")
+    document = json.loads(policy.snapshot())
+    edit(document["state"]["config_history"][1]["events"])
+    document["sha256"] = hashlib.sha256(_canonical(document["state"])).hexdigest()
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda events: events[0].update(kind="Mystery"), "state.config_history[1].events[0].kind"),
+        (lambda events: events[0].update(new="BLUE"), "state.config_history[1].events[0].new"),
+        (lambda events: events[0].update(old=1), "state.config_history[1].events[0].old"),
+        (
+            lambda events: events[0].update(window_count=-1),
+            "state.config_history[1].events[0].window_count",
+        ),
+        (
+            lambda events: events[0].update(device_id=DEVICES[0]),
+            "state.config_history[1].events[0].device_id",
+        ),
+        (lambda events: events[2].update(old="RED"), "state.config_history[1].events[2].old"),
+        (lambda events: events[0].pop("at"), "state.config_history[1].events[0].at"),
+    ],
+)
+def test_a_bad_level_change_in_the_history_is_refused(edit: Any, field: str) -> None:
+    with pytest.raises(SnapshotError) as info:
+        ThrottlePolicy.restore(_resealed_history_event(edit))
+    assert info.value.field == field

@@ -24,10 +24,12 @@ from alertthrottle import (
     Alert,
     AlertThrottleError,
     CapacityGuard,
+    CapacityLevel,
     CapacityThresholds,
     Decision,
     InvalidAlertError,
     LateAlertError,
+    LevelChanged,
     PolicyConfig,
     ThrottlePolicy,
     ThrottlingEnded,
@@ -92,7 +94,7 @@ class StressMachine(RuleBasedStateMachine):
         # Throttled counts reported on delivered decisions, all steps so far.
         self.reported = 0
         self.last_at = -math.inf
-        self.last_episode_at = -math.inf
+        self.level = CapacityLevel.GREEN
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -114,20 +116,16 @@ class StressMachine(RuleBasedStateMachine):
         for decision in decisions:
             self._events(decision.events)
 
-    def _events(self, events: Any, *, reconfiguring: bool = False) -> None:
+    def _events(self, events: Any) -> None:
         for event in events:
-            # Across one policy, events come out in non-decreasing `at`, episode
-            # events among themselves always...
-            if isinstance(event, ThrottlingStarted | ThrottlingEnded):
-                assert event.at >= self.last_episode_at, (event, self.last_episode_at)
-                self.last_episode_at = event.at
-            if reconfiguring:
-                continue
-            # ...and all of them through feed and advance. (reconfigure does not move
-            # the capacity guard: its falls up to `at` come with the next feed or
-            # advance, after the ConfigChange's episode ends; docs/operations.md.)
+            # Across one policy, through feed, advance and reconfigure, events come
+            # out in non-decreasing `at`...
             assert event.at >= self.last_at, (event, self.last_at)
             self.last_at = event.at
+            # ...and each level change exactly once: each starts where the last ended.
+            if isinstance(event, LevelChanged):
+                assert event.old is self.level, (event, self.level)
+                self.level = event.new
 
     # -- operations ---------------------------------------------------------------------
 
@@ -202,11 +200,17 @@ class StressMachine(RuleBasedStateMachine):
             self.policy.advance(now)
         assert self.policy.snapshot() == before
 
-    @rule(config=configs())
-    def reconfigure(self, config: PolicyConfig) -> None:
+    @rule(
+        config=configs() | st.just(PolicyConfig()),
+        gap=st.sampled_from([0, 1, 6, 12]),
+    )
+    def reconfigure(self, config: PolicyConfig, gap: float) -> None:
+        # After a gap, capacity falls and episode ends fall due by `at`; a config
+        # without thresholds ends every open episode at `at`.
+        self.now += gap
         at = self.now if self.policy.clock is None else max(self.now, self.policy.clock)
         change = self.policy.reconfigure(config, at=at, reason="stress")
-        self._events(change.events, reconfiguring=True)
+        self._events(change.events)
         # The reference knows no reconfiguration: from here on, invariants only.
         self.reference = None
 
@@ -224,6 +228,11 @@ class StressMachine(RuleBasedStateMachine):
     @invariant()
     def engine_invariants_hold(self) -> None:
         self.policy._check()
+
+    @invariant()
+    def level_changes_lead_to_the_guards_level(self) -> None:
+        guard = self.policy.capacity
+        assert self.level is (CapacityLevel.GREEN if guard is None else guard.level)
 
     @invariant()
     def accounting_holds(self) -> None:

@@ -6,7 +6,7 @@ import attrs
 
 from .._core.alert import format_code
 from .._core.config import PolicyConfig
-from .._core.events import ThrottlingEnded
+from .._core.events import LevelChanged, ThrottlingEnded
 
 __all__ = ["ConfigChange", "SettingChange", "diff_configs", "initial_entry"]
 
@@ -35,8 +35,9 @@ class ConfigChange:
     ``version`` counts configurations from 1 (the one the policy was built
     with, ``at=None``); ``config`` is the configuration in force from ``at``;
     ``changes`` is the diff from the previous version; ``events`` are the
-    episode ends the change caused or let fall due (also returned to the
-    caller of :meth:`ThrottlePolicy.reconfigure`, in order of ``at``).
+    episode ends the change caused or let fall due and, with a capacity guard,
+    the level falls due by ``at`` (also returned to the caller of
+    :meth:`ThrottlePolicy.reconfigure`, in order of ``at``).
     """
 
     version: int
@@ -44,7 +45,7 @@ class ConfigChange:
     reason: str
     config: PolicyConfig
     changes: tuple[SettingChange, ...] = ()
-    events: tuple[ThrottlingEnded, ...] = ()
+    events: tuple[ThrottlingEnded | LevelChanged, ...] = ()
 
 
 def _flatten(config: PolicyConfig) -> dict[str, SettingValue]:

@@ -1,7 +1,8 @@
 """Runtime reconfiguration: a new ``PolicyConfig`` in force from a given time, audited.
 
 The rules (docs/reconfiguration.md) in one line each: episodes due by ``at``
-close first under the old thresholds; a code that loses its threshold (exempt
+close first under the old thresholds, in order of ``at`` with the capacity
+guard's level falls up to ``at``; a code that loses its threshold (exempt
 or unthrottled) ends its open episodes at ``at`` and keeps their counts
 pending; a code whose threshold changes keeps its windows (rings resized) and
 its open episodes, which end at ``at`` if the new threshold says they are over.
@@ -10,14 +11,18 @@ The state changes themselves are :meth:`EngineState._new_config`'s.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from .._core.alert import parse_timestamp
 from .._core.config import PolicyConfig
 from .._core.errors import InvalidAlertError, PolicyError
-from .._core.events import ThrottlingEnded
+from .._core.events import LevelChanged, ThrottlingEnded
 from .history import ConfigChange, SettingChange, diff_configs
 from .state import EngineState
 
 __all__ = ["ConfigChange", "SettingChange", "apply_config", "check_change", "diff_configs"]
+
+_AT = attrgetter("at")
 
 
 def check_change(
@@ -44,10 +49,16 @@ def apply_config(
     t = check_change(new_config, at, reason, state.clock)
     assert isinstance(reason, str)  # check_change refused anything else
 
-    # Episodes over by `at` end under the thresholds they started with.
-    # The capacity guard is not advanced here: its falls come, dated exactly, with
-    # the next feed or advance (docs/operations.md).
-    events: list[ThrottlingEnded] = state._advance_episodes(t)
+    # Episodes over by `at` end under the thresholds they started with, merged in
+    # order of `at` with the capacity guard's falls up to `at`, as `advance(at)`
+    # returns them: events dated `at` are returned now, so none may come later
+    # dated before it. The change's own ends, dated `at`, follow.
+    events: list[ThrottlingEnded | LevelChanged] = [*state._advance_episodes(t)]
+    guard = state.capacity
+    if guard is not None:
+        falls = guard.advance(t)
+        if falls:
+            events = sorted((*events, *falls), key=_AT)
     previous = state.config
     events.extend(state._new_config(new_config, t))
     change = ConfigChange(

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from .._core.alert import format_code, parse_code, parse_device_id
 from .._core.config import PolicyConfig
 from .._core.errors import AlertThrottleError, SnapshotError
-from .._core.events import CapacityLevel, ThrottlingEnded, ThrottlingStarted
+from .._core.events import CapacityLevel, LevelChanged, ThrottlingEnded, ThrottlingStarted
 from .._core.validation import MAX_SECONDS, MAX_TIMESTAMP
 from .capacity import CapacityGuard, CapacityThresholds
 from .history import ConfigChange, SettingChange, diff_configs
@@ -57,18 +57,22 @@ _STALE_AFTER = 3600.0
 # The fields a snapshot may hold, object by object (docs/snapshots.md). ``None``
 # marks a value whose own reader refuses unknown keys (configs, thresholds) or
 # that is not an object; a one-item list holds the schema of every item.
-_EVENT = dict.fromkeys(
-    (
-        "device_id",
-        "code",
-        "at",
-        "sequence_id",
-        "started_at",
-        "throttled_count",
-        "sampled_count",
-        "recipients",
-    )
+_ENDED_FIELDS = (
+    "device_id",
+    "code",
+    "at",
+    "sequence_id",
+    "started_at",
+    "throttled_count",
+    "sampled_count",
+    "recipients",
 )
+#: A history's ``LevelChanged`` carries ``kind``; a ``ThrottlingEnded`` has none, as
+#: written before level changes could be in a history, so older snapshots read alike.
+_LEVEL_KIND = "LevelChanged"
+_LEVEL_FIELDS = ("kind", "at", "old", "new", "window_count")
+# Either kind's fields; `_history_event` refuses those of the other kind.
+_EVENT = dict.fromkeys((*_ENDED_FIELDS, *_LEVEL_FIELDS))
 _EPISODE = dict.fromkeys(
     (
         "sequence_id",
@@ -114,7 +118,16 @@ def _time(value: float) -> float | None:
     return None if value == -math.inf else value
 
 
-def _event_data(event: ThrottlingEnded) -> dict[str, Any]:
+def _event_data(event: ThrottlingEnded | LevelChanged) -> dict[str, Any]:
+    if type(event) is LevelChanged:
+        return {
+            "kind": _LEVEL_KIND,
+            "at": event.at,
+            "old": event.old.name,
+            "new": event.new.name,
+            "window_count": event.window_count,
+        }
+    assert type(event) is ThrottlingEnded
     return {
         "device_id": event.device_id,
         "code": format_code(event.code),
@@ -220,10 +233,7 @@ def _capacity(value: object) -> tuple[CapacityGuard | None, Any]:
     if engage_at not in ("always", "amber", "red"):
         raise _fail(f"{field}.engage_at", engage_at, "must be 'always', 'amber' or 'red'")
     clock = _optional_number(_get(data, "clock", field), f"{field}.clock")
-    level_name = _get(data, "level", field)
-    if level_name not in CapacityLevel.__members__:
-        raise _fail(f"{field}.level", level_name, "must be GREEN, AMBER or RED")
-    level = CapacityLevel[level_name]
+    level = _level(_get(data, "level", field), f"{field}.level")
     times = [_number(t, f"{field}.times") for t in _list(_get(data, "times", field), field)]
     try:
         return CapacityGuard.restored(thresholds, clock, level, times), engage_at
@@ -522,6 +532,46 @@ def _decode(data: object, key: object = None) -> Mapping[str, Any]:
     return state
 
 
+def _level(value: object, field: str) -> CapacityLevel:
+    if type(value) is not str or value not in CapacityLevel.__members__:
+        raise _fail(field, value, "must be GREEN, AMBER or RED")
+    return CapacityLevel[value]
+
+
+def _history_event(value: object, where: str) -> ThrottlingEnded | LevelChanged:
+    """One event of a history entry: a ``ThrottlingEnded``, or a ``LevelChanged`` by its kind."""
+    data = _object(value, where)
+    kind = data.get("kind")
+    if kind is not None and kind != _LEVEL_KIND:
+        raise _fail(f"{where}.kind", kind, f"must be {_LEVEL_KIND!r}, or absent for an episode end")
+    fields = _ENDED_FIELDS if kind is None else _LEVEL_FIELDS
+    for name in data:
+        if name not in fields:
+            named = "a ThrottlingEnded" if kind is None else f"a {_LEVEL_KIND}"
+            raise _fail(f"{where}.{name}", data[name], f"is not a field of {named}")
+    if kind is None:
+        return ThrottlingEnded(
+            device_id=_device(_get(data, "device_id", where), f"{where}.device_id"),
+            code=_code(_get(data, "code", where), f"{where}.code"),
+            at=_number(_get(data, "at", where), f"{where}.at"),
+            sequence_id=_int(_get(data, "sequence_id", where), where, 1),
+            started_at=_number(_get(data, "started_at", where), where),
+            throttled_count=_int(_get(data, "throttled_count", where), where),
+            sampled_count=_int(_get(data, "sampled_count", where), where),
+            recipients=_recipients(_get(data, "recipients", where), where),
+        )
+    old = _level(_get(data, "old", where), f"{where}.old")
+    new = _level(_get(data, "new", where), f"{where}.new")
+    if new is old:
+        raise _fail(f"{where}.new", new.name, "must differ from old")
+    return LevelChanged(
+        at=_number(_get(data, "at", where), f"{where}.at"),
+        old=old,
+        new=new,
+        window_count=_int(_get(data, "window_count", where), f"{where}.window_count"),
+    )
+
+
 def _history(value: object, config: PolicyConfig) -> list[ConfigChange]:
     entries = _list(value, "state.config_history")
     history: list[ConfigChange] = []
@@ -541,22 +591,10 @@ def _history(value: object, config: PolicyConfig) -> list[ConfigChange]:
                 if part is not None and type(part) not in (int, float, bool):
                     raise _fail(where, change, "values must be numbers, true or null")
             changes.append(SettingChange(parts[0], parts[1], parts[2]))
-        events = []
-        for number, event in enumerate(_list(_get(entry, "events", field), f"{field}.events")):
-            where = f"{field}.events[{number}]"
-            event_data = _object(event, where)
-            events.append(
-                ThrottlingEnded(
-                    device_id=_device(_get(event_data, "device_id", where), f"{where}.device_id"),
-                    code=_code(_get(event_data, "code", where), f"{where}.code"),
-                    at=_number(_get(event_data, "at", where), f"{where}.at"),
-                    sequence_id=_int(_get(event_data, "sequence_id", where), where, 1),
-                    started_at=_number(_get(event_data, "started_at", where), where),
-                    throttled_count=_int(_get(event_data, "throttled_count", where), where),
-                    sampled_count=_int(_get(event_data, "sampled_count", where), where),
-                    recipients=_recipients(_get(event_data, "recipients", where), where),
-                )
-            )
+        events = [
+            _history_event(event, f"{field}.events[{number}]")
+            for number, event in enumerate(_list(_get(entry, "events", field), f"{field}.events"))
+        ]
         reason = _text(_get(entry, "reason", field), f"{field}.reason")
         at = _optional_number(_get(entry, "at", field), f"{field}.at")
         if (at is None) is not (index == 0):
