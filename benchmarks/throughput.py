@@ -58,6 +58,7 @@ def day_of_traffic(alerts: int, devices: int, seed: int) -> list[Alert]:
         rows.append((rng.uniform(0, DAY), rng.choice(ids), rng.choice(CODES)))
     rows.sort()
     start = 1_700_000_000
+    # start + t makes each float afresh, in time order (see target_rows).
     return [Alert(timestamp=start + t, device_id=d, code=c) for t, d, c in rows]
 
 
