@@ -127,7 +127,7 @@ class Replay:
             # make of the record being decided). Policies that reject late alerts would
             # stop at different alerts within a block: lanes before the one that stopped
             # must have decided exactly the alerts they decide when fed one by one.
-            feed = self._feed_one if len(self._lanes) == 1 else self._feed_many
+            feed = self._feed_many
         every = PROGRESS_EVERY
         while True:
             before = self._count
@@ -256,49 +256,6 @@ class Replay:
                     lanes[i].note(decision.events)
             if observe is not None:
                 observe(alert, decisions)
-
-    def _feed_one(self, alerts: Iterable[Alert]) -> None:
-        """:meth:`_feed_many` for a single policy, its row indexes constants."""
-        devices, devices_get = self._counts.devices, self._counts.devices.get
-        hours = self._counts.hours
-        lane = self._lanes[0]
-        feed = lane.feed
-        observe = self._observe()
-        deliver = Verdict.DELIVER
-        throttle = Verdict.THROTTLE
-        start = end = 0
-        rows: HourRows = {}
-        rows_get = rows.get
-        for alert in alerts:
-            t = alert.timestamp
-            if not start <= t < end:
-                hour = int(t) // HOUR
-                start, end = hour * HOUR, (hour + 1) * HOUR
-                rows = hours.setdefault(hour, {})
-                rows_get = rows.get
-            key = (alert.code, alert.recipients)
-            row = rows_get(key)
-            if row is None:
-                row = rows[key] = [0, 0, 0]
-            decision = feed(alert)
-            # Counted only once decided: an alert that raises is not counted at all.
-            device = alert.device_id
-            sent = devices_get(device)
-            if sent is None:
-                sent = devices[device] = [0, 0]
-            sent[0] += 1
-            verdict = decision.verdict
-            if verdict is deliver:
-                row[0] += 1
-            elif verdict is throttle:
-                row[1] += 1
-                sent[1] += 1
-            else:
-                row[2] += 1
-            if decision.events:
-                lane.note(decision.events)
-            if observe is not None:
-                observe(alert, [decision])
 
     def _observe(self) -> Observer | None:
         """The one function the loop calls per alert: ``None``, the observer, or all of them."""
