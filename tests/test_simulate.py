@@ -249,6 +249,10 @@ def test_shadow_candidates_are_checked() -> None:
         Replay([live], candidates=[attrs.evolve(other, late="reject")])
     with pytest.raises(PolicyError, match="not 'live'"):
         Replay([live], candidates=[attrs.evolve(other, name="live")])
+    with pytest.raises(PolicyError, match=r"candidates\[1\].*must be a PolicySpec"):
+        Replay([live], candidates=[other, other.config])
+    with pytest.raises(PolicyError, match=r"candidates\[0\]"):
+        Replay([live], candidates="8014")  # type: ignore[arg-type]
     assert "shadow" not in simulate([], [live]).as_dict()
 
 

@@ -381,7 +381,9 @@ def _as_fed_alone(exc: AlertThrottleError) -> AlertThrottleError:
 
 def _shadow(live: Lane, candidates: Sequence[PolicySpec]) -> ShadowPolicy:
     """The shadow wrapper of the live lane's policy, the candidates checked first."""
-    for candidate in candidates:
+    for i, candidate in enumerate(candidates):
+        if not isinstance(candidate, PolicySpec):
+            raise PolicyError(f"candidates[{i}]", candidate, "must be a PolicySpec")
         if candidate.late != live.spec.late:
             raise PolicyError(
                 f"candidates.{candidate.name}.late",
