@@ -13,6 +13,7 @@ imported only when a columnar file is read.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterator
 from typing import IO, Any, cast
@@ -138,9 +139,13 @@ class ColumnarTable:
         pa = self._pa
         kind = column.type
         if pa.types.is_dictionary(kind):
+            if _is_text(pa, kind.value_type):
+                return _shared_text(pa, column)
             column = column.dictionary_decode()
             kind = column.type
         _check_type(pa, name, kind)
+        if _is_text(pa, kind):
+            return _shared_text(pa, column.dictionary_encode())
         if name == "timestamp":
             divisor = 1
             if pa.types.is_timestamp(kind):
@@ -151,6 +156,25 @@ class ColumnarTable:
                 # Unsafe: nanoseconds since 1970 pass 2**53 (float64 keeps them to 256 ns).
                 column = pa.compute.divide(column.cast(pa.float64(), safe=False), float(divisor))
         return list(column.to_pylist())
+
+
+def _is_text(pa: Any, kind: Any) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _shared_text(pa: Any, column: Any) -> list[str | None]:
+    """A dictionary-encoded text column's values, one str object per distinct value.
+
+    The reader hashes and compares repeated values (device ids, makes): a
+    str computes its hash once, and equal objects compare by identity.
+    """
+    values = column.dictionary.to_pylist()
+    values.append(None)
+    indices = pa.compute.fill_null(column.indices, len(values) - 1)
+    positions = indices.to_pylist()
+    if len(positions) < 2:
+        return [values[i] for i in positions]
+    return list(operator.itemgetter(*positions)(values))
 
 
 def _check_type(pa: Any, name: str, kind: Any) -> None:
