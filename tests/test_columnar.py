@@ -208,61 +208,6 @@ def _day(n: int) -> dict[str, list[object]]:
     }
 
 
-def _read(path: Path, stop: int | None = None) -> tuple[object, ...]:
-    """All a reader says of ``path``: per alert its line and its device's make, then totals."""
-    reader = TrafficReader(path, on_error="skip")
-    seen = []
-    for alert in reader:
-        seen.append((alert, reader.line, reader.devices.get(alert.device_id)))
-        if len(seen) == stop:
-            break
-    totals = (reader.rows, reader.earliest, reader.latest, reader.out_of_order)
-    return seen, totals, reader.skipped, [str(row) for row in reader.skipped_rows]
-
-
-@pytest.mark.parametrize(
-    ("row", "field", "value"),
-    [
-        (150, "timestamp", None),
-        (150, "timestamp", -5),
-        (150, "timestamp", float("nan")),
-        (150, "device_id", "nope"),
-        (150, "code", "80X4"),
-        (150, "code", None),
-        (150, "recipients", "A;;B"),
-        (150, "manufacturer", "Zeta"),  # a device given a second make in its batch
-        (0, "timestamp", T0 + 10_000),  # the rest of the file out of order
-    ],
-)
-def test_batches_read_whole_give_what_rows_read_one_by_one_give(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: int, field: str, value: object
-) -> None:
-    monkeypatch.setattr(columnar, "BATCH_ROWS", 100)
-    columns = _day(400)
-    clean = tmp_path / "clean.parquet"
-    pq.write_table(pa.table(columns), clean, row_group_size=100)
-    columns[field][row] = value
-    changed = tmp_path / "changed.parquet"
-    pq.write_table(pa.table(columns), changed, row_group_size=100)
-    fast = {stop: _read(changed, stop) for stop in (None, 1, 130, 250)}
-    whole, clean_batch = [], TrafficReader._clean_batch
-
-    def spied(*args: object) -> object:
-        whole.append(clean_batch(*args))  # type: ignore[arg-type]
-        return whole[-1]
-
-    monkeypatch.setattr(TrafficReader, "_clean_batch", spied)
-    good = _read(clean)
-    assert len(whole) == 4 and None not in whole  # a clean file is read a batch at a time
-    monkeypatch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
-    assert fast == {stop: _read(changed, stop) for stop in fast}
-    assert good == _read(clean)
-    alerts, _, skipped, rows = fast[None]
-    if skipped:  # the bad row is left out, the others read as in the clean file
-        assert [a for a in alerts] == [a for i, a in enumerate(good[0]) if i != row]
-        assert rows[0].startswith(f"{changed}:{row + 1}: {field}: ")
-
-
 def test_a_bad_row_in_a_batch_is_skipped_as_in_csv(tmp_path: Path) -> None:
     columns = _day(300)
     columns["device_id"][150] = "nope"

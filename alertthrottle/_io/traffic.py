@@ -30,7 +30,7 @@ import os
 import secrets
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, Literal, cast
 
@@ -237,64 +237,11 @@ class _RecordNotUtf8(Exception):
 _UNKNOWN: Any = object()
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
 _DEVICE_CACHE = 1 << 20
-_NUMBER_TYPES = frozenset((int, float))
-_INT_TYPE = frozenset((int,))
 #: Distinct rows (less their timestamp) a CSV reader remembers: about one per device,
 #: code and recipient list; some 200 bytes each, so at most about 30 MB.
 _ROW_CACHE = 1 << 17
 #: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
 _Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
-
-
-class _ColumnarRead:
-    """Where a columnar read is: rows numbered, time range, makes read, a batch under way."""
-
-    __slots__ = ("earliest", "infos", "latest", "number", "pending")
-
-    def __init__(self) -> None:
-        self.number = 0
-        self.earliest: float = math.inf
-        self.latest: float = -1
-        self.infos: dict[Any, DeviceInfo | None] = {}
-        #: The times of the batch whose alerts are being yielded, after its first ``number``.
-        self.pending: list[Any] | None = None
-
-    def note(self, times: list[Any]) -> int:
-        """Take times read in order into the range; how many came after a later time.
-
-        As a row-by-row read keeps them: the first of equal times, strict comparisons.
-        """
-        if not times:
-            return 0
-        earliest, latest = min(times), max(times)
-        self.earliest = min(self.earliest, earliest)
-        ordered = all(map(operator.le, times, itertools.islice(times, 1, None)))
-        if ordered and times[0] >= self.latest:
-            self.latest = max(self.latest, latest)
-            return 0
-        running = list(itertools.accumulate(times, max, initial=self.latest))
-        self.latest = running[-1]
-        return sum(map(operator.lt, times, running))
-
-
-def _good_times(times: list[Any]) -> bool:
-    """Whether every time is an int or float ``Alert.from_parsed`` takes (no NaN, in range)."""
-    if not set(map(type, times)) <= _NUMBER_TYPES:
-        return False
-    # A NaN makes the sum NaN; min and max keep the bounds parse_timestamp checks.
-    return not times or (
-        min(times) >= 0 and max(times) < _YEAR_10000 and not math.isnan(sum(times))
-    )
-
-
-def _resolved(column: list[Any], cache: dict[Any, Any], parse: Callable[[Any], Any]) -> list[Any]:
-    """``column``'s values looked up in ``cache``, a value missing there parsed once."""
-    values = list(map(cache.get, column))
-    if None in values:
-        missing = set(itertools.compress(column, map(operator.is_, values, itertools.repeat(None))))
-        parsed = {value: parse(value) for value in missing}
-        values = list(map(parsed.get, column, values))
-    return values
 
 
 @attrs.frozen(slots=True)
@@ -780,146 +727,57 @@ class TrafficReader:
     def _columnar_alerts(
         self, batches: Iterator[dict[str, list[Any]]], columns: tuple[str, ...]
     ) -> Iterator[Alert]:
-        """Alerts from record batches, rows numbered from 1 (there is no header line).
-
-        A batch whose rows are all good is checked and converted a column at a
-        time; any other batch is read row by row, so its errors and skips are
-        exactly those of a row-by-row read.
-        """
-        makes = [name for name in _DEVICE_FIELDS if name in columns]
-        read = _ColumnarRead()
-        try:
-            for batch in batches:
-                self.rows = read.number  # per batch, for progress (position)
-                clean = self._clean_batch(batch, makes, read.infos)
-                if clean is None:
-                    yield from self._columnar_rows(batch, makes, read)
-                    continue
-                times = clean[0]
-                base = read.number
-                read.pending = times
-                # Every value is checked: from_parsed cannot refuse one. Made one at a
-                # time, an alert can die young (a list of a batch's alerts costs more).
-                for number, alert in enumerate(map(Alert.from_parsed, *clean), base + 1):
-                    self.line = number
-                    yield alert
-                read.pending = None
-                read.number = base + len(times)
-                self.out_of_order += read.note(times)
-        finally:
-            if read.pending is not None:  # stopped part-way through a batch
-                self.out_of_order += read.note(read.pending[: self.line - read.number])
-                read.number = self.line
-            self.rows = read.number
-            if read.latest >= 0:
-                self._note_times(read.earliest, read.latest, 0)
-
-    def _clean_batch(
-        self, batch: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
-    ) -> tuple[list[Any], list[str], list[int], list[tuple[str, ...]]] | None:
-        """A batch's times, device ids, codes and recipients, checked a column at a time.
-
-        Each is what ``Alert.from_parsed`` accepts, and the batch's makes are
-        recorded. None when a row is not good (a null, a type or value the
-        row-by-row read would refuse, a device given two makes in the batch):
-        nothing has changed then.
-        """
-        times = batch["timestamp"]
-        if not _good_times(times):
-            return None
-        try:
-            ids = _resolved(batch["device_id"], self._device_ids, self._column_device)
-            codes = batch["code"]
-            if set(map(type, codes)) <= _INT_TYPE:
-                for code in set(codes):
-                    parse_code(code)
-            else:
-                codes = _resolved(codes, self._codes, self._column_code)
-            names = batch.get("recipients")
-            if names is None:
-                names = [()] * len(times)
-            elif list in set(map(type, names)):
-                names = list(map(self._column_recipients, names))
-            else:
-                names = _resolved(names, self._recipients, self._column_recipients)
-            given = self._batch_makes(batch, makes, infos, ids)
-        except InvalidAlertError:
-            return None
-        if given is None:
-            return None
-        self.devices.update(given)
-        return times, ids, codes, names
-
-    def _batch_makes(
-        self,
-        batch: dict[str, list[Any]],
-        makes: list[str],
-        infos: dict[Any, DeviceInfo | None],
-        ids: list[str],
-    ) -> dict[str, DeviceInfo] | None:
-        """The makes a batch gives its devices, each distinct set of cells read once.
-
-        None if a device is given two (or a make and none) in the batch: only
-        row by row does each alert see the make known when it is read.
-        """
-        if not makes:
-            return {}
-        rows = set(zip(ids, *(batch[name] for name in makes), strict=True))
-        last = {row[0]: row[1:] for row in rows}
-        if len(last) != len(rows):
-            return None
-        for key in set(last.values()).difference(infos):
-            infos[key] = self._column_make(key, makes)
-        return {
-            device_id: info for device_id, key in last.items() if (info := infos[key]) is not None
-        }
-
-    def _columnar_rows(
-        self, batch: dict[str, list[Any]], makes: list[str], read: _ColumnarRead
-    ) -> Iterator[Alert]:
-        """A batch's alerts read row by row: each bad row fails or is skipped, by its number."""
+        """Alerts from record batches, rows numbered from 1 (there is no header line)."""
         none = itertools.repeat(None)
+        makes = [name for name in _DEVICE_FIELDS if name in columns]
         device_ids_get, codes_get = self._device_ids.get, self._codes.get
         recipients_get = self._recipients.get
-        infos, new_alert = read.infos, Alert.from_parsed
-        number, earliest, latest = read.number, read.earliest, read.latest
-        times, devices, codes = (batch[name] for name in ("timestamp", "device_id", "code"))
-        recipients = batch.get("recipients", none)
-        cells = zip(*(batch[name] for name in makes), strict=True) if makes else none
+        infos: dict[Any, DeviceInfo | None] = {}
+        new_alert = Alert.from_parsed
+        number = 0
+        earliest: float = math.inf
+        latest: float = -1
         try:
-            for t, d, c, r, m in zip(times, devices, codes, recipients, cells, strict=False):
-                number += 1
-                try:
-                    timestamp = t if type(t) is float or type(t) is int else self._seconds(t)
-                    device_id = device_ids_get(d) if type(d) is str else None
-                    if device_id is None:
-                        device_id = self._column_device(d)
-                    # An int code is checked by from_parsed; text goes through the cache.
-                    code = c if type(c) is int else codes_get(c) if type(c) is str else None
-                    if code is None:
-                        code = self._column_code(c)
-                    names = recipients_get(r) if type(r) is str else None
-                    if names is None:
-                        names = self._column_recipients(r)
-                    alert = new_alert(timestamp, device_id, code, names)
-                    info = infos.get(m, _UNKNOWN) if m is not None else None
-                    if info is _UNKNOWN:
-                        info = infos[m] = self._column_make(m, makes)
-                except InvalidAlertError as exc:
-                    self._column_bad(number, t, exc)
-                    continue
-                if info is not None:
-                    self.devices[device_id] = info
-                if timestamp > latest:
-                    latest = timestamp
-                elif timestamp < latest:
-                    self.out_of_order += 1
-                if timestamp < earliest:
-                    earliest = timestamp
-                self.line = number
-                yield alert
+            for batch in batches:
+                self.rows = number  # per batch, for progress (position)
+                times, devices, codes = (batch[name] for name in ("timestamp", "device_id", "code"))
+                recipients = batch.get("recipients", none)
+                cells = zip(*(batch[name] for name in makes), strict=True) if makes else none
+                for t, d, c, r, m in zip(times, devices, codes, recipients, cells, strict=False):
+                    number += 1
+                    try:
+                        timestamp = t if type(t) is float or type(t) is int else self._seconds(t)
+                        device_id = device_ids_get(d) if type(d) is str else None
+                        if device_id is None:
+                            device_id = self._column_device(d)
+                        # An int code is checked by from_parsed; text goes through the cache.
+                        code = c if type(c) is int else codes_get(c) if type(c) is str else None
+                        if code is None:
+                            code = self._column_code(c)
+                        names = recipients_get(r) if type(r) is str else None
+                        if names is None:
+                            names = self._column_recipients(r)
+                        alert = new_alert(timestamp, device_id, code, names)
+                        info = infos.get(m, _UNKNOWN) if m is not None else None
+                        if info is _UNKNOWN:
+                            info = infos[m] = self._column_make(m, makes)
+                    except InvalidAlertError as exc:
+                        self._column_bad(number, t, exc)
+                        continue
+                    if info is not None:
+                        self.devices[device_id] = info
+                    if timestamp > latest:
+                        latest = timestamp
+                    elif timestamp < latest:
+                        self.out_of_order += 1
+                    if timestamp < earliest:
+                        earliest = timestamp
+                    self.line = number
+                    yield alert
         finally:
-            read.number, read.earliest, read.latest = number, earliest, latest
+            self.rows = number
+            if latest >= 0:
+                self._note_times(earliest, latest, 0)
 
     def _column_bad(self, number: int, t: object, exc: InvalidAlertError) -> None:
         """Report a bad columnar row: a bad time shows the file's value, with its hints."""
