@@ -13,6 +13,7 @@ from typing import Any
 
 from .._core.alert import DeviceInfo, parse_device_id
 from .._core.errors import AlertThrottleError, TrafficError
+from .encoding import BadByte
 from .traffic import _row_error
 
 __all__ = ["REGISTRY_COLUMNS", "load_device_registry"]
@@ -52,14 +53,11 @@ def load_device_registry(path: str | os.PathLike[str]) -> dict[str, DeviceInfo]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        end = data.find(b"\n", exc.start)
-        row = data[start : len(data) if end < 0 else end].decode("utf-8", "surrogateescape")
+        bad = BadByte(data, exc)
         raise _row_error(
-            name, line, "row", row,
-            f"has a byte that is not UTF-8 (0x{data[exc.start]:02X} at character "
-            f"{exc.start - start + 1}); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            name, bad.line, "row", bad.row.decode("utf-8", "surrogateescape"),
+            f"has a byte that is not UTF-8 (0x{bad.byte:02X} at character {bad.column}); "
+            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
         ) from None  # fmt: skip
     return _registry(name, csv.reader(io.StringIO(text, newline="")))
 

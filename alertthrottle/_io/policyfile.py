@@ -52,6 +52,7 @@ from .._core.config import PolicyConfig
 from .._core.errors import PolicyError
 from .._engine.capacity import CapacityGuard, CapacityThresholds
 from .._engine.policy import EngageAt, LateMode, ThrottlePolicy
+from .encoding import BadByte
 
 __all__ = [
     "BUILTIN_POLICIES",
@@ -227,17 +228,15 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        end = data.find(b"\n", exc.start)
+        bad = BadByte(data, exc)
         error = PolicyError(
             "toml",
             # U+FFFD marks the byte: a backslash escape would be doubled by the repr.
-            data[start : len(data) if end < 0 else end].decode("utf-8", "replace"),
-            f"has a byte that is not UTF-8 (0x{data[exc.start]:02X} at line {line}, column "
-            f"{exc.start - start + 1}); TOML files are UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            bad.row.decode("utf-8", "replace"),
+            f"has a byte that is not UTF-8 (0x{bad.byte:02X} at line {bad.line}, column "
+            f"{bad.column}); TOML files are UTF-8 (e.g. iconv -f latin1 -t utf-8)",
         )
-        raise _in_file(error, path, line) from None
+        raise _in_file(error, path, bad.line) from None
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
