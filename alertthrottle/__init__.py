@@ -6,6 +6,7 @@ due. See ``docs/semantics.md`` for the exact rules.
 """
 
 from ._core.alert import Alert, DeviceInfo, format_code, parse_code, parse_device_id
+from ._core.columns import AlertColumns
 from ._core.config import PolicyConfig, Threshold
 from ._core.decision import Decision, Stats, ThrottleMetadata, Verdict
 from ._core.errors import (
@@ -48,6 +49,7 @@ from ._version import __version__
 
 __all__ = [
     "Alert",
+    "AlertColumns",
     "AlertThrottleError",
     "CapacityGuard",
     "CapacityLevel",

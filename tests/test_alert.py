@@ -432,3 +432,8 @@ def test_every_bad_field_value_is_refused_naming_field_and_value(field, value):
     with pytest.raises(InvalidAlertError) as info:
         Alert(**fields)
     assert_refusal(info.value, field, value)
+
+
+def test_from_parsed_refuses_none_as_recipients():
+    with pytest.raises(InvalidAlertError, match="recipients"):
+        Alert.from_parsed(1, "00-0D-6F-00-0A-BC-12-34", 1, None)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import alertthrottle.reports
 import alertthrottle.testing
 from alertthrottle import (
     Alert,
+    AlertColumns,
     CapacityThresholds,
     DeviceInfo,
     LevelChanged,
@@ -30,6 +31,7 @@ from alertthrottle import (
 
 EXPECTED = [
     "Alert",
+    "AlertColumns",
     "AlertThrottleError",
     "CapacityGuard",
     "CapacityLevel",
@@ -141,6 +143,7 @@ def test_public_classes_and_functions_say_where_to_import_them(face: ModuleType)
 
 VALUES = [
     Alert(1.5, "00-0D-6F-00-0A-BC-12-34", 0x8014, ("DNO-1",)),
+    AlertColumns([1.5, 2], ["00-0D-6F-00-0A-BC-12-34"] * 2, [0x8014, 1], [("DNO-1",), ()]),
     DeviceInfo("Acme", "M1", "1.0"),
     Threshold(3, 10, resume_below=2, sample_every=5),
     PolicyConfig(Threshold(3, 10), {0x8015: Threshold(5, 60)}, {0x8F35}),
@@ -245,6 +248,7 @@ POLICY_MEMBERS = {
     "config_history",
     "engage_at",
     "feed",
+    "feed_columns",
     "feed_many",
     "late",
     "load",

@@ -335,3 +335,26 @@ def test_a_row_error_shows_any_value_without_raising() -> None:
     # repr() refuses an int past 4300 digits; the message shortens it instead.
     error = _row_error("day.csv", 7, "code", 10**5000, "is not an alert code")
     assert str(error).startswith("day.csv:7: code: is not an alert code, got <int of ")
+
+
+def test_blocks_are_the_alerts_of_the_file_in_order(tmp_path):
+    from alertthrottle import AlertColumns
+
+    path = tmp_path / "t.csv"
+    rows = [f"{t},00-0D-6F-00-0A-BC-12-34,8014" for t in range(7)]
+    path.write_text("timestamp,device_id,code\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    expected = list(TrafficReader(path))
+    blocks = list(TrafficReader(path).blocks(3))
+    assert [len(block) for block in blocks] == [3, 3, 1]
+    assert all(type(block) is AlertColumns for block in blocks)
+    assert [alert for block in blocks for alert in block] == expected
+
+
+def test_blocks_end_at_a_bad_row_before_its_error(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = ["1,00-0D-6F-00-0A-BC-12-34,8014", "2,00-0D-6F-00-0A-BC-12-34,8014", "3,x,8014"]
+    path.write_text("timestamp,device_id,code\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    blocks = TrafficReader(path).blocks(10)
+    assert [a.timestamp for a in next(blocks)] == [1, 2]
+    with pytest.raises(TrafficError, match=":4: device_id"):
+        next(blocks)

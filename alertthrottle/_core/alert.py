@@ -210,7 +210,7 @@ def _recipients(value: object) -> tuple[str, ...]:
 # Readers pass the same few recipient tuples again and again: from_parsed remembers
 # the ones it has checked, by identity. The dict holds each tuple, so its id cannot be
 # reused by another object while it is remembered; a tuple is immutable, so a checked
-# one stays good.
+# one stays good. (Looked up with the table itself as the default: None is not one.)
 _checked_recipients: dict[int, tuple[str, ...]] = {}
 
 
@@ -309,7 +309,7 @@ class Alert:
             raise InvalidAlertError("code", code, "must be an int in 0..0xFFFF (or a DCC code's)")
         if (
             recipients is not _NO_RECIPIENTS
-            and _checked_recipients.get(id(recipients)) is not recipients
+            and _checked_recipients.get(id(recipients), _checked_recipients) is not recipients
         ):
             if type(recipients) is not tuple or _recipients(recipients) != recipients:
                 raise InvalidAlertError(

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from .._core.alert import Alert
+from .._core.columns import AlertColumns
 from .._core.config import PolicyConfig
 from .._core.decision import Decision, Stats, ThrottleMetadata
 from .._core.errors import PolicyError
@@ -66,6 +67,11 @@ class LockedPolicy:
         """:meth:`ThrottlePolicy.feed_many` under the lock: the batch is not interleaved."""
         with self._lock:
             return self._policy.feed_many(alerts)
+
+    def feed_columns(self, columns: AlertColumns) -> list[Decision]:
+        """:meth:`ThrottlePolicy.feed_columns` under the lock: the block is not interleaved."""
+        with self._lock:
+            return self._policy.feed_columns(columns)
 
     def advance(self, now: float | object) -> list[Event]:
         """:meth:`ThrottlePolicy.advance` under the lock."""

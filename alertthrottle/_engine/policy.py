@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
 from .._core.alert import Alert, parse_timestamp
+from .._core.columns import AlertColumns
 from .._core.config import PolicyConfig
 from .._core.decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
 from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError
@@ -159,6 +160,17 @@ class ThrottlePolicy(EngineState):
             exc.at_index(len(decisions), decisions)
             raise
         return decisions
+
+    def feed_columns(self, columns: AlertColumns) -> list[Decision]:
+        """``feed_many`` for a block of alerts held as :class:`AlertColumns`.
+
+        The same decisions, in the same order, as ``feed_many`` of the block's
+        rows, and the same partial result when an alert raises (``index``,
+        ``decisions``); no ``Alert`` object is made for rows that need none.
+        """
+        if type(columns) is not AlertColumns:
+            raise InvalidAlertError("columns", columns, "must be an alertthrottle.AlertColumns")
+        return self.feed_many(columns)
 
     def _decide(self, alerts: Iterable[Alert], decisions: list[Decision]) -> None:
         """The hot loop: decide each alert, in order, appending its decision to ``decisions``.

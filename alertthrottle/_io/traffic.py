@@ -44,11 +44,19 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.errors import InvalidAlertError, PolicyError, TrafficError, shown
+from .._core.columns import AlertColumns
+from .._core.errors import (
+    AlertThrottleError,
+    InvalidAlertError,
+    PolicyError,
+    TrafficError,
+    shown,
+)
 from .._core.text import write_csv
 from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
 
 __all__ = [
+    "BLOCK_ROWS",
     "KEPT_SKIPS",
     "MAX_RECORD",
     "OnError",
@@ -69,6 +77,8 @@ TimeUnit = Literal["s", "ms", "us"]
 
 #: How many skipped rows a reader keeps for the report (all are counted).
 KEPT_SKIPS = 10
+#: Rows per block that :meth:`TrafficReader.blocks` gives by default.
+BLOCK_ROWS = 512
 #: The longest line or CSV record (quoted line breaks included) a reader takes, in
 #: characters: a longer one is a bad row, read no further than this, so a line with no
 #: end (a gzip bomb of one line, a quote that never closes) cannot exhaust memory.
@@ -391,6 +401,30 @@ class TrafficReader:
         finally:
             if owned:
                 raw.close()
+
+    def blocks(self, size: int = BLOCK_ROWS) -> Iterator[AlertColumns]:
+        """The alerts as :class:`AlertColumns` of up to ``size`` rows, in file order.
+
+        The same alerts, errors and counts as iterating the reader (which can
+        be done once, either way); a block ends early at a row that raises, so
+        the alerts before it arrive before the error does.
+        """
+        if type(size) is not int or size < 1:
+            raise PolicyError("size", size, "must be an int >= 1")
+        alerts = iter(self)
+        while True:
+            block: list[Alert] = []
+            try:
+                block.extend(itertools.islice(alerts, size))
+            except AlertThrottleError:
+                if block:
+                    yield AlertColumns.of(block)
+                raise
+            if not block:
+                return
+            yield AlertColumns.of(block)
+            if len(block) < size:
+                return
 
     def _read(self, binary: IO[bytes]) -> Iterator[Alert]:
         columnar = self.format or sniff_columnar(cast("Any", binary).peek(8)[:8])

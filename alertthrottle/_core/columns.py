@@ -1,0 +1,186 @@
+"""``AlertColumns``: a block of alerts as parallel columns, checked as :class:`Alert` checks them.
+
+Readers of traffic files and adapters holding columnar data (Parquet,
+Arrow, a database cursor) have their alerts as columns already. Making an
+:class:`Alert` per row costs more than deciding it, so a policy can decide a
+block of columns directly (``ThrottlePolicy.feed_columns``) and a replay reads
+files in such blocks. The columns are checked at construction, a pass per
+column in the common case, with the same rules and conversions as ``Alert``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import cast
+
+import attrs
+
+from .alert import (
+    _MAX_CODE,
+    _MAX_FLOAT_TIME,
+    _NO_RECIPIENTS,
+    Alert,
+    _checked_recipients,
+    _device_lookup,
+    _recipients,
+    _remember_recipients,
+    parse_code,
+    parse_device_id,
+)
+from .errors import InvalidAlertError
+from .validation import check_timestamp
+
+__all__ = ["AlertColumns"]
+
+_ZERO = itertools.repeat(0.0)
+_MAX = itertools.repeat(_MAX_FLOAT_TIME)
+_NUMBERS = frozenset((int, float))
+_from_parsed = Alert.from_parsed
+
+
+@attrs.frozen(slots=True, init=False, eq=True)
+class AlertColumns:
+    """Alerts as four parallel tuples: ``timestamps``, ``device_ids``, ``codes``, ``recipients``.
+
+    Row ``i`` is the alert ``Alert(timestamps[i], device_ids[i], codes[i],
+    recipients[i])``. Values are checked and converted as :class:`Alert` does
+    (epoch seconds as int or float, device ids to canonical EUI-64, codes from
+    hexadecimal text, recipients to tuples); ``recipients`` may be omitted for
+    none. A bad value raises :class:`InvalidAlertError` naming the column and
+    row (``device_ids[3]``). Checking costs one pass per column over clean
+    data, a small part of making an ``Alert`` per row.
+    """
+
+    timestamps: tuple[int | float, ...]
+    device_ids: tuple[str, ...]
+    codes: tuple[int, ...]
+    recipients: tuple[tuple[str, ...], ...]
+
+    def __init__(
+        self,
+        timestamps: Sequence[int | float],
+        device_ids: Sequence[str],
+        codes: Sequence[int | str],
+        recipients: Sequence[Iterable[str]] | None = None,
+    ) -> None:
+        times = tuple(timestamps)
+        size = len(times)
+        ids = tuple(device_ids)
+        numbers: tuple[int | str, ...] = tuple(codes)
+        _same_length("device_ids", ids, size)
+        _same_length("codes", numbers, size)
+        if recipients is None:
+            lists: tuple[tuple[str, ...], ...] = (_NO_RECIPIENTS,) * size
+        else:
+            lists = _checked_lists(tuple(recipients), size)
+        set_field = object.__setattr__
+        set_field(self, "timestamps", _checked_times(times))
+        set_field(self, "device_ids", _canonical_ids(ids))
+        set_field(self, "codes", _checked_codes(numbers))
+        set_field(self, "recipients", lists)
+
+    @classmethod
+    def of(cls, alerts: Iterable[Alert]) -> AlertColumns:
+        """The columns of ``alerts`` (Alert objects), in order."""
+        rows = list(alerts)
+        for i, alert in enumerate(rows):
+            if type(alert) is not Alert:
+                raise InvalidAlertError(f"alerts[{i}]", alert, "must be an alertthrottle.Alert")
+        return cls(
+            [alert.timestamp for alert in rows],
+            [alert.device_id for alert in rows],
+            [alert.code for alert in rows],
+            [alert.recipients for alert in rows],
+        )
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def __iter__(self) -> Iterator[Alert]:
+        """The rows as :class:`Alert` objects, made as iterated."""
+        return map(_from_parsed, self.timestamps, self.device_ids, self.codes, self.recipients)
+
+    def alert(self, index: int) -> Alert:
+        """Row ``index`` as an :class:`Alert`."""
+        return _from_parsed(
+            self.timestamps[index],
+            self.device_ids[index],
+            self.codes[index],
+            self.recipients[index],
+        )
+
+
+def _same_length(field: str, column: tuple[object, ...], size: int) -> None:
+    if len(column) != size:
+        raise InvalidAlertError(
+            field, f"{len(column)} values", f"must have as many as timestamps ({size})"
+        )
+
+
+def _checked_times(times: tuple[int | float, ...]) -> tuple[int | float, ...]:
+    """``times`` if every one is epoch seconds Alert accepts (NaN fails both comparisons)."""
+    if (
+        _NUMBERS.issuperset(map(type, times))
+        and all(map(operator.le, _ZERO, times))
+        and all(map(operator.lt, times, _MAX))
+    ):
+        return times
+    for i, value in enumerate(times):
+        kind = type(value)
+        if kind is not int and kind is not float:
+            raise InvalidAlertError(
+                f"timestamps[{i}]", value, "must be an int or float of epoch seconds"
+            )
+        check_timestamp(value, f"timestamps[{i}]")
+    raise AssertionError("unreachable: a time failed the bulk check but none alone")
+
+
+def _canonical_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """``ids`` in canonical spelling: looked up in one pass, the few unseen ones parsed."""
+    try:
+        found = list(map(_device_lookup, ids))
+    except TypeError:  # an unhashable value: parsed below, which refuses it
+        found = [None] * len(ids)
+    # A canonical id seen before looks up to itself (an equal str).
+    if None not in found and all(map(operator.eq, found, ids)):
+        return ids
+    for i, canonical in enumerate(found):
+        if canonical is None:
+            found[i] = parse_device_id(ids[i], f"device_ids[{i}]")
+    return tuple(found)  # type: ignore[arg-type]  # every None was replaced
+
+
+def _checked_codes(codes: tuple[int | str, ...]) -> tuple[int, ...]:
+    """``codes`` as ints: device codes in one pass, anything else through ``parse_code``."""
+    if codes and set(map(type, codes)) == {int}:
+        ints = cast("tuple[int, ...]", codes)
+        if min(ints) >= 0 and max(ints) <= _MAX_CODE:
+            return ints
+    return tuple(parse_code(code, f"codes[{i}]") for i, code in enumerate(codes))
+
+
+def _checked_lists(lists: tuple[Iterable[str], ...], size: int) -> tuple[tuple[str, ...], ...]:
+    """Recipient lists as tuples of non-empty str; tuples checked before pass by identity."""
+    _same_length("recipients", lists, size)
+    # The table itself is the default of each lookup: it is no list, so None is not one.
+    _checked_recipients[id(_NO_RECIPIENTS)] = _NO_RECIPIENTS  # (a clear may have dropped it)
+    known = map(_checked_recipients.get, map(id, lists), itertools.repeat(_checked_recipients))
+    if all(map(operator.is_, known, lists)):
+        return lists  # type: ignore[return-value]  # each is a checked tuple
+    checked = []
+    for i, value in enumerate(lists):
+        seen: object = _checked_recipients.get(id(value), _checked_recipients)
+        if value is _NO_RECIPIENTS or seen is value:
+            checked.append(value)
+            continue
+        try:
+            items = _recipients(value)
+        except InvalidAlertError as exc:
+            raise InvalidAlertError(f"recipients[{i}]", value, exc.problem) from None
+        if type(value) is tuple and items == value:
+            items = value  # keep the caller's tuple: the next block passes it by identity
+        _remember_recipients(items)
+        checked.append(items)
+    return tuple(checked)  # type: ignore[arg-type]
