@@ -1,22 +1,30 @@
-"""The replay feeds blocks of alerts with ``feed_many`` and counts them in bulk: its report
-is the one the alert-by-alert loop (still used with observers) gives, exactly."""
+"""The replay feeds blocks of alerts with ``feed_many`` (blocks of columns with
+``feed_columns``, from a reader) and counts them in bulk: its report is the one the
+alert-by-alert loop (still used with observers) gives, exactly."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import attrs
 import pytest
 
 from alertthrottle import (
     Alert,
+    AlertColumns,
+    Decision,
     InvalidAlertError,
     LateAlertError,
     PolicySpec,
     Replay,
+    ThrottlePolicy,
     TrafficError,
+    TrafficReader,
     builtin_policy,
     generate_scenario,
+    write_traffic,
 )
 from alertthrottle._replay import replay as replay_module
 from alertthrottle._replay.report import Report
@@ -142,3 +150,165 @@ def test_a_late_alert_mid_block_under_reject_with_several_policies() -> None:
     assert alone.alerts == 150
     assert info.value.index is None
     assert alone.report().policies[0] == _reports([traffic[:150]], [strict])[0].policies[0]
+
+
+# -- a TrafficReader: blocks of columns (feed_columns), counted from the columns ------------
+
+
+def _csv(alerts: Sequence[Alert], bad: dict[int, str] | None = None) -> bytes:
+    """``alerts`` as a CSV export; ``bad`` puts a raw line before the alert at each index."""
+    out = io.StringIO()
+    write_traffic(alerts, out)
+    header, *lines = out.getvalue().splitlines(keepends=True)
+    for at, line in sorted((bad or {}).items(), reverse=True):
+        lines.insert(at, line)
+    return "".join([header, *lines]).encode()
+
+
+def _reader(data: bytes, **options: Any) -> TrafficReader:
+    return TrafficReader(io.BytesIO(data), name="day.csv", **options)
+
+
+def _column_reports(
+    files: Sequence[bytes], policies: Sequence[PolicySpec], **options: Any
+) -> tuple[Report, Report]:
+    """The report of ``files`` replayed from readers (in columns), and alert by alert."""
+    columns = Replay(policies, **options)
+    for data in files:
+        columns.run(_reader(data))
+    alone = Replay(policies, observers=[_ignore], **options)
+    for data in files:
+        alone.run(list(_reader(data)))
+    return columns.report(), alone.report()
+
+
+@pytest.fixture
+def fed_columns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the blocks of columns the policies are fed (so a test sees the path)."""
+    sizes: list[int] = []
+    feed_columns = ThrottlePolicy.feed_columns
+
+    def spy(policy: ThrottlePolicy, columns: AlertColumns) -> list[Decision]:
+        sizes.append(len(columns))
+        return feed_columns(policy, columns)
+
+    monkeypatch.setattr(ThrottlePolicy, "feed_columns", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("scenario", ["power-factor-storm", "ten-thousand-meters", "mixed"])
+@pytest.mark.parametrize("policies", [1, 2])
+def test_column_replay_of_a_reader_is_exact(
+    scenario: str, policies: int, fed_columns: list[int]
+) -> None:
+    traffic = list(generate_scenario(scenario, seed=7, **SIZES[scenario]))
+    columns, reference = _column_reports([_csv(traffic)], SPECS[:policies])
+    assert sum(fed_columns) == len(traffic) * policies
+    assert columns.policies[0].totals.alerts == columns.alerts == len(traffic)
+    assert columns == reference
+
+
+def test_column_replay_is_exact_across_files_late_alerts_and_hours(fed_columns: list[int]) -> None:
+    traffic = _mixed(3, 2000)
+    # Newest first within stretches: many late alerts, falling back into earlier hours.
+    shuffled = [alert for i in range(0, len(traffic), 150) for alert in traffic[i : i + 150][::-1]]
+    files = [_csv(shuffled[:500]), _csv(shuffled[500:])]
+    columns, reference = _column_reports(files, SPECS)
+    assert fed_columns
+    assert columns.policies[0].totals.late > 0
+    assert len({row.hour for row in columns.policies[0].hourly}) > 1
+    assert columns == reference
+
+
+def test_column_replay_with_shadow_candidates_is_exact() -> None:
+    traffic = list(
+        generate_scenario("power-factor-storm", seed=5, alerts=2000, devices=200, storm_devices=20)
+    )
+    live, other = SPECS
+    candidates = [attrs.evolve(other, name="other", late=live.late)]
+    columns, reference = _column_reports([_csv(traffic)], SPECS, candidates=candidates)
+    assert columns.shadow is not None
+    assert columns == reference
+
+
+@pytest.mark.parametrize("at", [0, 1, 96, 97, 150, 300, 399])
+def test_rows_read_before_a_bad_row_mid_block_are_fed_and_counted(
+    at: int, fed_columns: list[int]
+) -> None:
+    traffic = _mixed(11, 400)
+    data = _csv(traffic, {at: "1705276800,00-0D-6F-00-00-00-00-01,zz,\n"})
+    replay = Replay(SPECS)
+    with pytest.raises(TrafficError, match=f"day.csv:{at + 2}"):
+        replay.run(_reader(data))
+    assert replay.alerts == at
+    assert [policy.stats.total for policy in replay.policies] == [at, at]
+    assert replay.report() == _reports([list(_reader(_csv(traffic[:at])))], SPECS)[1]
+    # Skipped, the bad row leaves the rest to be counted as alert by alert.
+    columns = Replay(SPECS)
+    reader = _reader(data, on_error="skip")
+    columns.run(reader)
+    assert reader.skipped == 1
+    alone = Replay(SPECS, observers=[_ignore])
+    alone.run(list(_reader(data, on_error="skip")))
+    assert columns.report() == alone.report()
+
+
+def test_a_late_alert_mid_block_under_reject_in_columns() -> None:
+    traffic = list(
+        generate_scenario("power-factor-storm", seed=2, alerts=300, devices=40, storm_devices=5)
+    )
+    late = attrs.evolve(traffic[150], timestamp=traffic[149].timestamp - 1)
+    data = _csv([*traffic[:150], late, *traffic[151:]])
+    strict = attrs.evolve(SPECS[1], late="reject", name="strict")
+    replay = Replay([strict])
+    with pytest.raises(LateAlertError) as info:
+        replay.run(_reader(data))
+    # Raised as feeding the alert alone raises it: no index into a block.
+    assert info.value.index is None
+    assert not getattr(info.value, "__notes__", None)
+    assert replay.alerts == replay.policies[0].stats.total == 150
+    alone = Replay([strict], observers=[_ignore])
+    with pytest.raises(LateAlertError):
+        alone.run(list(_reader(data))[:151])
+    assert replay.report() == alone.report()
+
+
+def test_several_policies_one_rejecting_read_from_a_reader_are_fed_alert_by_alert(
+    fed_columns: list[int],
+) -> None:
+    traffic = list(
+        generate_scenario("power-factor-storm", seed=2, alerts=300, devices=40, storm_devices=5)
+    )
+    late = attrs.evolve(traffic[150], timestamp=traffic[149].timestamp - 1)
+    data = _csv([*traffic[:150], late, *traffic[151:]])
+    strict = attrs.evolve(SPECS[1], late="reject", name="strict")
+    replay = Replay([SPECS[0], strict])
+    with pytest.raises(LateAlertError):
+        replay.run(_reader(data))
+    assert not fed_columns
+    assert [policy.stats.total for policy in replay.policies] == [151, 150]
+    assert replay.alerts == 150
+
+
+def test_progress_is_reported_at_the_same_counts_from_columns(fed_columns: list[int]) -> None:
+    traffic = _mixed(17, 2000)
+    files = [_csv(traffic[:650]), _csv(traffic[650:])]
+    calls: dict[str, list[int]] = {"columns": [], "alone": []}
+    for path, observers in (("columns", ()), ("alone", (_ignore,))):
+        replay = Replay(SPECS, observers=observers)
+        for data in files:
+            # The second file starts between two progress points (650 is no multiple of 300).
+            reader = _reader(data)
+            replay.run(reader if path == "columns" else list(reader), calls[path].append)
+    assert calls["columns"] == calls["alone"] == list(range(300, len(traffic) + 1, 300))
+    # Blocks are cut where progress is reported.
+    assert max(fed_columns) == 97
+    assert 50 in fed_columns
+
+
+def test_an_empty_reader_counts_nothing() -> None:
+    replay = Replay(SPECS)
+    replay.run(_reader(_csv([])))
+    report = replay.report()
+    assert report.alerts == 0
+    assert report.first is None

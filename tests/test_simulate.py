@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 
 import attrs
 import pytest
@@ -12,6 +14,8 @@ from hypothesis import strategies as st
 
 from alertthrottle import (
     Alert,
+    AlertColumns,
+    Decision,
     DeviceInfo,
     LateAlertError,
     PolicyConfig,
@@ -21,8 +25,10 @@ from alertthrottle import (
     Threshold,
     ThrottlePolicy,
     builtin_policy,
+    cli,
     generate_scenario,
     simulate,
+    write_traffic,
 )
 from alertthrottle._replay.replay import PROGRESS_EVERY
 
@@ -350,3 +356,31 @@ def test_one_label_for_no_recipient_in_flows_notifications_and_incidents() -> No
     for counts in policy.incidents:
         labels |= {name for name, _ in counts.per_recipient}
     assert labels == {"(unrouted)"}
+
+
+def test_simulate_reads_one_file_in_columns_with_the_same_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    traffic = generate_scenario("mixed", seed=4, devices=300, alerts=3000, storm_alerts=2000)
+    path = tmp_path / "day.csv"
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        # In time order, so that --sort changes nothing.
+        ordered = sorted(traffic, key=lambda alert: alert.timestamp)
+        write_traffic(ordered, out, devices=traffic.devices)
+    fed: list[int] = []
+    feed_columns = ThrottlePolicy.feed_columns
+
+    def spy(policy: ThrottlePolicy, columns: AlertColumns) -> list[Decision]:
+        fed.append(len(columns))
+        return feed_columns(policy, columns)
+
+    monkeypatch.setattr(ThrottlePolicy, "feed_columns", spy)
+    outputs = []
+    # --sort reads the (time-ordered) file into Alerts first, replayed alert by alert in blocks.
+    for extra in ([], ["--sort"]):
+        argv = ["simulate", str(path), "--policy", "dcc-like", "--policy", "proposed", "--json"]
+        assert cli.main([*argv, *extra]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+        if not extra:
+            assert sum(fed) == 2 * outputs[0]["alerts"] > 0
+    assert outputs[0] == outputs[1]

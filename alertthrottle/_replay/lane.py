@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .._core.alert import Alert
+from .._core.columns import AlertColumns
 from .._core.decision import Decision
 from .._core.events import Event, LevelChanged, ThrottlingStarted
 from .._core.timefmt import HOUR
@@ -32,8 +33,9 @@ def spec_of(policy: ThrottlePolicy, name: str = "policy") -> PolicySpec:
 class Lane:
     """A policy being replayed (built from its spec, or given), and its episode starts.
 
-    ``feed`` and ``feed_many`` are what the replay calls per alert and per
-    block: the policy's own, or a shadow wrapper's whose decisions are the policy's.
+    ``feed``, ``feed_many`` and ``feed_columns`` are what the replay calls per
+    alert, per block of alerts and per block of columns: the policy's own, or a
+    shadow wrapper's whose decisions are the policy's.
     """
 
     __slots__ = (
@@ -41,6 +43,7 @@ class Lane:
         "device_episodes",
         "episodes",
         "feed",
+        "feed_columns",
         "feed_many",
         "levels",
         "policy",
@@ -57,6 +60,7 @@ class Lane:
             self.policy = policy.build()
         self.feed: Callable[[Alert], Decision] = self.policy.feed
         self.feed_many: Callable[[list[Alert]], list[Decision]] = self.policy.feed_many
+        self.feed_columns: Callable[[AlertColumns], list[Decision]] = self.policy.feed_columns
         self.episodes: dict[Cell, int] = {}
         self.device_episodes: dict[str, int] = {}
         self.device_days: set[tuple[str, int, tuple[str, ...]]] = set()

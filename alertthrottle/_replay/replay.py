@@ -11,24 +11,22 @@ see exactly the same traffic; :mod:`.tables` turns what it counted into a
 
 from __future__ import annotations
 
-import bisect
 import itertools
-import operator
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .._core.alert import Alert, DeviceInfo
+from .._core.columns import AlertColumns
 from .._core.decision import Decision, Verdict
 from .._core.errors import AlertThrottleError, PolicyError
 from .._core.timefmt import HOUR
 from .._engine.policy import ThrottlePolicy
 from .._io.policyfile import PolicySpec
-from .._io.traffic import SkippedRow
+from .._io.traffic import SkippedRow, TrafficReader
 from .._ops.shadow import ShadowPolicy
 from .lane import Lane
 from .report import Report
-from .tables import Counts, DeviceCounts, HourRows, policy_report
+from .tables import Counts, HourRows, policy_report
+from .tally import Tally
 
 __all__ = ["PROGRESS_EVERY", "Observer", "Replay", "simulate"]
 
@@ -83,6 +81,7 @@ class Replay:
             # The live lane counts the decisions ShadowPolicy returns, which are the live ones.
             self._lanes[0].feed = self._shadow.feed
             self._lanes[0].feed_many = self._shadow.feed_many
+            self._lanes[0].feed_columns = self._shadow.feed_many
         self._observers = list(observers)
         for i, observer in enumerate(self._observers):
             if not callable(observer):
@@ -91,6 +90,8 @@ class Replay:
                 )
         self._busiest = busiest
         self._counts = Counts()
+        self._tally = Tally(len(self._lanes))
+        self._totals = [0] * len(self._lanes)
         self._count = 0
 
     @property
@@ -109,8 +110,40 @@ class Replay:
         ``progress`` is called with the running alert count every
         :data:`PROGRESS_EVERY` alerts. If an alert raises (a late one under
         ``late = "reject"``, a bad row from a reader), the alerts before it
-        stay fed and counted.
+        stay fed and counted. A :class:`TrafficReader` is read in blocks of
+        columns, which the policies decide without an ``Alert`` per row.
         """
+        # Each policy counts one alert per decision, so the least total is the alerts
+        # every policy has decided; blocks add their decisions to these.
+        self._totals = [lane.policy.stats.total for lane in self._lanes]
+        try:
+            if self._observers or (
+                len(self._lanes) > 1 and any(lane.policy.late == "reject" for lane in self._lanes)
+            ):
+                # Observers see each alert as it is decided (the root-cause tally reads the
+                # make of the record being decided). Policies that reject late alerts would
+                # stop at different alerts within a block: lanes before the one that stopped
+                # must have decided exactly the alerts they decide when fed one by one.
+                self._tally.fold(self._counts)
+                self._run(alerts, self._feed_many, progress)
+            elif isinstance(alerts, TrafficReader):
+                self._run_columns(alerts, progress)
+            else:
+                self._run(alerts, self._feed_block, progress)
+        except AlertThrottleError:
+            raise
+        except BaseException:
+            # Not a refused alert: a policy may have stopped inside a block uncounted.
+            self._count = min(lane.policy.stats.total for lane in self._lanes)
+            raise
+
+    def _run(
+        self,
+        alerts: Iterable[Alert],
+        feed: Callable[[Iterable[Alert]], None],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        """Feed ``alerts`` in pieces with ``feed``, reporting progress between them."""
         iterator = iter(alerts)
         counts = self._counts
         if counts.first is None:
@@ -119,28 +152,20 @@ class Replay:
                 return
             counts.first = head.timestamp
             iterator = itertools.chain((head,), iterator)
-        feed = self._feed_block
-        if self._observers or (
-            len(self._lanes) > 1 and any(lane.policy.late == "reject" for lane in self._lanes)
-        ):
-            # Observers see each alert as it is decided (the root-cause tally reads the
-            # make of the record being decided). Policies that reject late alerts would
-            # stop at different alerts within a block: lanes before the one that stopped
-            # must have decided exactly the alerts they decide when fed one by one.
-            feed = self._feed_many
         every = PROGRESS_EVERY
+        alone = feed == self._feed_many
         while True:
             before = self._count
             # Up to the next multiple of PROGRESS_EVERY, where progress is reported.
             size = every - before % every
-            if feed == self._feed_block:
+            if not alone:
                 size = min(size, _BLOCK)
             try:
                 feed(itertools.islice(iterator, size))
             finally:
-                # Each policy counts one alert per successful feed, so the least
-                # total is the alerts every policy has decided.
-                self._count = min(lane.policy.stats.total for lane in self._lanes)
+                if alone:
+                    self._totals = [lane.policy.stats.total for lane in self._lanes]
+                self._count = min(self._totals)
                 # A policy's clock is the latest timestamp fed to it: late alerts are
                 # clamped to it and never move it back.
                 counts.last = self._lanes[0].policy.clock
@@ -148,6 +173,49 @@ class Replay:
                 break
             if progress is not None and self._count % every == 0:
                 progress(self._count)
+
+    def _run_columns(self, reader: TrafficReader, progress: Callable[[int], None] | None) -> None:
+        """Feed the reader's blocks of columns, cut where progress is reported."""
+        every = PROGRESS_EVERY
+        counts = self._counts
+        for block in reader.blocks(_BLOCK):
+            if counts.first is None:
+                counts.first = block.timestamps[0]
+            rest: AlertColumns | None = block
+            while rest is not None:
+                part = rest
+                # Up to the next multiple of PROGRESS_EVERY, where progress is reported.
+                room = every - self._count % every
+                rest = None
+                if len(part) > room:
+                    part, rest = _rows(part, 0, room), _rows(part, room, len(part))
+                self._decide_columns(part)
+                if progress is not None and self._count % every == 0:
+                    progress(self._count)
+        if counts.first is not None:
+            self._count = min(self._totals)
+            counts.last = self._lanes[0].policy.clock
+
+    def _decide_columns(self, block: AlertColumns) -> None:
+        """Feed ``block`` to each lane in turn and count what every lane decided."""
+        results: list[list[Decision]] = []
+        error: AlertThrottleError | None = None
+        rows = block
+        for lane in self._lanes:
+            try:
+                decisions = lane.feed_columns(rows)
+            except AlertThrottleError as exc:
+                # Every lane stops at the same alert (a late one under "reject" is fed
+                # alert by alert with several lanes): later lanes get the rows before it.
+                decisions = exc.decisions or []
+                if len(decisions) < len(rows):
+                    rows = _rows(rows, 0, len(decisions))
+                error = error or _as_fed_alone(exc)
+            results.append(decisions)
+        columns = (block.timestamps, block.device_ids, block.codes, block.recipients)
+        self._count_block(*columns, results)
+        if error is not None:
+            raise error
 
     def _feed_block(self, alerts: Iterable[Alert]) -> None:
         """Feed ``alerts`` to every policy with ``feed_many`` and count them in bulk.
@@ -177,39 +245,45 @@ class Replay:
                 del block[len(decisions) :]
                 error = error or _as_fed_alone(exc)
             results.append(decisions)
-        done = min(len(decisions) for decisions in results)
-        if done:
-            self._tally(block[:done] if done < len(block) else block, results)
+        # Comprehensions, not map(attrgetter): CPython specialises their attribute loads.
+        self._count_block(
+            [alert.timestamp for alert in block],
+            [alert.device_id for alert in block],
+            [alert.code for alert in block],
+            [alert.recipients for alert in block],
+            results,
+        )
         if error is not None:
             raise error
 
-    def _tally(self, alerts: list[Alert], results: list[list[Decision]]) -> None:
-        """Count a block of decided alerts, as :meth:`_feed_many` would one by one."""
-        for decisions in results:
-            del decisions[len(alerts) :]
-        verdicts = [list(map(_VERDICT, decisions)) for decisions in results]
-        codes = list(map(_CODE, alerts))
-        recipients = list(map(_RECIPIENTS, alerts))
-        times = list(map(_TIMESTAMP, alerts))
-        hours = self._counts.hours
-        if all(map(operator.le, times, itertools.islice(times, 1, None))):
-            # In time order: an hour's alerts are one run, counted by (code, recipients).
-            for hour, start, stop in _hour_runs(times):
-                table = hours.setdefault(hour, {})
-                cells = [codes[start:stop], recipients[start:stop]]
-                _count_cells(cells, [v[start:stop] for v in verdicts], _only(table))
-        else:
-            late = [int(t) // HOUR for t in times]
-            _count_cells([late, codes, recipients], verdicts, lambda c: hours.setdefault(c[0], {}))
-        device_ids = list(map(_DEVICE_ID, alerts))
-        devices = _devices(self._counts.devices, Counter(device_ids), len(results))
-        for i, (lane, lane_verdicts) in enumerate(zip(self._lanes, verdicts, strict=False)):
-            # Every alert is counted as throttled, then those that were not are taken off.
-            kept = map(operator.is_not, lane_verdicts, itertools.repeat(Verdict.THROTTLE))
-            for device, n in Counter(itertools.compress(device_ids, kept)).items():
-                devices[device][1 + i] -= n
-            for events in filter(None, map(_EVENTS, results[i])):
-                lane.note(events)
+    def _count_block(
+        self,
+        times: Sequence[int | float],
+        device_ids: Sequence[str],
+        codes: Sequence[int],
+        recipients: Sequence[tuple[str, ...]],
+        results: list[list[Decision]],
+    ) -> None:
+        """Count the alerts of a block (its columns) that every lane decided, as
+        :meth:`_feed_many` would one by one; ``results`` are each lane's decisions."""
+        totals = self._totals
+        for i, decisions in enumerate(results):
+            totals[i] += len(decisions)
+        done = min(map(len, results))
+        if done:
+            if done < len(times):
+                times, device_ids = times[:done], device_ids[:done]
+                codes, recipients = codes[:done], recipients[:done]
+                results = [decisions[:done] for decisions in results]
+            clock = self._lanes[0].policy.clock
+            self._tally.add(times, device_ids, codes, recipients, results, clock)
+            for lane, decisions in zip(self._lanes, results, strict=True):
+                for events in [events for decision in decisions if (events := decision.events)]:
+                    lane.note(events)
+        self._count = min(totals)
+        # A policy's clock is the latest timestamp fed to it: late alerts are
+        # clamped to it and never move it back.
+        self._counts.last = self._lanes[0].policy.clock
 
     def _feed_many(self, alerts: Iterable[Alert]) -> None:
         """Feed ``alerts`` to every policy, count them and show them to the observers."""
@@ -279,6 +353,7 @@ class Replay:
     ) -> Report:
         """The report so far; ``devices`` (makes) and skipped rows come from the reader."""
         infos = devices or {}
+        self._tally.fold(self._counts)
         policies = tuple(
             policy_report(self._counts, i, lane, infos, skipped=skipped, busiest=self._busiest)
             for i, lane in enumerate(self._lanes)
@@ -295,79 +370,14 @@ class Replay:
         )
 
 
-_TIMESTAMP = operator.attrgetter("timestamp")
-_DEVICE_ID = operator.attrgetter("device_id")
-_CODE = operator.attrgetter("code")
-_RECIPIENTS = operator.attrgetter("recipients")
-_VERDICT = operator.attrgetter("verdict")
-_EVENTS = operator.attrgetter("events")
-
-
-def _hour_runs(times: list[int | float]) -> Iterator[tuple[int, int, int]]:
-    """(hour since the epoch, start, stop) of each hour's run of ``times``, which are in order."""
-    start, end = 0, len(times)
-    while start < end:
-        hour = int(times[start]) // HOUR
-        # Times are >= 0, so int(t) // HOUR == hour exactly when t < (hour + 1) * HOUR.
-        stop = bisect.bisect_left(times, (hour + 1) * HOUR, start, end)
-        yield hour, start, stop
-        start = stop
-
-
-def _only(table: HourRows) -> Callable[[tuple[Any, ...]], HourRows]:
-    """The hour table of every cell of a run: ``table``."""
-    return lambda _cell: table
-
-
-def _count_cells(
-    cells: list[list[Any]],
-    verdicts: list[list[Verdict]],
-    table_of: Callable[[tuple[Any, ...]], HourRows],
-) -> None:
-    """Add each lane's verdicts to the rows of the cells whose columns are ``cells`` (per
-    alert: its cell, ending with (code, recipients)); ``table_of`` is a cell's hour table.
-
-    One pass counts each (cell, then per lane: DELIVER?, EXEMPT?); the flags are bools,
-    which hash as cheaply as ints (a Verdict's hash is Python code).
-    """
-    flags: list[Iterator[bool]] = []
-    for lane in verdicts:
-        flags.append(map(operator.is_, lane, itertools.repeat(Verdict.DELIVER)))
-        flags.append(map(operator.is_, lane, itertools.repeat(Verdict.EXEMPT)))
-    size = len(cells)
-    rows: dict[tuple[Any, ...], list[int]] = {}
-    # New rows are made in the order their first alerts came, as the loop makes them.
-    for key, n in Counter(zip(*cells, *flags, strict=True)).items():
-        cell = key[:size]
-        row = rows.get(cell)
-        if row is None:
-            table = table_of(cell)
-            code_recipients = cell[-2:]
-            row = table.get(code_recipients)
-            if row is None:
-                row = table[code_recipients] = [0] * (3 * len(verdicts))
-            rows[cell] = row
-        for i in range(len(verdicts)):
-            delivered, exempt = key[size + 2 * i], key[size + 2 * i + 1]
-            row[3 * i + (0 if delivered else 2 if exempt else 1)] += n
-
-
-def _devices(devices: DeviceCounts, offered: Counter[str], width: int) -> DeviceCounts:
-    """Add ``offered`` to the per-device counts (offered, and throttled by every lane),
-    new devices in the order they came.
-    """
-    get = devices.get
-    for device, n in offered.items():
-        sent = get(device)
-        if sent is None:
-            devices[device] = [n] * (1 + width)
-        elif width == 1:
-            sent[0] += n
-            sent[1] += n
-        else:
-            for i in range(1 + width):
-                sent[i] += n
-    return devices
+def _rows(columns: AlertColumns, start: int, stop: int) -> AlertColumns:
+    """Rows ``start`` to ``stop`` of ``columns`` (checked again: a cut is rare)."""
+    return AlertColumns(
+        columns.timestamps[start:stop],
+        columns.device_ids[start:stop],
+        columns.codes[start:stop],
+        columns.recipients[start:stop],
+    )
 
 
 def _as_fed_alone(exc: AlertThrottleError) -> AlertThrottleError:

@@ -144,6 +144,14 @@ class _Traffic:
             return self._refuse_late(reject)
         return self._ordered(merge_traffic(*self.readers))
 
+    def replayed(self, reject: str | None = None) -> Iterable[Alert]:
+        """:meth:`alerts`, but one file replayed as it is comes as its reader itself,
+        which ``Replay.run`` reads in blocks of columns."""
+        as_read = not self._args.sort and self._args.reorder_window is None
+        if len(self.readers) == 1 and reject is None and as_read:
+            return self.readers[0]
+        return self.alerts(reject)
+
     def _ordered(self, alerts: Iterable[Any], key: Any = None) -> Iterator[Any]:
         key = key or _timestamp
         if self._args.sort:
@@ -334,7 +342,7 @@ def _replay(
     registry = _registry(args)
     replay = Replay(specs, busiest=args.busiest, candidates=candidates)
     with progress_reporter(err, **_progress_source(traffic)) as progress:
-        replay.run(traffic.alerts(reject=_reject_policy(specs)), progress)
+        replay.run(traffic.replayed(reject=_reject_policy(specs)), progress)
     report = replay.report(
         source=traffic.description,
         devices=with_registry(traffic.devices, registry),
