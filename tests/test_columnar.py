@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -227,3 +230,59 @@ def test_a_bad_row_in_a_batch_is_skipped_as_in_csv(tmp_path: Path) -> None:
         151, "device_id", csv_row.problem, csv_row.value,
     )  # fmt: skip
     assert csv_row.line == 152  # after the header line
+
+
+_TIMES = [T0, T0 + 0.5, T0 - 7, 1.5, None, -1, float("nan"), 1e300, T0 * 1000]
+_IDS = [DEV, OTHER, DEV.lower(), None, "nope"]
+_CODES = [0x8014, 0x8015, 0xFFFF, None, -1, 0x1_0000]
+_NAMES = ["DNO", "DNO;SUP", "", ";", None]
+_MAKES = ["Acme", "Beta", "", None]
+
+
+def _columnar_read(path: Path, size: int, **options: object) -> tuple[object, ...]:
+    """Alerts by blocks (with the make known per block) and everything the reader tells."""
+    reader = TrafficReader(path, **options)  # type: ignore[arg-type]
+    seen: list[object] = []
+    error = None
+    try:
+        for block in reader.blocks(size):
+            seen.extend((alert, type(alert.timestamp)) for alert in block)
+    except TrafficError as exc:
+        error = str(exc)
+    counts = (reader.rows, reader.skipped, [str(row) for row in reader.skipped_rows])
+    times = (reader.earliest, reader.latest, reader.out_of_order)
+    return seen, error, counts, reader.devices, times
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_TIMES), st.sampled_from(_IDS), st.sampled_from(_CODES),
+            st.sampled_from(_NAMES), st.sampled_from(_MAKES),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from([1, 3, 512]),
+    st.sampled_from(["fail", "skip"]),
+    st.booleans(),
+)  # fmt: skip
+def test_parquet_blocks_read_as_the_row_loop(
+    rows: list[tuple[object, ...]], size: int, on_error: str, text_codes: bool
+) -> None:
+    # A block read a column at a time must tell what the row-by-row loop tells.
+    times, ids, codes, names, makes = (list(column) for column in zip(*rows, strict=True))
+    if text_codes:
+        codes = [None if code is None else f"{code:X}" for code in codes]  # type: ignore[str-format]
+    columns = {"timestamp": pa.array(times, type=pa.float64()), "device_id": ids, "code": codes,
+               "recipients": names, "manufacturer": makes}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "day.parquet"
+        pq.write_table(pa.table(columns), path, row_group_size=7)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(columnar, "BATCH_ROWS", 7)
+            by_columns = _columnar_read(path, size, on_error=on_error)
+            patch.setattr(TrafficReader, "_column_block", lambda *args: None)
+            by_rows = _columnar_read(path, size, on_error=on_error)
+    assert by_columns == by_rows

@@ -24,13 +24,12 @@ import heapq
 import io
 import itertools
 import json
-import math
 import operator
 import os
 import secrets
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, Literal, cast
 
@@ -46,13 +45,13 @@ from .._core.alert import (
 )
 from .._core.columns import AlertColumns
 from .._core.errors import (
-    AlertThrottleError,
     InvalidAlertError,
     PolicyError,
     TrafficError,
     shown,
 )
 from .._core.text import write_csv
+from .._core.validation import check_timestamp
 from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
 
 __all__ = [
@@ -268,6 +267,84 @@ class _Layout:
     pad: bool
 
 
+#: A row read one by one: timestamp, device id, code, recipients, make, line.
+_Row = tuple[int | float, str, int, tuple[str, ...], DeviceInfo | None, int]
+#: Lines taken from the file at a time for a block, and the characters a block's lines may
+#: reach before it is cut short: an overlong line comes in pieces of MAX_RECORD + 1, and a
+#: block of those must not hold much more than a few of them.
+_TAKE = 32
+_BLOCK_TEXT = 1 << 20
+_COMMAS = itertools.repeat(",")
+_NUMBERS = frozenset((int, float))
+_INT = {int}
+
+
+@attrs.frozen(slots=True)
+class _Block:
+    """Alerts read together: their columns, the line of each, and each row's make (None:
+    no row has one)."""
+
+    columns: AlertColumns
+    lines: Sequence[int]
+    infos: Sequence[DeviceInfo | None] | None
+
+
+def _take(lines: Iterator[str], size: int) -> tuple[list[str], Exception | None]:
+    """Up to ``size`` lines (fewer at the end, or past :data:`_BLOCK_TEXT` characters), and
+    the error that stopped the reading, if one did (the lines before it are kept)."""
+    taken: list[str] = []
+    text = 0
+    try:
+        while len(taken) < size and text <= _BLOCK_TEXT:
+            start = len(taken)
+            want = min(_TAKE, size - start)
+            taken.extend(itertools.islice(lines, want))  # keeps the lines before an error
+            if len(taken) - start < want:
+                break
+            text += sum(map(len, itertools.islice(taken, start, None)))
+    except Exception as exc:  # the caller raises it after the rows before it
+        return taken, exc
+    return taken, None
+
+
+def _plain_times(stamps: tuple[str, ...]) -> list[int] | list[float] | None:
+    """Timestamp cells read as the row-by-row path reads them (whole seconds as int, else
+    float), a column at a time; None when any needs more (text, or a mix)."""
+    joined = "".join(stamps)
+    # A float's text has at most one ".": if all convert, as many dots as cells means
+    # that each has one, so none is whole seconds (which the row path reads as an int).
+    if joined.count(".") == len(stamps):
+        try:
+            return list(map(float, stamps))
+        except ValueError:
+            return None
+    if joined.isdecimal() and max(map(len, stamps)) < 12 and all(stamps):
+        return list(map(int, stamps))
+    return None
+
+
+def _indices(values: list[Any], missing: object) -> Iterator[int]:
+    """The positions of ``missing`` in ``values`` (compared by identity, then equality)."""
+    i = -1
+    with contextlib.suppress(ValueError):  # index() finds no more
+        while True:
+            i = values.index(missing, i + 1)
+            yield i
+
+
+def _looked_up(
+    known: Mapping[Any, Any], values: list[Any], parse: Callable[[Any], Any]
+) -> list[Any]:
+    """``values`` looked up in ``known``, a column at a time; misses through ``parse``."""
+    try:
+        found = list(map(known.get, values))
+    except TypeError:  # unhashable values (lists): each one parsed
+        found = [None] * len(values)
+    for i in _indices(found, None):
+        found[i] = parse(values[i])
+    return found
+
+
 def _open_binary(source: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], IO[bytes]]:
     """``source`` opened for binary reading: (the file itself, the data un-gzipped)."""
     if isinstance(source, str | os.PathLike):
@@ -359,6 +436,10 @@ class TrafficReader:
         self._device_ids: dict[str, str] = {}
         self._recipients: dict[str, tuple[str, ...]] = {"": ()}
         self._infos: dict[tuple[str, str, str], DeviceInfo | None] = {}
+        #: A CSV row's cells by the text after its timestamp (see _read_csv).
+        self._remembered: dict[str, _Cells] = {}
+        #: The line (or columnar row) read last.
+        self._at = 0
         self._started = False
 
     @property
@@ -376,6 +457,43 @@ class TrafficReader:
             return None
 
     def __iter__(self) -> Iterator[Alert]:
+        devices = self.devices
+        for block in self._blocks(BLOCK_ROWS):
+            infos = block.infos
+            if infos is None:
+                for alert, line in zip(block.columns, block.lines, strict=True):
+                    self.line = line
+                    yield alert
+                continue
+            # The make given with a row is known once its alert is read, not before.
+            for alert, line, info in zip(block.columns, block.lines, infos, strict=True):
+                if info is not None:
+                    devices[alert.device_id] = info
+                self.line = line
+                yield alert
+
+    def blocks(self, size: int = BLOCK_ROWS) -> Iterator[AlertColumns]:
+        """The alerts as :class:`AlertColumns` of up to ``size`` rows, in file order.
+
+        The same alerts, errors and counts as iterating the reader (which can
+        be done once, either way); a block ends early at a row that raises, so
+        the alerts before it arrive before the error does. ``devices`` and
+        ``line`` are up to date with each block as it arrives.
+        """
+        if type(size) is not int or size < 1:
+            raise PolicyError("size", size, "must be an int >= 1")
+        devices = self.devices
+        for block in self._blocks(size):
+            infos = block.infos
+            if infos is not None:
+                # compress keeps the rows with a make (a DeviceInfo is true, None false).
+                made = zip(block.columns.device_ids, infos, strict=True)
+                devices.update(itertools.compress(made, infos))  # type: ignore[arg-type]
+            self.line = block.lines[-1]
+            yield block.columns
+
+    def _blocks(self, size: int) -> Iterator[_Block]:
+        """The one reading path: the file's rows as blocks, whichever way they are wanted."""
         if self._started:
             raise _file_error(self.name, 0, "a TrafficReader can be iterated only once")
         self._started = True
@@ -386,7 +504,7 @@ class TrafficReader:
         self._raw = raw
         owned = isinstance(self._source, str | os.PathLike) and os.fspath(self._source) != "-"
         try:
-            yield from self._read(binary)
+            yield from self._read(binary, size)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise _file_error(
                 self.name,
@@ -402,35 +520,11 @@ class TrafficReader:
             if owned:
                 raw.close()
 
-    def blocks(self, size: int = BLOCK_ROWS) -> Iterator[AlertColumns]:
-        """The alerts as :class:`AlertColumns` of up to ``size`` rows, in file order.
-
-        The same alerts, errors and counts as iterating the reader (which can
-        be done once, either way); a block ends early at a row that raises, so
-        the alerts before it arrive before the error does.
-        """
-        if type(size) is not int or size < 1:
-            raise PolicyError("size", size, "must be an int >= 1")
-        alerts = iter(self)
-        while True:
-            block: list[Alert] = []
-            try:
-                block.extend(itertools.islice(alerts, size))
-            except AlertThrottleError:
-                if block:
-                    yield AlertColumns.of(block)
-                raise
-            if not block:
-                return
-            yield AlertColumns.of(block)
-            if len(block) < size:
-                return
-
-    def _read(self, binary: IO[bytes]) -> Iterator[Alert]:
+    def _read(self, binary: IO[bytes], size: int) -> Iterator[_Block]:
         columnar = self.format or sniff_columnar(cast("Any", binary).peek(8)[:8])
         if columnar in COLUMNAR_FORMATS:
             self.format = cast("TrafficFormat", columnar)
-            yield from self._read_columnar(binary, columnar)
+            yield from self._read_columnar(binary, columnar, size)
             return
         # surrogateescape: a byte that is not UTF-8 becomes a row error, not a crash.
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
@@ -448,9 +542,55 @@ class TrafficReader:
             fmt = "jsonl" if first.lstrip().startswith("{") else "csv"
             self.format = fmt
         if fmt == "csv":
-            yield from self._read_csv(first, lines)
+            yield from self._read_csv(first, lines, size)
         else:
-            yield from self._read_jsonl(itertools.chain((first,), lines))
+            rows = self._jsonl_rows(itertools.chain((first,), lines))
+            yield from self._packed(rows, size)
+
+    # -- blocks -------------------------------------------------------------------------
+
+    def _packed(self, rows: Iterator[_Row], size: int) -> Iterator[_Block]:
+        """Rows read one by one, as blocks of ``size``; a row that raises ends its block."""
+        while True:
+            chunk: list[_Row] = []
+            error: Exception | None = None
+            try:
+                chunk.extend(itertools.islice(rows, size))  # keeps the rows before an error
+            except Exception as exc:  # raised below, after the rows read before it
+                error = exc
+            if chunk:
+                yield self._block_of(chunk)
+            if error is not None:
+                raise error
+            if len(chunk) < size:
+                return
+
+    def _block_of(self, rows: list[_Row]) -> _Block:
+        """A block of rows read one by one (their values are checked already)."""
+        times, ids, codes, recipients, infos, lines = zip(*rows, strict=True)
+        return self._block(AlertColumns(times, ids, codes, recipients), lines, infos)
+
+    def _block(
+        self,
+        columns: AlertColumns,
+        lines: Sequence[int],
+        infos: Sequence[DeviceInfo | None] | None,
+    ) -> _Block:
+        """The block of ``columns``, with the read's time range and disorder brought up to date."""
+        times = columns.timestamps
+        newest: float = -1 if self.latest is None else self.latest
+        # An alert is out of order when it is earlier than one before it (ties are not).
+        if times[0] >= newest and all(map(operator.le, times, itertools.islice(times, 1, None))):
+            disorder = 0
+        else:
+            run = itertools.accumulate(times, max, initial=newest)
+            disorder = sum(map(operator.lt, times, run))
+        earliest, latest = min(times), max(times)
+        # On a tie the one read first stays (an int and an equal float differ in type).
+        self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
+        self.latest = latest if self.latest is None else max(self.latest, latest)
+        self.out_of_order += disorder
+        return _Block(columns, lines, infos if infos is not None and any(infos) else None)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -661,157 +801,232 @@ class TrafficReader:
             return None, "", extra, True
         return cells, row[layout.time], extra, True
 
-    def _read_csv(self, first: str, lines: Iterator[str]) -> Iterator[Alert]:
+    def _read_csv(self, first: str, lines: Iterator[str], size: int) -> Iterator[_Block]:
         layout = self._layout(first, lines)
-        devices = self.devices
-        bad = self._bad
-        read_row = self._row
-        seconds = self._seconds
-        line_problem = self._line_problem
-        # The cells are parsed above; from_parsed checks them without converting again.
-        new_alert = Alert.from_parsed
+        self._at = 1  # the header's line
         # Rows repeat: a device sends the same code to the same recipients again and again;
         # only the time differs. With the time first, the rest of an unquoted line is a key
-        # to its cells, parsed and checked once (only rows that read cleanly are remembered).
-        remember = layout.time == 0
-        remembered: dict[str, _Cells] = {}
-        remembered_get = remembered.get
-        # Whole seconds in at most 11 digits are always before the year 10000.
-        plain_seconds = self.time_unit == "s"
-        rows = self.rows
-        number = 1
-        earliest: float = math.inf
-        latest: float = -1
-        disorder = 0
-        try:
-            for line in lines:
-                number += 1
-                at = number
-                if len(line) > MAX_RECORD or not line.isascii():
-                    problem = line_problem(line, lines)
-                    if problem is not None:
-                        rows += 1
-                        bad(at, "row", line[:60], problem)
-                        continue
-                cells: _Cells | None = None
-                unquoted = '"' not in line
-                if remember and unquoted:
-                    stamp, _, rest = line.partition(",")
-                    cells = remembered_get(rest)
-                if cells is None:
-                    cells, stamp, extra, is_row = read_row(line, lines, layout, at)
-                    number += extra
-                    rows += is_row
-                    if cells is None:
-                        continue
-                    if remember and unquoted and len(remembered) < _ROW_CACHE:
-                        remembered[rest] = cells
-                else:
-                    rows += 1
+        # to its cells, parsed and checked once (only rows that read cleanly are remembered),
+        # and a block of such lines is read a column at a time.
+        fast = layout.time == 0 and self.time_unit == "s"
+        while True:
+            taken, error = _take(lines, size)
+            block = self._plain_block(taken, layout) if fast and taken else None
+            if block is None and taken:
+                rows: list[_Row] = []
                 try:
-                    if not plain_seconds:
-                        timestamp: int | float = seconds(stamp)
-                    elif len(stamp) < 12 and stamp.isdecimal():
-                        timestamp = int(stamp)
-                    else:
-                        try:
-                            timestamp = float(stamp)
-                        except ValueError:
-                            timestamp = seconds(stamp)
-                    device_id, code, recipients, info = cells
-                    # from_parsed checks the time's range (the cells are checked above).
-                    alert = new_alert(timestamp, device_id, code, recipients)
-                except InvalidAlertError as exc:
-                    if exc.field == "timestamp":
-                        exc = self._time_error(stamp)
-                    bad(at, exc.field, stamp, exc.problem)  # the cell as written
-                    continue
-                if info is not None:
-                    devices[device_id] = info
-                if timestamp > latest:
-                    latest = timestamp
-                elif timestamp < latest:
-                    disorder += 1
-                if timestamp < earliest:
-                    earliest = timestamp
-                self.line = at
-                yield alert
-        finally:
-            self.rows = rows
-            if latest >= 0:
-                self._note_times(earliest, latest, disorder)
+                    rows.extend(self._csv_rows(taken, lines, layout))
+                except Exception as exc:  # raised below, after the rows read before it
+                    error = exc  # a bad row comes before a read error after it
+                if rows:
+                    block = self._block_of(rows)
+            if block is not None:
+                yield block
+            if error is not None:
+                raise error
+            if not taken:
+                return
 
-    def _note_times(self, earliest: float, latest: float, disorder: int) -> None:
-        """Keep the earliest and latest times and the out-of-order count of a read."""
-        self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
-        self.latest = latest if self.latest is None else max(self.latest, latest)
-        self.out_of_order += disorder
+    def _plain_block(self, taken: list[str], layout: _Layout) -> _Block | None:
+        """The block of ``taken`` read a column at a time, or None if any line is unusual.
+
+        Usual is a line of plain text (no quote, not overlong, UTF-8) that reads as a
+        good row: then only the rows not seen before are parsed one by one.
+        """
+        text = "".join(taken)
+        if '"' in text or max(map(len, taken)) > MAX_RECORD:
+            return None
+        if not text.isascii() and _not_utf8(text) is not None:
+            return None
+        stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=True)
+        cells = list(map(self._remembered.get, rests))
+        if None in cells and not self._fill_cells(cells, taken, rests, layout):
+            return None
+        ids, codes, recipients, infos = zip(*cells, strict=True)
+        times = _plain_times(stamps)
+        if times is None:
+            return None
+        try:
+            columns = AlertColumns(times, ids, codes, recipients)
+        except InvalidAlertError:  # a time out of range: the careful path words it
+            return None
+        first = self._at + 1
+        self._at += len(taken)
+        self.rows += len(taken)
+        return self._block(columns, range(first, self._at + 1), infos)
+
+    def _fill_cells(
+        self, cells: list[_Cells | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
+    ) -> bool:
+        """Parse the rows of a block the reader does not remember; False at one that is not
+        a good row (blank, the wrong width, a bad cell): the block is read row by row then."""
+        remembered = self._remembered
+        i = -1
+        with contextlib.suppress(ValueError):  # index() finds no more
+            while True:
+                i = cells.index(None, i + 1)
+                found = remembered.get(rests[i])
+                if found is None:
+                    row = taken[i].rstrip("\r\n").split(",")
+                    if len(row) != layout.width:
+                        return False
+                    try:
+                        found = self._cells(row, layout)
+                    except InvalidAlertError:
+                        return False
+                    if len(remembered) < _ROW_CACHE:
+                        remembered[rests[i]] = found
+                cells[i] = found
+        return True
+
+    def _csv_rows(self, taken: list[str], lines: Iterator[str], layout: _Layout) -> Iterator[_Row]:
+        """The rows of ``taken`` (and of the lines a record runs on to), read one by one."""
+        pending = iter(taken)
+        more = itertools.chain(pending, lines)  # a record may run on past the block
+        remembered = self._remembered
+        remember = layout.time == 0
+        bad = self._bad
+        for line in pending:
+            self._at += 1
+            at = self._at
+            if len(line) > MAX_RECORD or not line.isascii():
+                problem = self._line_problem(line, more)
+                if problem is not None:
+                    self.rows += 1
+                    bad(at, "row", line[:60], problem)
+                    continue
+            cells: _Cells | None = None
+            unquoted = '"' not in line
+            if remember and unquoted:
+                stamp, _, rest = line.partition(",")
+                cells = remembered.get(rest)
+            if cells is None:
+                cells, stamp, extra, is_row = self._row(line, more, layout, at)
+                self._at += extra
+                self.rows += is_row
+                if cells is None:
+                    continue
+                if remember and unquoted and len(remembered) < _ROW_CACHE:
+                    remembered[rest] = cells
+            else:
+                self.rows += 1
+            timestamp = self._stamp(stamp)
+            if timestamp is None:
+                exc = self._time_error(stamp)
+                bad(at, exc.field, stamp, exc.problem)  # the cell as written
+                continue
+            yield (timestamp, *cells, at)
+
+    def _stamp(self, stamp: str) -> int | float | None:
+        """A timestamp cell as epoch seconds, None if it is not one (in range)."""
+        try:
+            if self.time_unit != "s":
+                timestamp: int | float = self._seconds(stamp)
+            elif len(stamp) < 12 and stamp.isdecimal():
+                return int(stamp)  # whole seconds in at most 11 digits: before the year 10000
+            else:
+                try:
+                    timestamp = float(stamp)
+                except ValueError:
+                    timestamp = self._seconds(stamp)
+            return check_timestamp(timestamp)
+        except InvalidAlertError:
+            return None
 
     # -- Parquet and Arrow ----------------------------------------------------------------
 
-    def _read_columnar(self, binary: IO[bytes], fmt: str) -> Iterator[Alert]:
+    def _read_columnar(self, binary: IO[bytes], fmt: str, size: int) -> Iterator[_Block]:
         try:
             table = open_columnar(binary, fmt)
             self._table_rows = table.rows
             batches = table.batches(self.time_unit)
-            yield from self._columnar_alerts(batches, table.columns)
+            yield from self._columnar_blocks(batches, table.columns, size)
         except ColumnarError as exc:
             raise _file_error(self.name, 0, f"{exc}; {self.rows:,} rows were read") from None
 
-    def _columnar_alerts(
-        self, batches: Iterator[dict[str, list[Any]]], columns: tuple[str, ...]
-    ) -> Iterator[Alert]:
-        """Alerts from record batches, rows numbered from 1 (there is no header line)."""
-        none = itertools.repeat(None)
+    def _columnar_blocks(
+        self, batches: Iterator[dict[str, list[Any]]], columns: tuple[str, ...], size: int
+    ) -> Iterator[_Block]:
+        """Blocks from record batches, rows numbered from 1 (there is no header line).
+
+        A block is converted a column at a time; one with anything unusual (a bad or
+        missing value, text times) is read row by row, which reports its bad rows.
+        """
         makes = [name for name in _DEVICE_FIELDS if name in columns]
+        infos: dict[Any, DeviceInfo | None] = {}
+        for batch in batches:
+            count = len(batch["timestamp"])
+            for start in range(0, count, size):
+                part = {name: values[start : start + size] for name, values in batch.items()}
+                block = self._column_block(part, makes, infos)
+                if block is None:
+                    yield from self._packed(self._column_rows(part, makes, infos), size)
+                else:
+                    yield block
+
+    def _column_block(
+        self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
+    ) -> _Block | None:
+        """The rows of ``part`` as a block, converted a column at a time; None if any is bad."""
+        times = part["timestamp"]
+        if not _NUMBERS.issuperset(map(type, times)):
+            return None
+        try:
+            ids = _looked_up(self._device_ids, part["device_id"], self._column_device)
+            codes = part["code"]
+            if set(map(type, codes)) != _INT:
+                codes = _looked_up(self._codes, codes, self._column_code)
+            names = None
+            if "recipients" in part:
+                names = _looked_up(self._recipients, part["recipients"], self._column_recipients)
+            found = None
+            if makes:
+                keys = list(zip(*(part[name] for name in makes), strict=True))
+                found = list(map(infos.get, keys, itertools.repeat(_UNKNOWN)))
+                for i in _indices(found, _UNKNOWN):
+                    found[i] = infos[keys[i]] = self._column_make(keys[i], makes)
+            columns = AlertColumns(times, ids, codes, names)
+        except InvalidAlertError:
+            return None
+        first = self._at + 1
+        self._at += len(times)
+        self.rows = self._at
+        return self._block(columns, range(first, self._at + 1), found)
+
+    def _column_rows(
+        self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
+    ) -> Iterator[_Row]:
+        """The rows of ``part`` one by one, bad ones reported."""
+        none = itertools.repeat(None)
         device_ids_get, codes_get = self._device_ids.get, self._codes.get
         recipients_get = self._recipients.get
-        infos: dict[Any, DeviceInfo | None] = {}
         new_alert = Alert.from_parsed
-        number = 0
-        earliest: float = math.inf
-        latest: float = -1
-        try:
-            for batch in batches:
-                self.rows = number  # per batch, for progress (position)
-                times, devices, codes = (batch[name] for name in ("timestamp", "device_id", "code"))
-                recipients = batch.get("recipients", none)
-                cells = zip(*(batch[name] for name in makes), strict=True) if makes else none
-                for t, d, c, r, m in zip(times, devices, codes, recipients, cells, strict=False):
-                    number += 1
-                    try:
-                        timestamp = t if type(t) is float or type(t) is int else self._seconds(t)
-                        device_id = device_ids_get(d) if type(d) is str else None
-                        if device_id is None:
-                            device_id = self._column_device(d)
-                        # An int code is checked by from_parsed; text goes through the cache.
-                        code = c if type(c) is int else codes_get(c) if type(c) is str else None
-                        if code is None:
-                            code = self._column_code(c)
-                        names = recipients_get(r) if type(r) is str else None
-                        if names is None:
-                            names = self._column_recipients(r)
-                        alert = new_alert(timestamp, device_id, code, names)
-                        info = infos.get(m, _UNKNOWN) if m is not None else None
-                        if info is _UNKNOWN:
-                            info = infos[m] = self._column_make(m, makes)
-                    except InvalidAlertError as exc:
-                        self._column_bad(number, t, exc)
-                        continue
-                    if info is not None:
-                        self.devices[device_id] = info
-                    if timestamp > latest:
-                        latest = timestamp
-                    elif timestamp < latest:
-                        self.out_of_order += 1
-                    if timestamp < earliest:
-                        earliest = timestamp
-                    self.line = number
-                    yield alert
-        finally:
-            self.rows = number
-            if latest >= 0:
-                self._note_times(earliest, latest, 0)
+        times, devices, codes = (part[name] for name in ("timestamp", "device_id", "code"))
+        recipients = part.get("recipients", none)
+        cells = zip(*(part[name] for name in makes), strict=True) if makes else none
+        for t, d, c, r, m in zip(times, devices, codes, recipients, cells, strict=False):
+            self._at += 1
+            self.rows = number = self._at
+            try:
+                timestamp = t if type(t) is float or type(t) is int else self._seconds(t)
+                device_id = device_ids_get(d) if type(d) is str else None
+                if device_id is None:
+                    device_id = self._column_device(d)
+                # An int code is checked by from_parsed; text goes through the cache.
+                code = c if type(c) is int else codes_get(c) if type(c) is str else None
+                if code is None:
+                    code = self._column_code(c)
+                names = recipients_get(r) if type(r) is str else None
+                if names is None:
+                    names = self._column_recipients(r)
+                new_alert(timestamp, device_id, code, names)  # checks the time and code
+                info = infos.get(m, _UNKNOWN) if m is not None else None
+                if info is _UNKNOWN:
+                    info = infos[m] = self._column_make(m, makes)
+            except InvalidAlertError as exc:
+                self._column_bad(number, t, exc)
+                continue
+            yield timestamp, device_id, code, names, info, number
 
     def _column_bad(self, number: int, t: object, exc: InvalidAlertError) -> None:
         """Report a bad columnar row: a bad time shows the file's value, with its hints."""
@@ -856,15 +1071,7 @@ class TrafficReader:
 
     # -- JSON Lines ---------------------------------------------------------------------
 
-    def _read_jsonl(self, lines: Iterator[str]) -> Iterator[Alert]:
-        latest: float = -1
-        for alert in self._jsonl_alerts(lines):
-            t = alert.timestamp
-            self._note_times(t, max(t, latest), t < latest)
-            latest = max(t, latest)
-            yield alert
-
-    def _jsonl_alerts(self, lines: Iterator[str]) -> Iterator[Alert]:
+    def _jsonl_rows(self, lines: Iterator[str]) -> Iterator[_Row]:
         bad = self._bad
         for number, line in enumerate(lines, 1):
             if len(line) > MAX_RECORD or not line.isascii():
@@ -892,14 +1099,13 @@ class TrafficReader:
                 bad(number, "row", line.strip(), "must be a JSON object")
                 continue
             try:
-                alert = self._json_alert(row)
+                alert, info = self._json_alert(row)
             except InvalidAlertError as exc:
                 bad(number, exc.field, exc.value, exc.problem)
                 continue
-            self.line = number
-            yield alert
+            yield alert.timestamp, alert.device_id, alert.code, alert.recipients, info, number
 
-    def _json_alert(self, row: Mapping[str, Any]) -> Alert:
+    def _json_alert(self, row: Mapping[str, Any]) -> tuple[Alert, DeviceInfo | None]:
         for name in _REQUIRED:
             if name not in row:
                 raise InvalidAlertError(name, None, "is required")
@@ -915,10 +1121,7 @@ class TrafficReader:
             if value is not None and type(value) is not str:
                 raise InvalidAlertError(name, value, "must be a str or null")
             parts.append(value or "")
-        info = self._device_info(tuple(parts))  # type: ignore[arg-type]
-        if info is not None:
-            self.devices[alert.device_id] = info
-        return alert
+        return alert, self._device_info(tuple(parts))  # type: ignore[arg-type]
 
 
 def read_traffic(

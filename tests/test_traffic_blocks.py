@@ -1,0 +1,203 @@
+"""TrafficReader.blocks(): the same alerts, errors and counts as iterating Alerts.
+
+A block of plain lines is read a column at a time, anything unusual row by
+row; these tests hold the column path to the row-by-row one (forced by
+switching the column path off) on random and broken files, and blocks of
+every size to Alert iteration.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from alertthrottle import AlertColumns, DeviceInfo, TrafficError, TrafficReader
+from alertthrottle._io.traffic import MAX_RECORD
+
+DEV = "00-0D-6F-00-0A-BC-12-34"
+OTHER = "00-0D-6F-00-0A-BC-12-35"
+HEADER = "timestamp,device_id,code,recipients,manufacturer\n"
+
+
+def state(reader: TrafficReader) -> tuple[object, ...]:
+    """Everything a reader tells after a read."""
+    return (
+        reader.rows,
+        reader.skipped,
+        [str(row) for row in reader.skipped_rows],
+        [(row.line, row.last_line) for row in reader.skipped_rows],
+        reader.devices,
+        (reader.earliest, type(reader.earliest)),
+        (reader.latest, type(reader.latest)),
+        reader.out_of_order,
+    )
+
+
+def by_alerts(data: bytes, **options: Any) -> tuple[list[object], object, tuple[object, ...]]:
+    """Alert iteration: each alert with its line and its device's make as it arrives."""
+    reader = TrafficReader(io.BytesIO(data), name="x.csv", **options)
+    seen: list[object] = []
+    error = None
+    try:
+        for alert in reader:
+            info = reader.devices.get(alert.device_id)
+            seen.append((alert, type(alert.timestamp), reader.line, info))
+    except TrafficError as exc:
+        error = str(exc)
+    return seen, error, state(reader)
+
+
+def by_blocks(
+    data: bytes, size: int, **options: Any
+) -> tuple[list[object], object, tuple[object, ...]]:
+    """blocks(size): the same, the make being the one known when the block arrives."""
+    reader = TrafficReader(io.BytesIO(data), name="x.csv", **options)
+    seen: list[object] = []
+    error = None
+    blocks = reader.blocks(size)
+    try:
+        for block in blocks:
+            assert type(block) is AlertColumns and 1 <= len(block) <= size
+            for alert in block:
+                seen.append((alert, type(alert.timestamp)))
+            assert reader.line >= 1
+    except TrafficError as exc:
+        error = str(exc)
+    return seen, error, state(reader)
+
+
+def careful(data: bytes, **options: Any) -> tuple[list[object], object, tuple[object, ...]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TrafficReader, "_plain_block", lambda *args: None)
+        return by_alerts(data, **options)
+
+
+stamps = st.sampled_from(
+    ["1", "7", "12", "2.5", "3.25", "1e3", "1.5e3", " 4.5", "5_0.5", "-1", "-1.5", "nan", "1.0e99",
+     "x", "", "1.2.3", "2024-01-15T00:00:00+00:00", "2024-01-15T00:00:00.5Z", "99999999999",
+     "999999999999", "1705276800000", "0.5", "৩"]
+)  # fmt: skip
+devices = st.sampled_from([DEV, OTHER, DEV.lower(), "00-0D", "", DEV.replace("-", ":")])
+codes = st.sampled_from(["8014", "8F35", "0x8015", "80X4", "", "FFFF"])
+recipients = st.sampled_from(["DNO", "DNO;SUP", "", ";", "'=X", '"DNO"', '"D,N"'])
+makes = st.sampled_from(["", "Acme", "Beta", '"Acme, Inc."', '"Two\nlines"', "Soci\u00e9t\u00e9"])
+plain = st.tuples(stamps, devices, codes, recipients, makes).map(lambda cells: ",".join(cells))
+odd = st.sampled_from(
+    ["", " ", "1,2", f"1,{DEV},8014,DNO,Acme,extra", f'1,{DEV},8014,"DNO,Acme',
+     f"9,{DEV},8014,DNO,Soci\udce9t\udce9", "x" * (MAX_RECORD + 5), f'"3",{DEV},8014,DNO,Acme']
+)  # fmt: skip
+endings = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r"])
+lines = st.lists(st.tuples(st.one_of(plain, plain, plain, odd), endings), max_size=40)
+
+
+def csv_data(rows: list[tuple[str, str]], last_ending: bool = True) -> bytes:
+    text = HEADER + "".join(line + end for line, end in rows)
+    if not last_ending:
+        text = text.rstrip("\r\n")
+    return text.encode("utf-8", "surrogateescape")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines,
+    st.sampled_from([1, 2, 3, 5, 512]),
+    st.sampled_from(["fail", "skip"]),
+    st.sampled_from(["s", "s", "ms"]),
+    st.booleans(),
+)
+@example(
+    [(f"1,{DEV},8014,DNO,Acme", "\n"), (f"2,{DEV},8014,DNO,Beta", "\n")], 512, "skip", "s", True
+)
+@example([("1.5", "\n"), (f"2,{DEV},8014,DNO,Acme", "\n")], 2, "fail", "s", False)
+def test_csv_blocks_read_as_row_by_row(
+    rows: list[tuple[str, str]], size: int, on_error: str, time_unit: str, last_ending: bool
+) -> None:
+    data = csv_data(rows, last_ending)
+    options = {"on_error": on_error, "time_unit": time_unit}
+    expected, error, after = careful(data, **options)
+    seen, block_error, block_after = by_blocks(data, size, **options)
+    assert seen == [item[:2] for item in expected]
+    assert (block_error, block_after) == (error, after)
+    assert by_alerts(data, **options) == (expected, error, after)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(stamps, st.integers(0, 2), st.sampled_from(["", "Acme", "Beta"])),
+                max_size=60), st.sampled_from([1, 4, 512]))  # fmt: skip
+def test_repeated_rows_read_as_row_by_row(picks: list[tuple[str, int, str]], size: int) -> None:
+    # Rows from a few devices, so the column path meets rows it remembers.
+    pool = [DEV, OTHER, DEV.lower()]
+    text = HEADER + "".join(f"{t},{pool[i]},8014,DNO,{make}\n" for t, i, make in picks)
+    data = text.encode()
+    expected, error, after = careful(data, on_error="skip")
+    seen, block_error, block_after = by_blocks(data, size, on_error="skip")
+    assert seen == [item[:2] for item in expected]
+    assert (block_error, block_after) == (error, after)
+    assert by_alerts(data, on_error="skip") == (expected, error, after)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 511, 512, 513, 1000])
+def test_blocks_of_any_size_are_the_alerts_in_order(size: int) -> None:
+    rows = "".join(f"{1000 + t}.5,{(DEV, OTHER)[t % 2]},8014,DNO,Acme\n" for t in range(1000))
+    data = (HEADER + rows).encode()
+    alerts = list(TrafficReader(io.BytesIO(data)))
+    blocks = list(TrafficReader(io.BytesIO(data)).blocks(size))
+    assert [len(block) for block in blocks[:-1]] == [size] * (len(blocks) - 1)
+    assert [alert for block in blocks for alert in block] == alerts
+
+
+def test_line_is_the_line_of_the_alert_just_yielded() -> None:
+    text = (
+        HEADER + f"1,{DEV},8014,DNO,Acme\n\n"
+        f'2,{DEV},8014,DNO,"Two\nlines"\n'
+        f"3,{DEV},80X4,DNO,\n"
+        f"4,{DEV},8014,DNO,\n"
+    )  # fmt: skip
+    reader = TrafficReader(io.BytesIO(text.encode()), on_error="skip")
+    assert [(alert.timestamp, reader.line) for alert in reader] == [(1, 2), (2, 4), (4, 7)]
+
+
+def test_a_make_arrives_with_its_alert_not_before() -> None:
+    # A device's make changes within one block: each alert sees the make of its own row.
+    text = HEADER + "".join(f"{t},{DEV},8014,DNO,{make}\n" for t, make in enumerate("ABCA"))
+    reader = TrafficReader(io.BytesIO(text.encode()))
+    seen = [reader.devices[alert.device_id].manufacturer for alert in reader]
+    assert seen == ["A", "B", "C", "A"]
+    reader = TrafficReader(io.BytesIO(text.encode()))
+    assert [len(block) for block in reader.blocks()] == [4]
+    assert reader.devices == {DEV: DeviceInfo("A")}
+
+
+def test_blocks_refuse_a_bad_size() -> None:
+    reader = TrafficReader(io.BytesIO(HEADER.encode()))
+    with pytest.raises(ValueError, match="size"):
+        next(reader.blocks(0))
+
+
+def test_a_read_error_comes_after_the_rows_before_it() -> None:
+    class Failing(io.RawIOBase):
+        def __init__(self) -> None:
+            self.data = (HEADER + "".join(f"{t},{DEV},8014,DNO,\n" for t in range(3000))).encode()
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            if not self.data:
+                raise OSError(5, "Input/output error")
+            size = min(len(buffer), len(self.data), 4096)
+            buffer[:size] = self.data[:size]
+            self.data = self.data[size:]
+            return size
+
+    reader = TrafficReader(io.BufferedReader(Failing()), name="x.csv")
+    seen = []
+    with pytest.raises(TrafficError, match="Input/output error") as info:
+        seen.extend(reader)
+    # The last line was whole: every row was read, and counted, before the error.
+    assert [alert.timestamp for alert in seen] == list(range(3000))
+    assert "after 3,000 rows" in str(info.value)
