@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alertthrottle import AlertColumns, DeviceInfo, TrafficError, TrafficReader
+from alertthrottle._io import traffic
 from alertthrottle._io.traffic import MAX_RECORD
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
@@ -37,6 +38,19 @@ def state(reader: TrafficReader) -> tuple[object, ...]:
     )
 
 
+def time_order(times: list[float]) -> tuple[object, ...]:
+    """Earliest, latest (each with its type) and the alerts out of order, alert by alert."""
+    earliest, latest, disorder = None, None, 0
+    for t in times:
+        if latest is None or t > latest:
+            latest = t
+        elif t < latest:
+            disorder += 1
+        if earliest is None or t < earliest:
+            earliest = t
+    return (earliest, type(earliest)), (latest, type(latest)), disorder
+
+
 def by_alerts(data: bytes, **options: Any) -> tuple[list[object], object, tuple[object, ...]]:
     """Alert iteration: each alert with its line and its device's make as it arrives."""
     reader = TrafficReader(io.BytesIO(data), name="x.csv", **options)
@@ -48,6 +62,8 @@ def by_alerts(data: bytes, **options: Any) -> tuple[list[object], object, tuple[
             seen.append((alert, type(alert.timestamp), reader.line, info))
     except TrafficError as exc:
         error = str(exc)
+    times = [item[0].timestamp for item in seen]  # type: ignore[attr-defined]
+    assert state(reader)[5:] == time_order(times)
     return seen, error, state(reader)
 
 
@@ -77,9 +93,9 @@ def careful(data: bytes, **options: Any) -> tuple[list[object], object, tuple[ob
 
 
 stamps = st.sampled_from(
-    ["1", "7", "12", "2.5", "3.25", "1e3", "1.5e3", " 4.5", "5_0.5", "-1", "-1.5", "nan", "1.0e99",
-     "x", "", "1.2.3", "2024-01-15T00:00:00+00:00", "2024-01-15T00:00:00.5Z", "99999999999",
-     "999999999999", "1705276800000", "0.5", "৩"]
+    ["1", "7", "7.0", "1.0", "12", "2.5", "3.25", "1e3", "1.5e3", " 4.5", "5_0.5", "-1", "-1.5",
+     "nan", "1.0e99", "x", "", "1.2.3", "2024-01-15T00:00:00+00:00", "2024-01-15T00:00:00.5Z",
+     "99999999999", "999999999999", "1705276800000", "0.5", "৩"]
 )  # fmt: skip
 devices = st.sampled_from([DEV, OTHER, DEV.lower(), "00-0D", "", DEV.replace("-", ":")])
 codes = st.sampled_from(["8014", "8F35", "0x8015", "80X4", "", "FFFF"])
@@ -201,3 +217,109 @@ def test_a_read_error_comes_after_the_rows_before_it() -> None:
     # The last line was whole: every row was read, and counted, before the error.
     assert [alert.timestamp for alert in seen] == list(range(3000))
     assert "after 3,000 rows" in str(info.value)
+
+
+class Failing(io.RawIOBase):
+    """``data``, then an error where it ends (a disk or a gzip stream that fails)."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data = data
+        self.step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.data:
+            raise OSError(5, "Input/output error")
+        size = min(len(buffer), len(self.data), self.step)
+        buffer[:size] = self.data[:size]
+        self.data = self.data[size:]
+        return size
+
+
+def readline_pieces(data: bytes, step: int, fail: bool) -> tuple[list[str], bool]:
+    """What ``readline(MAX_RECORD + 1)`` on a text wrapper gives, up to any read error."""
+    raw: io.RawIOBase = Failing(data, step) if fail else io.BytesIO(data)
+    text = io.TextIOWrapper(
+        io.BufferedReader(raw), encoding="utf-8-sig", errors="surrogateescape", newline=""
+    )
+    pieces: list[str] = []
+    try:
+        while piece := text.readline(traffic.MAX_RECORD + 1):
+            pieces.append(piece)
+    except OSError:
+        return pieces, True
+    return pieces, False
+
+
+def chunked_pieces(data: bytes, step: int, fail: bool, take: int) -> tuple[list[str], bool]:
+    raw: io.RawIOBase = Failing(data, step) if fail else io.BytesIO(data)
+    lines = traffic._Lines(io.BufferedReader(raw))
+    pieces: list[str] = []
+    while True:
+        if take:
+            more, error = lines.take(take)
+            pieces += more
+            if error is not None:
+                assert isinstance(error, OSError)
+                return pieces, True
+            if not more:
+                return pieces, False
+        else:
+            try:
+                pieces += lines
+            except OSError:
+                return pieces, True
+            return pieces, False
+
+
+text_parts = st.sampled_from(
+    ["a", "bc", ",", "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u00e9",
+     "\ufeff", "x" * 9, "y" * 30]
+)  # fmt: skip
+raw_parts = st.one_of(
+    text_parts.map(lambda part: part.encode()),
+    st.sampled_from([b"\xe9", b"\xff\xfe", b"\xc3", b"\xef\xbb\xbf"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(raw_parts, max_size=60),
+    st.booleans(),
+    st.sampled_from([1, 2, 3, 7, 64]),
+    st.sampled_from([0, 1, 3, 100]),
+    st.booleans(),
+)
+def test_lines_are_read_as_readline_reads_them(
+    parts: list[bytes], bom: bool, step: int, take: int, fail: bool
+) -> None:
+    # Small chunks and a small MAX_RECORD put chunk and piece boundaries everywhere.
+    data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(parts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "MAX_RECORD", 12)
+        patch.setattr(traffic, "_CHUNK", step)
+        expected = readline_pieces(data, step, fail)
+        assert chunked_pieces(data, step, fail, take) == expected
+
+
+def test_an_error_comes_after_the_lines_readline_gives_before_it() -> None:
+    data = (HEADER + "".join(f"{t},{DEV},8014,DNO,Acme\n" for t in range(3000))).encode()
+    for cut in (100, 8191, 8192, 8193, 50_000, len(data) - 3):
+        for step in (4096, 8192, 65536):
+            expected = readline_pieces(data[:cut], step, fail=True)
+            assert chunked_pieces(data[:cut], step, True, take=512) == expected
+            assert chunked_pieces(data[:cut], step, True, take=0) == expected
+
+
+@pytest.mark.parametrize("size", [1, 512])
+@pytest.mark.parametrize("stamps", [["1", "7", "7.0"], ["1.0", "1", "7.0", "7"], ["7", "1.0", "1"]])
+def test_the_time_range_keeps_the_first_of_equal_times(stamps: list[str], size: int) -> None:
+    # 7 and 7.0 are equal times of different types: the one read first is the one kept.
+    data = (HEADER + "".join(f"{t},{DEV},8014,DNO,\n" for t in stamps)).encode()
+    reader = TrafficReader(io.BytesIO(data))
+    for _ in reader.blocks(size):
+        pass
+    times = [int(t) if t.isdecimal() else float(t) for t in stamps]
+    assert state(reader)[5:] == time_order(times)

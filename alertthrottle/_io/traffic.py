@@ -16,6 +16,8 @@ truncated gzip, a header without the needed columns) always stops the read.
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import contextlib
 import csv
 import functools
@@ -269,11 +271,14 @@ class _Layout:
 
 #: A row read one by one: timestamp, device id, code, recipients, make, line.
 _Row = tuple[int | float, str, int, tuple[str, ...], DeviceInfo | None, int]
-#: Lines taken from the file at a time for a block, and the characters a block's lines may
-#: reach before it is cut short: an overlong line comes in pieces of MAX_RECORD + 1, and a
-#: block of those must not hold much more than a few of them.
-_TAKE = 32
+#: Bytes read at a time: as many as a text wrapper reads (io's chunk size), so a read error
+#: comes after the same lines.
+_CHUNK = 8192
+#: The characters a block's lines may reach before the block is cut short: an overlong line
+#: comes in pieces of MAX_RECORD + 1, and a block must not hold many of them.
 _BLOCK_TEXT = 1 << 20
+#: The line breaks of str.splitlines in ASCII text, besides \n and \r.
+_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _COMMAS = itertools.repeat(",")
 _NUMBERS = frozenset((int, float))
 _INT = {int}
@@ -289,22 +294,88 @@ class _Block:
     infos: Sequence[DeviceInfo | None] | None
 
 
-def _take(lines: Iterator[str], size: int) -> tuple[list[str], Exception | None]:
-    """Up to ``size`` lines (fewer at the end, or past :data:`_BLOCK_TEXT` characters), and
-    the error that stopped the reading, if one did (the lines before it are kept)."""
-    taken: list[str] = []
-    text = 0
-    try:
-        while len(taken) < size and text <= _BLOCK_TEXT:
-            start = len(taken)
-            want = min(_TAKE, size - start)
-            taken.extend(itertools.islice(lines, want))  # keeps the lines before an error
-            if len(taken) - start < want:
-                break
-            text += sum(map(len, itertools.islice(taken, start, None)))
-    except Exception as exc:  # the caller raises it after the rows before it
-        return taken, exc
-    return taken, None
+class _Lines:
+    """A binary stream's lines as ``readline(MAX_RECORD + 1)`` on a text wrapper gives them.
+
+    UTF-8 (after any byte-order mark), a byte that is not UTF-8 kept as a surrogate, a
+    line ending at ``\\n``, ``\\r\\n`` or ``\\r`` and kept, a longer line in pieces of
+    ``MAX_RECORD + 1`` characters. Read a chunk at a time, as the text wrapper reads them,
+    so a read error comes after the same lines; :meth:`take` gives many lines at once.
+    """
+
+    def __init__(self, binary: IO[bytes]) -> None:
+        self._read = getattr(binary, "read1", binary.read)
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+        self._decode = decoder.decode
+        self._lines: list[str] = []
+        self._next = 0
+        self._tail = ""  # the start of a line whose end is not read yet
+        self._ended = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._next >= len(self._lines) and not self._fill():
+            raise StopIteration
+        line = self._lines[self._next]
+        self._next += 1
+        return line
+
+    def take(self, size: int) -> tuple[list[str], Exception | None]:
+        """Up to ``size`` lines (fewer at the end, or once past :data:`_BLOCK_TEXT`
+        characters), and the error that stopped the reading, if one did."""
+        start = self._next
+        lines = self._lines[start : start + size]
+        self._next = start + len(lines)
+        text = sum(map(len, lines)) if len(lines) < size else 0
+        try:
+            while len(lines) < size and text <= _BLOCK_TEXT and self._fill():
+                more = self._lines[: size - len(lines)]
+                self._next = len(more)
+                lines += more
+                text += sum(map(len, more))
+        except Exception as exc:  # the caller raises it after the rows before it
+            return lines, exc
+        return lines, None
+
+    def _fill(self) -> bool:
+        """Read on to the next whole line(s), into ``_lines``; False at the end."""
+        while not self._ended:
+            data = self._read(_CHUNK)
+            self._ended = not data
+            text = self._tail + self._decode(data, self._ended)
+            lines = text.splitlines(True)
+            # Regular text: a short stretch whose only line ends are \n and \r\n (each
+            # makes one line; the last may be unfinished). Else cut as readline cuts.
+            unfinished = not text.endswith("\n")
+            if len(text) > MAX_RECORD or not _newlines_only(text, lines, unfinished):
+                lines = _readline_pieces(text)
+                unfinished = not (lines and _finished(lines[-1]))
+            self._tail = lines.pop() if unfinished and lines and not self._ended else ""
+            if lines:
+                self._lines, self._next = lines, 0
+                return True
+        return False
+
+
+def _newlines_only(text: str, lines: list[str], unfinished: bool) -> bool:
+    """Whether ``lines``, ``text`` as ``str.splitlines`` cuts it, end at ``\n`` or ``\r\n``
+    only (the last may be unfinished): splitlines also cuts at ``\r`` and other breaks."""
+    if "\r" not in text and text.isascii():
+        return not any(map(text.__contains__, _OTHER_BREAKS))  # each a fast scan
+    return len(lines) == text.count("\n") + unfinished
+
+
+def _finished(piece: str) -> bool:
+    """Whether readline would give ``piece`` whatever comes after it."""
+    return piece.endswith("\n") or len(piece) > MAX_RECORD
+
+
+def _readline_pieces(text: str) -> list[str]:
+    """``text`` cut as ``readline(MAX_RECORD + 1)`` cuts it (in universal-newline mode)."""
+    read = functools.partial(io.StringIO(text, newline="").readline, MAX_RECORD + 1)
+    return list(iter(read, ""))
 
 
 def _plain_times(stamps: tuple[str, ...]) -> list[int] | list[float] | None:
@@ -526,10 +597,9 @@ class TrafficReader:
             self.format = cast("TrafficFormat", columnar)
             yield from self._read_columnar(binary, columnar, size)
             return
-        # surrogateescape: a byte that is not UTF-8 becomes a row error, not a crash.
-        text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        # At most MAX_RECORD + 1 characters per call: an endless line is read in pieces.
-        lines = iter(functools.partial(text.readline, MAX_RECORD + 1), "")
+        # A byte that is not UTF-8 becomes a row error, not a crash; an endless line is read
+        # in pieces of MAX_RECORD + 1 characters.
+        lines = _Lines(binary)
         first = next(lines, "")
         # No rows is a JSON Lines file of no alerts, but a CSV file without its header.
         if not first and self.format != "jsonl":
@@ -579,13 +649,17 @@ class TrafficReader:
         """The block of ``columns``, with the read's time range and disorder brought up to date."""
         times = columns.timestamps
         newest: float = -1 if self.latest is None else self.latest
-        # An alert is out of order when it is earlier than one before it (ties are not).
-        if times[0] >= newest and all(map(operator.le, times, itertools.islice(times, 1, None))):
-            disorder = 0
+        ordered = sorted(times)
+        if ordered == list(times):
+            # In time order: the alerts before the newest time seen are a prefix.
+            disorder = bisect.bisect_left(ordered, newest)
+            earliest = times[0]
+            latest = times[bisect.bisect_left(ordered, ordered[-1])]
         else:
             run = itertools.accumulate(times, max, initial=newest)
+            # An alert is out of order when it is earlier than one before it (ties are not).
             disorder = sum(map(operator.lt, times, run))
-        earliest, latest = min(times), max(times)
+            earliest, latest = min(times), max(times)
         # On a tie the one read first stays (an int and an equal float differ in type).
         self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         self.latest = latest if self.latest is None else max(self.latest, latest)
@@ -801,7 +875,7 @@ class TrafficReader:
             return None, "", extra, True
         return cells, row[layout.time], extra, True
 
-    def _read_csv(self, first: str, lines: Iterator[str], size: int) -> Iterator[_Block]:
+    def _read_csv(self, first: str, lines: _Lines, size: int) -> Iterator[_Block]:
         layout = self._layout(first, lines)
         self._at = 1  # the header's line
         # Rows repeat: a device sends the same code to the same recipients again and again;
@@ -810,7 +884,7 @@ class TrafficReader:
         # and a block of such lines is read a column at a time.
         fast = layout.time == 0 and self.time_unit == "s"
         while True:
-            taken, error = _take(lines, size)
+            taken, error = lines.take(size)
             block = self._plain_block(taken, layout) if fast and taken else None
             if block is None and taken:
                 rows: list[_Row] = []
@@ -834,7 +908,7 @@ class TrafficReader:
         good row: then only the rows not seen before are parsed one by one.
         """
         text = "".join(taken)
-        if '"' in text or max(map(len, taken)) > MAX_RECORD:
+        if '"' in text or (len(text) > MAX_RECORD and max(map(len, taken)) > MAX_RECORD):
             return None
         if not text.isascii() and _not_utf8(text) is not None:
             return None
