@@ -1,11 +1,12 @@
 """A stress machine over every operation of the engine, in the style of sortedcontainers'.
 
 One hypothesis state machine mixes ``feed``, ``feed_many`` (with bad and late
-alerts in the batch), ``advance`` (some refused), ``reconfigure``, snapshot
-and restore, ``max_keys`` eviction and a capacity guard. After every step it
-runs the engine's ``_check()`` and the accounting invariants; while the
-policy is one :class:`ReferencePolicy` can follow (no key bound, no capacity
-gating, no reconfiguration yet), every decision and event is compared with it.
+alerts in the batch), ``feed_columns`` (late alerts in the block), ``advance``
+(some refused), ``reconfigure``, snapshot and restore, ``max_keys`` eviction
+and a capacity guard. After every step it runs the engine's ``_check()`` and
+the accounting invariants; while the policy is one :class:`ReferencePolicy`
+can follow (no key bound, no capacity gating, no reconfiguration yet), every
+decision and event is compared with it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from state_helpers import CODES, DEVICES, configs
 
 from alertthrottle import (
     Alert,
+    AlertColumns,
     AlertThrottleError,
     CapacityGuard,
     CapacityLevel,
@@ -166,6 +168,24 @@ class StressMachine(RuleBasedStateMachine):
             expected = []
             for item in batch[:stopped]:
                 expected.append(_without_levels(self.reference.feed(item)))
+            assert [_without_levels(d) for d in decisions] == expected
+        self._seen(decisions)
+
+    @rule(data=st.data())
+    def feed_columns(self, data: st.DataObject) -> None:
+        batch = [self._alert(data) for _ in range(data.draw(st.integers(0, 10)))]
+        try:
+            decisions = self.policy.feed_columns(AlertColumns.of(batch))
+            stopped = len(batch)
+        except LateAlertError as exc:
+            assert self.policy.late == "reject"
+            assert exc.index is not None and exc.decisions is not None
+            decisions, stopped = exc.decisions, exc.index
+            assert len(decisions) == stopped
+        if self.reference is not None:
+            expected = []
+            for alert in batch[:stopped]:
+                expected.append(_without_levels(self.reference.feed(alert)))
             assert [_without_levels(d) for d in decisions] == expected
         self._seen(decisions)
 

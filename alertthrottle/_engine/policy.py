@@ -166,11 +166,185 @@ class ThrottlePolicy(EngineState):
 
         The same decisions, in the same order, as ``feed_many`` of the block's
         rows, and the same partial result when an alert raises (``index``,
-        ``decisions``); no ``Alert`` object is made for rows that need none.
+        ``decisions``). The columns were checked when made, so the common rows
+        are decided straight from them, without an ``Alert`` object each (which
+        costs about as much as deciding it); the rest go through ``feed``'s loop.
         """
         if type(columns) is not AlertColumns:
             raise InvalidAlertError("columns", columns, "must be an alertthrottle.AlertColumns")
-        return self.feed_many(columns)
+        decisions: list[Decision] = []
+        try:
+            if self._capacity is None:
+                self._decide_columns(columns, decisions)
+            else:
+                # The guard observes every alert: each row is an Alert through _decide.
+                self._decide(columns, decisions)
+        except AlertThrottleError as exc:
+            exc.at_index(len(decisions), decisions)
+            raise
+        return decisions
+
+    def _decide_columns(self, columns: AlertColumns, decisions: list[Decision]) -> None:
+        """``_decide`` over columns (no capacity guard): common rows inline, others one by one.
+
+        Only rows whose decision is a shared constant are decided here, exactly
+        as ``_decide`` decides them: in time order with no episode ending, a
+        known code, no count pending, no event, no sample, no ``max_keys``
+        bookkeeping. Any other row (late, an episode ending or starting, a
+        code's first alert, a count to report, sampling, a key bound) is made
+        an ``Alert`` and handed to ``_decide`` alone, the loop's locals written
+        back to the state first and read again after, so the rules that build
+        events and metadata live in one place. ``decisions`` comes empty; the
+        totals follow ``_decide``'s scheme.
+        """
+        rules = self._rules
+        pending = self._pending
+        bounded = self._max_keys is not None
+        clock = self._clock
+        due = self._due
+        exempt = tracked = throttled = 0
+        # Decisions already added to self._total (those made by _decide count themselves).
+        counted = 0
+        one: list[Decision] = []
+        try:
+            for t, device_id, code in zip(
+                columns.timestamps, columns.device_ids, columns.codes, strict=True
+            ):
+                if clock <= t < due or (clock <= t and not self._ends_by(t)):
+                    if t >= due:
+                        # Step 1 with no episode ending by t: stale episode-end
+                        # entries are re-filed and idle keys dropped, which changes
+                        # no decision; as in _decide.
+                        self._clock = t
+                        self._tracked += tracked
+                        tracked = 0
+                        self._housekeeping(t)
+                        due = self._due
+                    clock = t
+                    try:
+                        rule = rules[code]
+                    except KeyError:
+                        pass
+                    else:
+                        if not rule.throttles:
+                            if rule.exempt:
+                                decisions.append(_EXEMPT)
+                                exempt += 1
+                            else:
+                                decisions.append(_DELIVER)
+                            continue
+                        keys = rule.keys
+                        window = keys.get(device_id)
+                        if window is None:
+                            if not (bounded or (pending and (device_id, code) in pending)):
+                                # A key's first alert: its bare time, queued.
+                                keys[device_id] = t
+                                queued = rule.fifo_times
+                                if not queued:
+                                    due = self._lower_idle_due(t + rule.period)
+                                queued.append(t)
+                                rule.fifo_devices.append(device_id)
+                                tracked += 1
+                                decisions.append(_DELIVER)
+                                continue
+                        else:
+                            period = rule.span
+                            if type(window) is not KeyWindow:
+                                if window + period <= t:  # type: ignore[operator]
+                                    keys[device_id] = t
+                                    decisions.append(_DELIVER)
+                                    continue
+                                window = rule.window(device_id)
+                            times = window.times
+                            pos = window.pos
+                            episode = window.episode
+                            if episode is None:
+                                if times[pos - 1] + period <= t:
+                                    if window.pending_sequence is None:
+                                        self._renew(rule, device_id, window, t)
+                                        decisions.append(_DELIVER)
+                                        continue
+                                elif not window.pending:
+                                    # A delivery if, after the push, the ring is not full
+                                    # or its oldest time (the next slot) is out of the
+                                    # window: _decide's step-4 test, taken before the push.
+                                    size = rule.size
+                                    if len(times) < size:
+                                        if len(times) + 1 < size or times[0] <= t - period:
+                                            times.append(t)
+                                            window.last_delivered = t
+                                            decisions.append(_DELIVER)
+                                            continue
+                                    else:
+                                        pos += 1
+                                        if pos == size:
+                                            pos = 0
+                                        if times[pos] <= t - period:
+                                            times[pos - 1] = t
+                                            window.pos = pos
+                                            window.last_delivered = t
+                                            decisions.append(_DELIVER)
+                                            continue
+                            elif not rule.sampling:
+                                # Step 5 without samples: pushed, counted, throttled.
+                                size = rule.size
+                                if len(times) < size:
+                                    times.append(t)
+                                else:
+                                    times[pos] = t
+                                    pos += 1
+                                    if pos == size:
+                                        pos = 0
+                                    window.pos = pos
+                                episode.alerts += 1
+                                episode.throttled += 1
+                                window.pending += 1
+                                window.pending_sequence = episode.sequence_id
+                                decisions.append(_THROTTLE)
+                                throttled += 1
+                                continue
+                # Any other row: _decide alone, on the state made whole.
+                self._clock = clock
+                self._total += len(decisions) - counted
+                self._exempt += exempt
+                self._tracked += tracked
+                self._throttled += throttled
+                exempt = tracked = throttled = 0
+                counted = len(decisions)
+                self._decide((columns.alert(counted),), one)
+                decisions.append(one.pop())
+                counted += 1
+                clock = self._clock
+                due = self._due
+        finally:
+            self._clock = clock
+            self._total += len(decisions) - counted
+            if exempt:
+                self._exempt += exempt
+            if tracked:
+                self._tracked += tracked
+            if throttled:
+                self._throttled += throttled
+
+    def _ends_by(self, t: float) -> bool:
+        """Whether an episode ends by ``t``: ``_housekeeping(t)`` would return events.
+
+        Read only. The end schedule is lazy: an entry filed at or before ``t``
+        may belong to an episode that went on since (re-filed when it surfaces)
+        or ended; only an open episode whose end is now ``<= t`` gives an event.
+        """
+        heap = self._end_heap
+        # The entries filed at or before t are a subtree at the top of the heap.
+        stack = [0] if heap and heap[0][0] <= t else []
+        while stack:
+            index = stack.pop()
+            end = heap[index][2].end_time()
+            if end is not None and end <= t:
+                return True
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < len(heap) and heap[child][0] <= t:
+                    stack.append(child)
+        return False
 
     def _decide(self, alerts: Iterable[Alert], decisions: list[Decision]) -> None:
         """The hot loop: decide each alert, in order, appending its decision to ``decisions``.
