@@ -285,8 +285,16 @@ class ThrottlePolicy(EngineState):
                                             window.last_delivered = t
                                             decisions.append(_DELIVER)
                                             continue
-                            elif not rule.sampling:
-                                # Step 5 without samples: pushed, counted, throttled.
+                            elif not rule.sampling or not (
+                                (rule.sample_every and not (episode.alerts + 1) % rule.sample_every)
+                                or (
+                                    rule.sample_interval is not None
+                                    and t - window.last_delivered >= rule.sample_interval
+                                )
+                            ):
+                                # Step 5 for an alert that is not a sample (_decide's
+                                # test, taken before anything changes): pushed, counted,
+                                # throttled.
                                 size = rule.size
                                 if len(times) < size:
                                     times.append(t)
