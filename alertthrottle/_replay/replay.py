@@ -26,7 +26,7 @@ from .._ops.shadow import ShadowPolicy
 from .lane import Lane
 from .report import Report
 from .tables import Counts, HourRows, policy_report
-from .tally import Tally
+from .tally import Tally, kinds
 
 __all__ = ["PROGRESS_EVERY", "Observer", "Replay", "simulate"]
 
@@ -212,8 +212,7 @@ class Replay:
                     rows = _rows(rows, 0, len(decisions))
                 error = error or _as_fed_alone(exc)
             results.append(decisions)
-        columns = (block.timestamps, block.device_ids, block.codes, block.recipients)
-        self._count_block(*columns, results)
+        self._count_block(block, block.device_ids, block.codes, block.recipients, results)
         if error is not None:
             raise error
 
@@ -247,7 +246,7 @@ class Replay:
             results.append(decisions)
         # Comprehensions, not map(attrgetter): CPython specialises their attribute loads.
         self._count_block(
-            [alert.timestamp for alert in block],
+            block,
             [alert.device_id for alert in block],
             [alert.code for alert in block],
             [alert.recipients for alert in block],
@@ -258,32 +257,37 @@ class Replay:
 
     def _count_block(
         self,
-        times: Sequence[int | float],
+        block: AlertColumns | list[Alert],
         device_ids: Sequence[str],
         codes: Sequence[int],
         recipients: Sequence[tuple[str, ...]],
         results: list[list[Decision]],
     ) -> None:
-        """Count the alerts of a block (its columns) that every lane decided, as
+        """Count the alerts of a block (with its columns) that every lane decided, as
         :meth:`_feed_many` would one by one; ``results`` are each lane's decisions."""
         totals = self._totals
         for i, decisions in enumerate(results):
             totals[i] += len(decisions)
         done = min(map(len, results))
+        lanes = self._lanes
+        clock = lanes[0].policy.clock
         if done:
-            if done < len(times):
-                times, device_ids = times[:done], device_ids[:done]
-                codes, recipients = codes[:done], recipients[:done]
+            if done < len(device_ids):
+                device_ids, codes, recipients = device_ids[:done], codes[:done], recipients[:done]
                 results = [decisions[:done] for decisions in results]
-            clock = self._lanes[0].policy.clock
-            self._tally.add(times, device_ids, codes, recipients, results, clock)
-            for lane, decisions in zip(self._lanes, results, strict=True):
-                for events in [events for decision in decisions if (events := decision.events)]:
-                    lane.note(events)
+            # The few decisions with events, and the first lane's late ones.
+            noted = [d for d in results[0] if d.events or d.late]
+            late = any(d.late for d in noted)
+            for i, lane in enumerate(lanes):
+                for decision in noted if i == 0 else [d for d in results[i] if d.events]:
+                    if decision.events:
+                        lane.note(decision.events)
+            hours = _hours(block, done, late, clock)
+            self._tally.add(hours, device_ids, codes, recipients, [kinds(d) for d in results])
         self._count = min(totals)
         # A policy's clock is the latest timestamp fed to it: late alerts are
         # clamped to it and never move it back.
-        self._counts.last = self._lanes[0].policy.clock
+        self._counts.last = clock
 
     def _feed_many(self, alerts: Iterable[Alert]) -> None:
         """Feed ``alerts`` to every policy, count them and show them to the observers."""
@@ -368,6 +372,29 @@ class Replay:
             policies=policies,
             shadow=None if self._shadow is None else self._shadow.comparison,
         )
+
+
+def _hours(
+    block: AlertColumns | list[Alert], done: int, late: bool, clock: float | None
+) -> int | list[int]:
+    """The hour of the first ``done`` alerts of ``block``, if they share one, else each one's.
+
+    ``clock`` is the first lane's after deciding them, so at least their latest time;
+    with no late one among them they are in time order from the first, so they share
+    its hour if the clock does.
+    """
+    if isinstance(block, AlertColumns):
+        times: Sequence[int | float] = block.timestamps
+    else:
+        times = [block[0].timestamp]
+    hour = int(times[0]) // HOUR
+    if not late and clock is not None and clock < (hour + 1) * HOUR:
+        return hour
+    if isinstance(block, AlertColumns):
+        times = block.timestamps[:done]
+    else:
+        times = [alert.timestamp for alert in block[:done]]
+    return [int(t) // HOUR for t in times]
 
 
 def _rows(columns: AlertColumns, start: int, stop: int) -> AlertColumns:

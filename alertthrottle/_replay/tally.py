@@ -14,16 +14,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core.decision import Decision, Verdict
-from .._core.timefmt import HOUR
 from .tables import Counts
 
-__all__ = ["Tally"]
+__all__ = ["Tally", "kinds"]
 
 _THROTTLE = Verdict.THROTTLE
 _DELIVER = Verdict.DELIVER
 #: Where each kind of verdict (0 THROTTLE, 1 DELIVER, 2 EXEMPT) goes in a policy's
 #: three counts of an hour row (DELIVER, THROTTLE, EXEMPT).
 _SLOT = (1, 0, 2)
+
+
+def kinds(decisions: Sequence[Decision]) -> list[int]:
+    """Each decision's verdict as a small int: 0 THROTTLE, 1 DELIVER, 2 EXEMPT."""
+    # A comprehension, not map(attrgetter): CPython specialises its attribute loads (and
+    # without a walrus, which would make the name a cell of this function).
+    return [
+        0 if d.verdict is _THROTTLE else 1 if d.verdict is _DELIVER else 2 for d in decisions
+    ]
 
 
 class Tally:
@@ -47,33 +55,22 @@ class Tally:
 
     def add(
         self,
-        times: Sequence[int | float],
+        hours: int | list[int],
         device_ids: Sequence[str],
         codes: Sequence[int],
         recipients: Sequence[tuple[str, ...]],
-        results: Sequence[Sequence[Decision]],
-        clock: float | None,
+        kinds: Sequence[list[int]],
     ) -> None:
-        """Count a block of alerts (as columns) and each policy's decisions of them.
+        """Count a block of alerts (as columns) and each policy's :func:`kinds` of verdicts.
 
-        ``clock`` is at least the latest of ``times`` (a policy's clock after
-        deciding them): with it, a block within one hour is known to be so from
-        its earliest time alone.
+        ``hours`` is the hour of every alert of the block, or each alert's hour.
         """
-        # Comprehensions, not map(attrgetter): CPython specialises their attribute loads.
-        kinds = [
-            [0 if (v := d.verdict) is _THROTTLE else 1 if v is _DELIVER else 2 for d in decisions]
-            for decisions in results
-        ]
-        hour = int(min(times)) // HOUR
-        if clock is not None and clock < (hour + 1) * HOUR:
-            cells = self.hours.get(hour)
+        if isinstance(hours, int):
+            cells = self.hours.get(hours)
             if cells is None:
-                cells = self.hours[hour] = Counter()
+                cells = self.hours[hours] = Counter()
             cells.update(zip(codes, recipients, *kinds, strict=True))
         else:
-            # Late alerts or an hour's end inside the block: each alert's own hour.
-            hours = [int(t) // HOUR for t in times]
             self.mixed.update(zip(hours, codes, recipients, *kinds, strict=True))
         self.offered.update(device_ids)
         for kept, lane in zip(self.kept, kinds, strict=True):
