@@ -8,6 +8,7 @@ Two parts, one process run:
    rounds in which every run takes its turn, collector on, each run as a ratio
    to the floor of its own round (a bare loop
    ``for a in alerts: d.get((a.device_id, a.code))``): ``feed``, ``feed_many``,
+   ``feed_columns`` (the day's ``AlertColumns`` made before timing),
    building the ``Alert`` objects from raw values plus ``feed_many`` (made as
    they are fed, and all made first into a list), limits'
    ``MovingWindowRateLimiter`` (event time patched in), bytes per tracked key,
@@ -34,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alertthrottle import Alert, PolicyConfig, Threshold, ThrottlePolicy
+from alertthrottle import Alert, AlertColumns, PolicyConfig, Threshold, ThrottlePolicy
 
 DAY = 86_400
 CODES = (0x8014, 0x8015, 0x8F84, 0x8F35, 0x8F36)
@@ -246,11 +247,13 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     """Part 1: every ratio the targets name, on the target day, ``rounds`` interleaved rounds."""
     rows = target_rows(n, devices, seed)
     alerts = [Alert(timestamp=t, device_id=d, code=c) for t, d, c in rows]
+    columns = AlertColumns([t for t, _, _ in rows], [d for _, d, _ in rows], [c for *_, c in rows])
     storm_shapes = shapes(min(n, 200_000))
     runs: dict[str, Callable[[], object]] = {
         "floor": lambda: target_floor(alerts),
         "feed": lambda: run_feed(alerts, target_config),
         "feed_many": lambda: run_feed_many(alerts, target_config),
+        "feed_columns": lambda: ThrottlePolicy(target_config()).feed_columns(columns),
         "streamed": lambda: run_build_streamed(rows),
         "listed": lambda: run_build_and_feed_many(rows),
         "storm": lambda: run_feed_many(storm_shapes["storm (keys in an episode)"]),
@@ -274,8 +277,11 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     line("floor: d.get((device_id, code))", "floor", "alerts/s")
     line("feed, one call per alert", "feed")
     line("feed_many", "feed_many")
+    line("feed_columns (columns made before)", "feed_columns")
     line("Alert(t, d, c) made as fed", "streamed")
     line("Alert(...) list, then feed_many", "listed")
+    middle, low, high = ratios(times, "feed_columns", "feed_many")
+    print(f"  feed_columns / feed_many (time per decision): {middle:.2f}x  ({low:.2f}-{high:.2f})")
     print(f"  memory: {per_key:,.0f} bytes per tracked key ({keys:,} keys at mid-day)")
     middle, low, high = ratios(times, "churn", "storm")
     print(f"  churn / storm (time per decision): {middle:.2f}x  ({low:.2f}-{high:.2f})")

@@ -191,7 +191,7 @@ class ThrottlePolicy(EngineState):
         as ``_decide`` decides them: in time order with no episode ending, a
         known code, no count pending, no event, no sample, no ``max_keys``
         bookkeeping. Any other row (late, an episode ending or starting, a
-        code's first alert, a count to report, sampling, a key bound) is made
+        code's first alert, a count to report, a sample, a key bound) is made
         an ``Alert`` and handed to ``_decide`` alone, the loop's locals written
         back to the state first and read again after, so the rules that build
         events and metadata live in one place. ``decisions`` comes empty; the
