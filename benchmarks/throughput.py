@@ -243,6 +243,12 @@ def run_build_streamed(rows: Sequence[tuple[float, str, int]]) -> None:
     ThrottlePolicy(target_config()).feed_many(Alert(t, d, c) for t, d, c in rows)
 
 
+def run_columns_from_raw(rows: Sequence[tuple[float, str, int]]) -> None:
+    """Raw ``(t, d, c)`` values made ``AlertColumns`` (every value checked) and decided."""
+    columns = AlertColumns([t for t, _, _ in rows], [d for _, d, _ in rows], [c for *_, c in rows])
+    ThrottlePolicy(target_config()).feed_columns(columns)
+
+
 def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     """Part 1: every ratio the targets name, on the target day, ``rounds`` interleaved rounds."""
     rows = target_rows(n, devices, seed)
@@ -256,6 +262,7 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
         "feed_columns": lambda: ThrottlePolicy(target_config()).feed_columns(columns),
         "streamed": lambda: run_build_streamed(rows),
         "listed": lambda: run_build_and_feed_many(rows),
+        "raw_columns": lambda: run_columns_from_raw(rows),
         "storm": lambda: run_feed_many(storm_shapes["storm (keys in an episode)"]),
         "churn": lambda: run_feed_many(storm_shapes["churn (a new key per alert)"]),
     }
@@ -280,6 +287,7 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     line("feed_columns (columns made before)", "feed_columns")
     line("Alert(t, d, c) made as fed", "streamed")
     line("Alert(...) list, then feed_many", "listed")
+    line("AlertColumns(raw), then feed_columns", "raw_columns")
     middle, low, high = ratios(times, "feed_columns", "feed_many")
     print(f"  feed_columns / feed_many (time per decision): {middle:.2f}x  ({low:.2f}-{high:.2f})")
     print(f"  memory: {per_key:,.0f} bytes per tracked key ({keys:,} keys at mid-day)")
