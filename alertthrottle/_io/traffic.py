@@ -395,12 +395,11 @@ def _plain_times(stamps: tuple[str, ...]) -> list[int] | list[float] | None:
 
 
 def _indices(values: list[Any], missing: object) -> Iterator[int]:
-    """The positions of ``missing`` in ``values`` (compared by identity, then equality)."""
-    i = -1
-    with contextlib.suppress(ValueError):  # index() finds no more
-        while True:
-            i = values.index(missing, i + 1)
-            yield i
+    """The positions of ``missing`` in ``values``, found by identity (values such as
+    DeviceInfo compare with a method call)."""
+    return itertools.compress(
+        itertools.count(), map(operator.is_, values, itertools.repeat(missing))
+    )
 
 
 def _looked_up(
