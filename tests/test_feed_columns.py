@@ -101,21 +101,6 @@ def _cut(stream: list[Alert], cuts: list[int]) -> list[list[Alert]]:
 @given(
     config=policy_configs(),
     stream=alert_streams(max_size=80),
-    cuts=st.lists(st.integers(0, 80), max_size=6),
-    late=late_modes,
-    max_keys=st.none() | st.integers(1, 4),
-)
-def test_blocks_decide_as_feed_many(
-    config: PolicyConfig, stream: list[Alert], cuts: list[int], late: Any, max_keys: int | None
-) -> None:
-    columns, alerts = _pair(config, late=late, max_keys=max_keys)
-    for block in _cut(stream, cuts):
-        _feed_block(columns, alerts, block)
-
-
-@given(
-    config=policy_configs(),
-    stream=alert_streams(max_size=80),
     cuts=st.lists(st.integers(0, 80), max_size=4),
     late=late_modes,
     guarded=st.sampled_from(["always", "amber", "red"]),
@@ -143,14 +128,15 @@ def _long_gaps(draw: st.DrawFn) -> list[Alert]:
 
 @given(
     config=policy_configs(),
-    stream=_long_gaps(),
+    stream=alert_streams(max_size=80) | _long_gaps(),
     cuts=st.lists(st.integers(0, 80), max_size=6),
     late=late_modes,
     max_keys=st.none() | st.integers(1, 4),
 )
-def test_long_gaps_decide_as_feed_many(
+def test_blocks_decide_as_feed_many(
     config: PolicyConfig, stream: list[Alert], cuts: list[int], late: Any, max_keys: int | None
 ) -> None:
+    """Any block split of a stream (long quiet spells too), with any key bound or late mode."""
     columns, alerts = _pair(config, late=late, max_keys=max_keys)
     for block in _cut(stream, cuts):
         _feed_block(columns, alerts, block)

@@ -19,6 +19,7 @@ __all__ = [
     "DeviceIds",
     "DeviceInfo",
     "Timestamp",
+    "checked_alert",
     "format_code",
     "is_dcc_code",
     "parse_code",
@@ -323,13 +324,7 @@ class Alert:
             _set_code(alert, code)
             _set_recipients(alert, recipients)
             return alert
-        writer: _AlertWriter = _AlertWriter()
-        writer.timestamp = timestamp
-        writer.device_id = device_id
-        writer.code = code
-        writer.recipients = recipients
-        writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
-        return writer
+        return checked_alert(timestamp, device_id, code, recipients)
 
     @property
     def code_hex(self) -> str:
@@ -363,6 +358,24 @@ class _AlertWriter(Alert):
     device_id: str
     code: int
     recipients: tuple[str, ...]
+
+
+def checked_alert(
+    timestamp: int | float, device_id: str, code: int, recipients: tuple[str, ...]
+) -> Alert:
+    """The Alert of fields already checked and in canonical form, not checked again.
+
+    For the constructors once their checks pass, and for ``AlertColumns``, whose
+    rows were checked a column at a time. Built through ``_AlertWriter``: the
+    stores cannot fail, so no writer is ever seen.
+    """
+    writer: _AlertWriter = _AlertWriter()
+    writer.timestamp = timestamp
+    writer.device_id = device_id
+    writer.code = code
+    writer.recipients = recipients
+    writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
+    return writer
 
 
 # A subclass of Alert (another layout) still gets its slots written through the

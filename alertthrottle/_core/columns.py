@@ -22,11 +22,11 @@ from .alert import (
     _MAX_FLOAT_TIME,
     _NO_RECIPIENTS,
     Alert,
-    _AlertWriter,
     _checked_recipients,
     _device_lookup,
     _recipients,
     _remember_recipients,
+    checked_alert,
     parse_code,
     parse_device_id,
 )
@@ -38,24 +38,6 @@ __all__ = ["AlertColumns"]
 _ZERO = itertools.repeat(0.0)
 _MAX = itertools.repeat(_MAX_FLOAT_TIME)
 _NUMBERS = frozenset((int, float))
-
-
-def _checked_alert(
-    timestamp: int | float, device_id: str, code: int, recipients: tuple[str, ...]
-) -> Alert:
-    """The Alert of a row whose values the columns checked and converted when made.
-
-    Built as Alert's own constructors build one once their checks pass (see
-    ``_AlertWriter``: the stores cannot fail, so no writer is ever seen); checking
-    the row again, as ``Alert.from_parsed`` would, costs several times as much.
-    """
-    writer: _AlertWriter = _AlertWriter()
-    writer.timestamp = timestamp
-    writer.device_id = device_id
-    writer.code = code
-    writer.recipients = recipients
-    writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
-    return writer
 
 
 @attrs.frozen(slots=True, init=False, eq=True)
@@ -118,11 +100,11 @@ class AlertColumns:
 
     def __iter__(self) -> Iterator[Alert]:
         """The rows as :class:`Alert` objects, made as iterated."""
-        return map(_checked_alert, self.timestamps, self.device_ids, self.codes, self.recipients)
+        return map(checked_alert, self.timestamps, self.device_ids, self.codes, self.recipients)
 
     def alert(self, index: int) -> Alert:
         """Row ``index`` as an :class:`Alert`."""
-        return _checked_alert(
+        return checked_alert(
             self.timestamps[index],
             self.device_ids[index],
             self.codes[index],
