@@ -10,6 +10,7 @@ block stopped by a late alert (``late="reject"``). Streams come from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -88,6 +89,31 @@ def _feed_block(columns: ThrottlePolicy, alerts: ThrottlePolicy, block: list[Ale
         block = block[got_stop + 1 :]
 
 
+def _play(
+    columns: ThrottlePolicy,
+    alerts: ThrottlePolicy,
+    steps: list[Any],
+    data: st.DataObject,
+    between: Callable[[str, Any], None] | None = None,
+) -> None:
+    """Feed ``steps`` (``("feed", alert)`` or ``("advance", t)``) to both in blocks cut
+    at random, advancing both at each advance; ``between`` runs after each step that
+    ends a block."""
+    block: list[Alert] = []
+    for kind, value in [*steps, ("end", None)]:
+        if kind == "feed":
+            block.append(value)
+            if data.draw(st.integers(0, 5)) > 0:
+                continue
+        _feed_block(columns, alerts, block)
+        block = []
+        if kind == "advance":
+            assert columns.advance(value) == alerts.advance(value)
+            _same_state(columns, alerts)
+        if between is not None and kind != "end":
+            between(kind, value)
+
+
 def _cut(stream: list[Alert], cuts: list[int]) -> list[list[Alert]]:
     """``stream`` in blocks ending at the ``cuts`` (taken modulo its length)."""
     ends = sorted({cut % (len(stream) + 1) for cut in cuts} | {len(stream)})
@@ -154,24 +180,17 @@ def test_blocks_between_advance_and_reconfigure(
 ) -> None:
     """Float times, large epoch times, ``advance`` and ``reconfigure`` between blocks."""
     columns, alerts = _pair(config, late=late, guarded=guarded)
-    block: list[Alert] = []
-    for kind, value in [*steps, ("end", None)]:
-        if kind == "feed":
-            block.append(value)
-            if data.draw(st.integers(0, 5)) > 0:
-                continue
-        _feed_block(columns, alerts, block)
-        block = []
-        if kind == "advance":
-            assert columns.advance(value) == alerts.advance(value)
-            _same_state(columns, alerts)
-        if kind != "end" and data.draw(st.integers(0, 7)) == 0:
+
+    def reconfigure_sometimes(kind: str, value: Any) -> None:
+        if data.draw(st.integers(0, 7)) == 0:
             new = data.draw(configs() | st.just(PolicyConfig()))
             at = max(value if kind == "advance" else value.timestamp, columns.clock or 0)
             assert columns.reconfigure(new, at=at, reason="test") == alerts.reconfigure(
                 new, at=at, reason="test"
             )
             _same_state(columns, alerts)
+
+    _play(columns, alerts, steps, data, reconfigure_sometimes)
 
 
 @given(case=crowded(), data=st.data(), max_keys=st.integers(1, 3))
@@ -181,17 +200,7 @@ def test_bounded_blocks_decide_as_feed_many(
     """Evictions meeting keys in open episodes, with blocks between advances."""
     config, steps = case
     columns, alerts = _pair(config, max_keys=max_keys)
-    block: list[Alert] = []
-    for kind, value in [*steps, ("end", None)]:
-        if kind == "feed":
-            block.append(value)
-            if data.draw(st.integers(0, 5)) > 0:
-                continue
-        _feed_block(columns, alerts, block)
-        block = []
-        if kind == "advance":
-            assert columns.advance(value) == alerts.advance(value)
-            _same_state(columns, alerts)
+    _play(columns, alerts, steps, data)
 
 
 @given(config=policy_configs(), stream=alert_streams(late=False))
