@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -704,3 +705,29 @@ def test_every_csv_the_cli_writes_keeps_its_columns_and_runs_no_formula(
     if command == "sweep":
         recipients = {"'=HYPERLINK(1), evil", "[/x]\x1b[31mred", "'+cmd|' /C calc'!A0"}
         assert {row[9] for row in rows[1:]} <= recipients
+
+
+class _Terminal(io.StringIO):
+    """Standard output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("command", ["simulate", "report", "sweep"])
+def test_csv_to_a_terminal_shows_escape_sequences_and_to_a_file_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    traffic = _hostile_traffic(tmp_path / "t.csv")
+    grid = ["--limit", "2,3", "--period", "10"] if command == "sweep" else []
+    outputs = {}
+    for stream in (_Terminal(), io.StringIO()):
+        monkeypatch.setattr(sys, "stdout", stream)
+        assert cli.main(["--csv", command, str(traffic), *grid]) == 0
+        outputs[stream.isatty()] = stream.getvalue()
+    shown, kept = outputs[True], outputs[False]
+    assert "\x1b" not in shown and "\r" not in shown
+    # The same rows, the cells' controls written as \xNN on the terminal.
+    assert shown == kept.replace("\r\n", "\n").replace("\x1b", "\\x1b")
+    if command == "sweep":  # the one CSV with recipients (the others: per code, per make)
+        assert "\x1b[31mred" in kept and "\\x1b[31mred" in shown

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import io
 import json
 import math
 import os
@@ -929,6 +930,26 @@ _CSV_COMMANDS = ("simulate", "sweep", "report")
 _JSON_COMMANDS = ("simulate", "sweep", "report", "check-policy")
 
 
+class _TerminalCsv(io.TextIOBase):
+    """CSV on its way to a terminal: control characters in cells shown as ``\\xNN``.
+
+    A recipient or make read from a file may hold an escape sequence; written
+    to a file or a pipe the CSV keeps it (it is data), but a terminal would run
+    it. Rows end in a plain newline there (CSV's CR would show as ``\\x0d``).
+    """
+
+    def __init__(self, out: IO[str]) -> None:
+        super().__init__()
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(terminal_safe(text.replace("\r\n", "\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (130 when interrupted)."""
     parser = build_parser()
@@ -942,6 +963,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError("--json and --csv cannot be combined: choose one")
             if args.json and args.command not in _JSON_COMMANDS:
                 raise UsageError(f"{args.command} has no --json output")
+            if args.csv and out.isatty():
+                out = _TerminalCsv(out)
             status: int = args.run(args, out)
             out.flush()
         except UsageError as exc:
