@@ -95,7 +95,8 @@ def careful(data: bytes, **options: Any) -> tuple[list[object], object, tuple[ob
 stamps = st.sampled_from(
     ["1", "7", "7.0", "1.0", "12", "2.5", "3.25", "1e3", "1.5e3", " 4.5", "5_0.5", "-1", "-1.5",
      "nan", "1.0e99", "x", "", "1.2.3", "2024-01-15T00:00:00+00:00", "2024-01-15T00:00:00.5Z",
-     "99999999999", "999999999999", "1705276800000", "0.5", "৩"]
+     "99999999999", "999999999999", "1705276800000", "1705276800123", "1705276800123.5",
+     "1705276800000000", "1705276800000001", "253402300800000", "0.5", "৩"]
 )  # fmt: skip
 devices = st.sampled_from([DEV, OTHER, DEV.lower(), "00-0D", "", DEV.replace("-", ":")])
 codes = st.sampled_from(["8014", "8F35", "0x8015", "80X4", "", "FFFF"])
@@ -122,7 +123,7 @@ def csv_data(rows: list[tuple[str, str]], last_ending: bool = True) -> bytes:
     lines,
     st.sampled_from([1, 2, 3, 5, 512]),
     st.sampled_from(["fail", "skip"]),
-    st.sampled_from(["s", "s", "ms"]),
+    st.sampled_from(["s", "s", "ms", "us"]),
     st.booleans(),
 )
 @example(
@@ -323,3 +324,32 @@ def test_the_time_range_keeps_the_first_of_equal_times(stamps: list[str], size: 
         pass
     times = [int(t) if t.isdecimal() else float(t) for t in stamps]
     assert state(reader)[5:] == time_order(times)
+
+
+_whole = st.one_of(
+    st.integers(0, 3 * 10**17).map(str),
+    st.sampled_from(
+        ["0", "000", "1705276800", "1705276800000", "1705276800123", "1705276800000000"]
+    ),
+)
+_decimal = st.integers(0, 10**15).map(lambda n: f"{n}.5")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(_whole, min_size=1, max_size=30) | st.lists(_decimal, min_size=1, max_size=30),
+    st.sampled_from([1, 3, 512]),
+    st.sampled_from(["s", "ms", "us"]),
+    st.sampled_from(["fail", "skip"]),
+)
+def test_numeric_times_in_any_unit_read_as_row_by_row(
+    stamps: list[str], size: int, unit: str, on_error: str
+) -> None:
+    """Blocks of whole or decimal numbers (a column the fast path converts in one pass):
+    the same seconds, of the same type (int when whole seconds), and the same errors."""
+    data = csv_data([(f"{stamp},{DEV},8014,DNO,Acme", "\n") for stamp in stamps])
+    options = {"on_error": on_error, "time_unit": unit}
+    expected, error, after = careful(data, **options)
+    seen, block_error, block_after = by_blocks(data, size, **options)
+    assert seen == [item[:2] for item in expected]
+    assert (block_error, block_after) == (error, after)

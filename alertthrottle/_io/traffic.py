@@ -378,19 +378,28 @@ def _readline_pieces(text: str) -> list[str]:
     return list(iter(read, ""))
 
 
-def _plain_times(stamps: tuple[str, ...]) -> list[int] | list[float] | None:
-    """Timestamp cells read as the row-by-row path reads them (whole seconds as int, else
-    float), a column at a time; None when any needs more (text, or a mix)."""
+def _plain_times(stamps: tuple[str, ...], unit: str) -> list[int | float] | None:
+    """Timestamp cells in ``unit`` as the row-by-row path reads them, in seconds, a column
+    at a time; None when any needs more (text, or a mix of whole and decimal numbers)."""
+    divisor = _UNITS[unit]
     joined = "".join(stamps)
     # A float's text has at most one ".": if all convert, as many dots as cells means
-    # that each has one, so none is whole seconds (which the row path reads as an int).
+    # that each has one, so none is a whole number (which the row path reads as an int).
     if joined.count(".") == len(stamps):
         try:
-            return list(map(float, stamps))
+            times: list[int | float] = list(map(float, stamps))
         except ValueError:
             return None
-    if joined.isdecimal() and max(map(len, stamps)) < 12 and all(stamps):
-        return list(map(int, stamps))
+        return times if divisor == 1 else [t / divisor for t in times]
+    # Whole numbers: the row path reads seconds of up to 11 digits as ints (longer ones
+    # as floats, out of range anyway), milliseconds and microseconds of up to 20 digits.
+    digits = 11 if divisor == 1 else 20
+    if joined.isdecimal() and all(stamps) and max(map(len, stamps)) <= digits:
+        whole: list[int] = list(map(int, stamps))
+        if divisor == 1:
+            return whole  # type: ignore[return-value]  # list is invariant
+        # As _scaled: an int when it is whole seconds.
+        return [t // divisor if not t % divisor else t / divisor for t in whole]
     return None
 
 
@@ -881,7 +890,7 @@ class TrafficReader:
         # only the time differs. With the time first, the rest of an unquoted line is a key
         # to its cells, parsed and checked once (only rows that read cleanly are remembered),
         # and a block of such lines is read a column at a time.
-        fast = layout.time == 0 and self.time_unit == "s"
+        fast = layout.time == 0
         while True:
             taken, error = lines.take(size)
             block = self._plain_block(taken, layout) if fast and taken else None
@@ -916,7 +925,7 @@ class TrafficReader:
         if None in cells and not self._fill_cells(cells, taken, rests, layout):
             return None
         ids, codes, recipients, infos = zip(*cells, strict=True)
-        times = _plain_times(stamps)
+        times = _plain_times(stamps, self.time_unit)
         if times is None:
             return None
         try:
