@@ -13,6 +13,8 @@ import redis
 from hypothesis import HealthCheck, settings
 from redis_helpers import RedisServer
 
+from alertthrottle import AlertColumns, Decision, ThrottlePolicy
+
 settings.register_profile(
     "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -38,3 +40,17 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def fed_columns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the blocks of columns the policies are fed (so a test sees the path)."""
+    sizes: list[int] = []
+    feed_columns = ThrottlePolicy.feed_columns
+
+    def spy(policy: ThrottlePolicy, columns: AlertColumns) -> list[Decision]:
+        sizes.append(len(columns))
+        return feed_columns(policy, columns)
+
+    monkeypatch.setattr(ThrottlePolicy, "feed_columns", spy)
+    return sizes

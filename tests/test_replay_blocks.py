@@ -13,13 +13,10 @@ import pytest
 
 from alertthrottle import (
     Alert,
-    AlertColumns,
-    Decision,
     InvalidAlertError,
     LateAlertError,
     PolicySpec,
     Replay,
-    ThrottlePolicy,
     TrafficError,
     TrafficReader,
     builtin_policy,
@@ -180,20 +177,6 @@ def _column_reports(
     for data in files:
         alone.run(list(_reader(data)))
     return columns.report(), alone.report()
-
-
-@pytest.fixture
-def fed_columns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the blocks of columns the policies are fed (so a test sees the path)."""
-    sizes: list[int] = []
-    feed_columns = ThrottlePolicy.feed_columns
-
-    def spy(policy: ThrottlePolicy, columns: AlertColumns) -> list[Decision]:
-        sizes.append(len(columns))
-        return feed_columns(policy, columns)
-
-    monkeypatch.setattr(ThrottlePolicy, "feed_columns", spy)
-    return sizes
 
 
 @pytest.mark.parametrize("scenario", ["power-factor-storm", "ten-thousand-meters", "mixed"])
