@@ -133,3 +133,14 @@ def test_columns_is_honoured_off_a_terminal(
     assert max(len(line) for line in out.getvalue().splitlines()) <= 80
     monkeypatch.setenv("COLUMNS", "junk")
     render_tables(report_tables(report), io.StringIO(), use_rich=use_rich)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("use_rich", [True, False])
+def test_a_long_caption_folds_to_the_width_under_a_table_that_fits(use_rich: bool) -> None:
+    caption = "per-episode = one incident per throttling episode (the DCC design); " * 3
+    table = Table("Incidents", ("scheme", "incidents"), (("per-episode", "12"),), caption=caption)
+    out = io.StringIO()
+    render_tables([table], out, use_rich=use_rich, width=80)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80, lines
+    assert " ".join(" ".join(lines).split()).count("(the DCC design)") == 3

@@ -542,7 +542,7 @@ def _render_plain(tables: Sequence[Table], out: IO[str], width: int | None) -> N
         for row in table.rows:
             out.write(line(row) + "\n")
         if table.caption:
-            out.write(f"({table.caption})\n")
+            out.writelines(text + "\n" for text in _folded(f"({table.caption})", "", width))
         out.write("\n")
 
 
