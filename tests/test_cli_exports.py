@@ -61,6 +61,7 @@ def test_unsorted_traffic_warns_with_the_share_and_the_true_span(
     assert status == 0
     assert "999 of 1,000 alerts (99.9%) came out of time order" in err
     assert "--sort" in err and "--reorder-window" in err
+    assert max(len(line) for line in err.splitlines()) <= 80, err
     data = json.loads(out)
     assert data["first"].startswith("2024-01-15T00:00:00")
     assert data["last"].startswith("2024-01-15T00:16:39")

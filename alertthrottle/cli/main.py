@@ -257,11 +257,13 @@ def _warn_order(late: int, alerts: int, err: IO[str]) -> None:
     """Say on ``err`` that alerts came out of time order: how many, and what to do."""
     if late <= 0:
         return
+    # What happened, then the remedy, on lines short enough for a terminal.
     err.write(
         f"alertthrottle: warning: {late:,} of {alerts:,} alerts ({100 * late / alerts:.1f}%) "
-        "came out of time order and were replayed late (at the latest time seen before them); "
-        "the traffic is not sorted by time: sort it (--sort) or reorder it as it is read "
-        "(--reorder-window SECONDS)\n"
+        "came out of time order;\n"
+        "  they were replayed late, at the latest time seen before them.\n"
+        "  Sort the traffic by time (--sort), or reorder it as it is read\n"
+        "  (--reorder-window SECONDS).\n"
     )
 
 
