@@ -455,15 +455,17 @@ class ThrottlePolicy(EngineState):
 
         Everything that can refuse an alert (its type, lateness under ``"reject"``)
         is checked before anything changes. The running totals are kept in locals
-        and added to the state when the loop ends, however it ends; rare ones
-        (throttled, late) go straight to the state, and the delivered count is
-        what the other verdicts leave of the decisions made.
+        and added to the state when the loop ends, however it ends; the rare one
+        (late) goes straight to the state, and the delivered count is what the
+        other verdicts leave of the decisions made.
         """
         rules = self._rules
         guard = self._capacity
         clock = self._clock
         due = self._due
-        exempt = tracked = 0
+        pending = self._pending
+        bounded = self._max_keys is not None
+        exempt = tracked = throttled = 0
         try:
             for alert in alerts:
                 if type(alert) is not Alert:
@@ -509,12 +511,12 @@ class ThrottlePolicy(EngineState):
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
                         decisions.append(
-                            _EXEMPT if not (ended or late) else _pass(True, late, ended)
+                            _EXEMPT if ended is None and not late else _pass(True, late, ended)
                         )
                         exempt += 1
                     else:
                         decisions.append(
-                            _DELIVER if not (ended or late) else _pass(False, late, ended)
+                            _DELIVER if ended is None and not late else _pass(False, late, ended)
                         )
                     continue
 
@@ -526,13 +528,12 @@ class ThrottlePolicy(EngineState):
                     # exceeds a limit (limit >= 1), so it is delivered. It is held
                     # as its bare time until a second alert comes, or a window if
                     # it has a count pending from before.
-                    if self._max_keys is not None:
+                    if bounded:
                         self._tracked += tracked
                         tracked = 0
                         window = self._track(rule, device_id, t)
                         due = self._due
                     else:
-                        pending = self._pending
                         left = pending.pop((device_id, rule.code), None) if pending else None
                         if left is None:
                             keys[device_id] = t
@@ -545,9 +546,10 @@ class ThrottlePolicy(EngineState):
                         queued.append(t)
                         rule.fifo_devices.append(device_id)
                         tracked += 1
-                    decisions.append(
-                        _DELIVER if not (window or ended or late) else _first(window, late, ended)
-                    )
+                    if window is None and ended is None and not late:
+                        decisions.append(_DELIVER)
+                    else:
+                        decisions.append(_first(window, late, ended))
                     continue
                 period = rule.span
                 if type(window) is not KeyWindow:
@@ -555,7 +557,7 @@ class ThrottlePolicy(EngineState):
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         keys[device_id] = t
                         decisions.append(
-                            _DELIVER if not (ended or late) else _first(None, late, ended)
+                            _DELIVER if ended is None and not late else _first(None, late, ended)
                         )
                         continue
                     window = rule.window(device_id)
@@ -591,11 +593,11 @@ class ThrottlePolicy(EngineState):
                         and (guard is None or guard.level >= self._engage_level)
                     ):
                         decisions.append(self._start_episode(rule, window, alert, t, late, ended))
-                        self._throttled += 1
+                        throttled += 1
                         due = self._due
                         continue
                     window.last_delivered = t
-                    if window.pending or ended or late:
+                    if window.pending_sequence is not None or ended is not None or late:
                         decisions.append(_report(window, late, ended, sampled=False))
                     else:
                         decisions.append(_DELIVER)
@@ -617,13 +619,13 @@ class ThrottlePolicy(EngineState):
                 episode.throttled += 1
                 window.pending += 1
                 window.pending_sequence = episode.sequence_id
-                if ended or late:
+                if ended is not None or late:
                     decisions.append(
                         Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ()))
                     )
                 else:
                     decisions.append(_THROTTLE)
-                self._throttled += 1
+                throttled += 1
         finally:
             self._clock = clock
             self._total += len(decisions)
@@ -631,6 +633,8 @@ class ThrottlePolicy(EngineState):
                 self._exempt += exempt
             if tracked:
                 self._tracked += tracked
+            if throttled:
+                self._throttled += throttled
 
     def advance(self, now: float | object) -> list[Event]:
         """Move the clock to ``now`` and return the episode ends due by then.

@@ -266,9 +266,9 @@ class EngineState:
             times = rule.fifo_times
             if times and times[0] + rule.period < first:
                 first = times[0] + rule.period
-            if rule.wheel:
+            if rule.slots:
                 # A slot is dropped once wholly past.
-                due = min(due, (min(rule.wheel) + 1) * rule.width)
+                due = min(due, (rule.slots[0] + 1) * rule.width)
         return min(due, first + self._slack)
 
     def _settle(self) -> None:
@@ -338,7 +338,7 @@ class EngineState:
             if empties > t:
                 if self._max_keys is None:
                     heappop(heap)
-                    rule.wheel.setdefault(int(empties / rule.width), []).append(device_id)
+                    rule.file(device_id, int(empties / rule.width))
                 else:
                     # File it again, in one sift.
                     heapreplace(heap, (empties, device_id, code))
@@ -353,7 +353,9 @@ class EngineState:
         keys = rule.keys
         wheel = None if self._max_keys is not None else rule.wheel
         dropped = 0
-        while times and times[0] + period <= t:
+        # The float period: float + float is specialised (see Rule.span).
+        span = rule.span
+        while times and times[0] + span <= t:
             times.popleft()
             device_id = devices.popleft()
             state = keys[device_id]
@@ -363,7 +365,7 @@ class EngineState:
                     if wheel is None:
                         heappush(self._idle_heap, (empties, device_id, rule.code))
                     else:
-                        wheel.setdefault(int(empties / rule.width), []).append(device_id)
+                        rule.file(device_id, int(empties / rule.width))
                     continue
                 self._forget(rule, device_id, state)
             elif state + period > t:  # type: ignore[operator]
@@ -371,7 +373,7 @@ class EngineState:
                 if wheel is None:
                     heappush(self._idle_heap, (state + period, device_id, rule.code))  # type: ignore[operator]
                 else:
-                    wheel.setdefault(int((state + period) / rule.width), []).append(device_id)  # type: ignore[operator]
+                    rule.file(device_id, int((state + period) / rule.width))  # type: ignore[operator]
             else:
                 # Most keys go this way: one alert, an hour ago. A bare time holds
                 # no pending count, so forgetting it is only this (_forget).
@@ -381,14 +383,16 @@ class EngineState:
 
     def _drop_wheel(self, rule: Rule, t: float, exact: bool) -> None:
         wheel = rule.wheel
+        slots = rule.slots
         width = rule.width
         period = rule.period
         keys = rule.keys
         now = int(t / width)
-        while wheel:
-            slot = min(wheel)
+        while slots:
+            slot = slots[0]
             if slot > now or (slot == now and not exact):
                 return
+            heappop(slots)
             kept: list[str] = []
             dropped = 0
             for device_id in wheel.pop(slot):
@@ -410,14 +414,11 @@ class EngineState:
                 if due == slot:
                     kept.append(device_id)
                 else:
-                    filed = wheel.get(due)
-                    if filed is None:
-                        wheel[due] = [device_id]
-                    else:
-                        filed.append(device_id)
+                    rule.file(device_id, due)
             self._tracked -= dropped
             if kept:
                 wheel[slot] = kept
+                heappush(slots, slot)
                 return
 
     def _forget(self, rule: Rule, device_id: str, state: float | KeyWindow) -> None:
@@ -664,6 +665,9 @@ class EngineState:
         for rule in self._rules.values():
             queued = list(rule.fifo_times)
             assert self._max_keys is None or not (queued or rule.wheel)
+            slots = rule.slots
+            assert sorted(slots) == sorted(rule.wheel)
+            assert all(slots[(i - 1) // 2] <= slots[i] for i in range(1, len(slots)))
             assert queued == sorted(queued) and len(queued) == len(rule.fifo_devices)
             assert rule.throttles or not (queued or rule.keys)
         # Every tracked key is filed exactly once, unless it is parked: in an open

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from heapq import heappush
 
 from .._core.config import Threshold
 from .._core.events import ThrottlingEnded, ThrottlingStarted
@@ -140,6 +141,7 @@ class Rule:
         "sample_interval",
         "sampling",
         "size",
+        "slots",
         "span",
         "threshold",
         "throttles",
@@ -162,6 +164,8 @@ class Rule:
         # Keys re-filed (they had alerts since they were queued), by slot of `width`
         # seconds: slot k holds keys whose window empties in [k * width, (k + 1) * width).
         self.wheel: dict[int, list[str]] = {}
+        # The wheel's slot numbers, as a heap: its first slot without a scan.
+        self.slots: list[int] = []
         self.width = 1.0
         if threshold is None:
             return
@@ -184,6 +188,15 @@ class Rule:
         if type(state) is KeyWindow:
             return state.recent(1) + self.period
         return state + self.period  # type: ignore[operator]
+
+    def file(self, device_id: str, slot: int) -> None:
+        """File a key in the wheel's ``slot``."""
+        devices = self.wheel.get(slot)
+        if devices is None:
+            self.wheel[slot] = [device_id]
+            heappush(self.slots, slot)
+        else:
+            devices.append(device_id)
 
     def window(self, device_id: str) -> KeyWindow:
         """The ring of a tracked key, made from its bare time if it has none yet."""
