@@ -472,7 +472,7 @@ class ThrottlePolicy(EngineState):
                     raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
                 t = alert.timestamp
                 ended: Sequence[Event] | None = None
-                if clock <= t < due:
+                if clock <= t and t < due:
                     # In order, and nothing due: the common case.
                     clock = t
                     late = False
@@ -563,35 +563,34 @@ class ThrottlePolicy(EngineState):
                     window = rule.window(device_id)
                 times = window.times
                 pos = window.pos
-                episode = window.episode
-                if episode is None and times[pos - 1] + period <= t:
-                    # Idle, not dropped yet: a new key, which keeps its pending count.
-                    decisions.append(_first(self._renew(rule, device_id, window, t), late, ended))
-                    continue
-
-                # KeyWindow.push, inlined: this is the hottest code of the library.
-                # While the ring grows, pos stays 0; once full, the oldest is at pos.
                 size = rule.size
-                if len(times) < size:
-                    times.append(t)
-                else:
-                    times[pos] = t
-                    pos += 1
-                    if pos == size:
-                        pos = 0
-                    window.pos = pos
-
+                episode = window.episode
                 if episode is None:
-                    # Step 4: more than `limit` alerts in (t - period, t] <=> the ring
-                    # is full and its oldest time (the slot the next push overwrites)
-                    # is inside it. Below `engage_at` no episode starts, but the alert
-                    # stays in the window, so the key starts one on its first alert
-                    # once the level has risen.
-                    if (
-                        times[pos] > t - period
-                        and len(times) == size
-                        and (guard is None or guard.level >= self._engage_level)
-                    ):
+                    if times[pos - 1] + period <= t:
+                        # Idle, not dropped yet: a new key, which keeps its pending count.
+                        decisions.append(
+                            _first(self._renew(rule, device_id, window, t), late, ended)
+                        )
+                        continue
+                    # Step 4: more than `limit` alerts in (t - period, t] <=> after the
+                    # push the ring is full and its oldest time (the slot the next push
+                    # overwrites) is inside it. The push is KeyWindow.push, inlined (the
+                    # hottest code of the library): while the ring grows, pos stays 0;
+                    # once full, the oldest is at pos.
+                    if len(times) < size:
+                        times.append(t)
+                        over = len(times) == size and times[0] > t - period
+                    else:
+                        times[pos] = t
+                        pos += 1
+                        if pos == size:
+                            pos = 0
+                        window.pos = pos
+                        over = times[pos] > t - period
+                    # Below `engage_at` no episode starts, but the alert stays in the
+                    # window, so the key starts one on its first alert once the level
+                    # has risen.
+                    if over and (guard is None or guard.level >= self._engage_level):
                         decisions.append(self._start_episode(rule, window, alert, t, late, ended))
                         throttled += 1
                         due = self._due
@@ -603,7 +602,15 @@ class ThrottlePolicy(EngineState):
                         decisions.append(_DELIVER)
                     continue
 
-                # Step 5: in an episode, only samples get through.
+                # Step 5: in an episode, only samples get through; every alert is pushed.
+                if len(times) < size:
+                    times.append(t)
+                else:
+                    times[pos] = t
+                    pos += 1
+                    if pos == size:
+                        pos = 0
+                    window.pos = pos
                 number = episode.alerts = episode.alerts + 1
                 if rule.sampling and (
                     (rule.sample_every and number % rule.sample_every == 0)

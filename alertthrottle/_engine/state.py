@@ -353,10 +353,14 @@ class EngineState:
         keys = rule.keys
         wheel = None if self._max_keys is not None else rule.wheel
         dropped = 0
-        # The float period: float + float is specialised (see Rule.span).
+        # Tests take the float period: float + float is specialised (see Rule.span).
         span = rule.span
-        while times and times[0] + span <= t:
-            times.popleft()
+        while times:
+            first = times.popleft()
+            if first + span > t:
+                # Queued in time order: the keys after it are not idle either.
+                times.appendleft(first)
+                break
             device_id = devices.popleft()
             state = keys[device_id]
             if type(state) is KeyWindow:
@@ -368,7 +372,7 @@ class EngineState:
                         rule.file(device_id, int(empties / rule.width))
                     continue
                 self._forget(rule, device_id, state)
-            elif state + period > t:  # type: ignore[operator]
+            elif state + span > t:  # type: ignore[operator]
                 # Renewed while idle (the hot path's bare time): filed again.
                 if wheel is None:
                     heappush(self._idle_heap, (state + period, device_id, rule.code))  # type: ignore[operator]
