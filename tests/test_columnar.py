@@ -121,9 +121,9 @@ def test_batches_stream_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     seen = []
     original = columnar.ColumnarTable._values
 
-    def counted(self: object, name: str, column: object, unit: str) -> list[object]:
+    def counted(self: object, name: str, column: object, *rest: object) -> object:
         seen.append(len(column))  # type: ignore[arg-type]
-        return original(self, name, column, unit)  # type: ignore[arg-type]
+        return original(self, name, column, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(columnar.ColumnarTable, "_values", counted)
     assert [a.timestamp for a in TrafficReader(path)] == list(range(n))
@@ -254,7 +254,13 @@ def _columnar_read(path: Path, size: int, **options: object) -> tuple[object, ..
     return seen, error, counts, reader.devices, times
 
 
-@settings(max_examples=60, deadline=None)
+def _devices_in_order(read: tuple[object, ...]) -> tuple[object, ...]:
+    """A read with its devices as (id, make) pairs in the order the reader keeps them."""
+    *rest, devices, times = read
+    return (*rest, list(devices.items()), times)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -267,22 +273,96 @@ def _columnar_read(path: Path, size: int, **options: object) -> tuple[object, ..
     st.sampled_from([1, 3, 512]),
     st.sampled_from(["fail", "skip"]),
     st.booleans(),
+    st.sampled_from(["parquet", "arrow", "arrow-dictionary"]),
 )  # fmt: skip
 def test_parquet_blocks_read_as_the_row_loop(
-    rows: list[tuple[object, ...]], size: int, on_error: str, text_codes: bool
+    rows: list[tuple[object, ...]], size: int, on_error: str, text_codes: bool, fmt: str
 ) -> None:
-    # A block read a column at a time must tell what the row-by-row loop tells.
+    # A batch read from its distinct values, or a block read a column at a time, must
+    # tell what the row-by-row loop tells (the makes known in the same order too).
     times, ids, codes, names, makes = (list(column) for column in zip(*rows, strict=True))
     if text_codes:
         codes = [None if code is None else f"{code:X}" for code in codes]  # type: ignore[str-format]
-    columns = {"timestamp": pa.array(times, type=pa.float64()), "device_id": ids, "code": codes,
-               "recipients": names, "manufacturer": makes}  # fmt: skip
+    columns = {"timestamp": pa.array(times, type=pa.float64()), "device_id": pa.array(ids),
+               "code": pa.array(codes), "recipients": pa.array(names),
+               "manufacturer": pa.array(makes, type=pa.string())}  # fmt: skip
+    if fmt == "arrow-dictionary":
+        for name in ("device_id", "recipients", "manufacturer"):
+            columns[name] = columns[name].dictionary_encode()
+        if text_codes:
+            columns["code"] = columns["code"].dictionary_encode()
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "day.parquet"
-        pq.write_table(pa.table(columns), path, row_group_size=7)
+        path = Path(folder) / f"day.{fmt.split('-')[0]}"
+        if fmt == "parquet":
+            pq.write_table(pa.table(columns), path, row_group_size=7)
+        else:
+            with ipc.new_file(path, pa.table(columns).schema) as out:
+                out.write_table(pa.table(columns), max_chunksize=7)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(columnar, "BATCH_ROWS", 7)
-            by_columns = _columnar_read(path, size, on_error=on_error)
+            by_batches = _devices_in_order(_columnar_read(path, size, on_error=on_error))
+            patch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
+            by_columns = _devices_in_order(_columnar_read(path, size, on_error=on_error))
             patch.setattr(TrafficReader, "_column_block", lambda *args: None)
-            by_rows = _columnar_read(path, size, on_error=on_error)
+            by_rows = _devices_in_order(_columnar_read(path, size, on_error=on_error))
+    assert by_batches == by_rows
     assert by_columns == by_rows
+
+
+_GOOD_TIMES = [T0, T0 + 0.5, T0 - 7, T0 + 3600]
+_GOOD_IDS = [DEV, OTHER, DEV.lower()]
+_GOOD_CODES = [0x8014, 0x8015, 0xFFFF]
+_BAD = [("timestamp", None), ("timestamp", float("nan")), ("timestamp", -1.0),
+        ("device_id", None), ("device_id", "nope"), ("code", None), ("code", 0x1_0000)]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_GOOD_TIMES), st.sampled_from(_GOOD_IDS),
+            st.sampled_from(_GOOD_CODES), st.sampled_from(_NAMES), st.sampled_from(_MAKES),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from([1, 3, 512]),
+    st.sampled_from(["fail", "skip"]),
+    st.booleans(),
+    st.none() | st.tuples(st.integers(0, 29), st.sampled_from(_BAD)),
+    st.sampled_from([7, 64]),
+)  # fmt: skip
+def test_clean_batches_read_as_the_row_loop(
+    rows: list[tuple[object, ...]],
+    size: int,
+    on_error: str,
+    text_codes: bool,
+    bad: tuple[int, tuple[str, object]] | None,
+    batch: int,
+) -> None:
+    # Batches of good rows (a device under two spellings, makes that change, empty and
+    # null recipients and makes) read from their distinct values, one bad value in a
+    # dictionary-encoded column or not: as the row-by-row loop reads them.
+    names = ("timestamp", "device_id", "code", "recipients", "manufacturer")
+    columns = {
+        name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)
+    }
+    if bad is not None:
+        row, (name, value) = bad
+        columns[name][row % len(rows)] = value
+    if text_codes:
+        columns["code"] = [None if c is None else f"{c:X}" for c in columns["code"]]  # type: ignore[str-format]
+    arrays = {name: pa.array(values) for name, values in columns.items()}
+    arrays["timestamp"] = pa.array(columns["timestamp"], type=pa.float64())
+    arrays["manufacturer"] = pa.array(columns["manufacturer"], type=pa.string())
+    arrays["device_id"] = pa.array(columns["device_id"], type=pa.string()).dictionary_encode()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "day.parquet"
+        pq.write_table(pa.table(arrays), path, row_group_size=batch)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(columnar, "BATCH_ROWS", batch)
+            by_batches = _devices_in_order(_columnar_read(path, size, on_error=on_error))
+            patch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
+            patch.setattr(TrafficReader, "_column_block", lambda *args: None)
+            by_rows = _devices_in_order(_columnar_read(path, size, on_error=on_error))
+    assert by_batches == by_rows

@@ -7,20 +7,26 @@ reader's ``time_unit``) or Arrow timestamps (a timestamp without a time zone
 is taken as UTC); recipients a ``;``-separated string or a list of strings.
 Memory holds one record batch (:data:`BATCH_ROWS` rows) at a time.
 
+Text columns are read dictionary-encoded (:class:`Coded`): the reader checks and
+converts each distinct value once, then gathers the rows' values in C.
+
 pyarrow is an optional dependency (``pip install "alertthrottle[arrow]"``),
 imported only when a columnar file is read.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, cast
 
 __all__ = [
     "BATCH_ROWS",
     "COLUMNAR_FORMATS",
+    "Batch",
+    "Coded",
     "ColumnarError",
     "ColumnarTable",
     "open_columnar",
@@ -33,6 +39,9 @@ BATCH_ROWS = 1 << 16
 COLUMNAR_FORMATS = ("parquet", "arrow")
 _COLUMNS = ("timestamp", "device_id", "code", "recipients", "manufacturer", "model", "firmware")
 _REQUIRED = ("timestamp", "device_id", "code")
+_MAKES = ("manufacturer", "model", "firmware")
+#: Combined keys (make, device and make) are int64: products of widths must stay below.
+_KEY_LIMIT = 1 << 62
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
@@ -62,6 +71,77 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
+class Coded:
+    """A text column of a batch as its distinct ``values`` and each row's position in them.
+
+    A null row's position is that of a ``None`` at the end of ``values``. A
+    reader checks or converts each distinct value once, then :func:`gather`
+    gives each row's. Positions are made Python ints only when first asked for.
+    """
+
+    __slots__ = ("_indices", "_positions", "nulls", "values")
+
+    def __init__(self, values: list[Any], indices: Any, nulls: bool = False) -> None:
+        self.values = values
+        #: Whether any row is null (at the ``None`` ending ``values``).
+        self.nulls = nulls
+        self._indices = indices
+        self._positions: list[int] | None = None
+
+    @property
+    def positions(self) -> list[int]:
+        """Each row's position in ``values``."""
+        if self._positions is None:
+            self._positions = self._indices.to_pylist()
+        return self._positions
+
+    def rows(self) -> list[Any]:
+        """Each row's value."""
+        return list(gather(self.values, self.positions))
+
+
+def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
+    """``values[i]`` for each ``i`` in ``positions``, in C (the objects are shared)."""
+    if len(positions) < 2:
+        return tuple(values[i] for i in positions)
+    return cast("tuple[Any, ...]", operator.itemgetter(*positions)(values))
+
+
+class Batch:
+    """A record batch: per column, its values per row (a list) or :class:`Coded` (text).
+
+    ``nulls`` names the columns with a null row. ``makes`` holds, when the
+    file has make columns and they are all text, the distinct (manufacturer,
+    model, firmware) of the batch as tuples of the columns the file has (in
+    that order), with each row's position; ``pairs``, when each device of the
+    batch comes with one make only, holds per distinct (device, make) its
+    first row, the device's position and the make's, in row order (else None).
+    """
+
+    __slots__ = ("columns", "makes", "nulls", "pairs", "size")
+
+    def __init__(
+        self,
+        size: int,
+        columns: dict[str, list[Any] | Coded],
+        nulls: frozenset[str] = frozenset(),
+        makes: Coded | None = None,
+        pairs: list[tuple[int, int, int]] | None = None,
+    ) -> None:
+        self.size = size
+        self.columns = columns
+        self.nulls = nulls
+        self.makes = makes
+        self.pairs = pairs
+
+    def plain(self, start: int = 0) -> dict[str, list[Any]]:
+        """Each column's values per row, from row ``start`` on."""
+        return {
+            name: (values.rows() if isinstance(values, Coded) else values)[start:]
+            for name, values in self.columns.items()
+        }
+
+
 class ColumnarTable:
     """A Parquet or Arrow IPC file opened for reading: its columns, size and batches."""
 
@@ -79,6 +159,11 @@ class ColumnarTable:
                 self._parquet = pa.parquet.ParquetFile(source)
                 schema = self._parquet.schema_arrow
                 self.rows: int | None = self._parquet.metadata.num_rows
+                # Text columns read as dictionaries: no str made per row (the file's
+                # own dictionary encoding, Parquet's default, is kept).
+                text = [field.name for field in schema if _is_text(pa, field.type)]
+                if text:
+                    self._parquet = pa.parquet.ParquetFile(source, read_dictionary=text)
             else:
                 self._parquet = None
                 self._ipc = self._open_ipc(source)
@@ -109,7 +194,11 @@ class ColumnarTable:
     def _batches(self) -> Iterator[Any]:
         fields = list(self._fields.values())
         if self._parquet is not None:
-            yield from self._parquet.iter_batches(batch_size=BATCH_ROWS, columns=fields)
+            # In this thread: the decoding is a small part of a replay, and its CPU time
+            # is then counted where the rest is.
+            yield from self._parquet.iter_batches(
+                batch_size=BATCH_ROWS, columns=fields, use_threads=False
+            )
         elif hasattr(self._ipc, "num_record_batches"):
             for i in range(self._ipc.num_record_batches):
                 yield self._ipc.get_batch(i).select(fields)
@@ -117,35 +206,44 @@ class ColumnarTable:
             for batch in self._ipc:
                 yield batch.select(fields)
 
-    def batches(self, time_unit: str = "s") -> Iterator[dict[str, list[Any]]]:
-        """Each record batch as Python lists per column.
+    def batches(self, time_unit: str = "s") -> Iterator[Batch]:
+        """Each record batch as a :class:`Batch`: Python lists per column, or :class:`Coded`.
 
-        Timestamps come as epoch seconds when the column is an Arrow
-        timestamp or ``time_unit`` is not seconds (converted by Arrow, floats),
-        else as the file has them (numbers or text). Raises
-        :class:`ColumnarError` if the file turns out unreadable part-way.
+        Text columns come as :class:`Coded`. Timestamps come as epoch seconds
+        when the column is an Arrow timestamp or ``time_unit`` is not seconds
+        (converted by Arrow, floats), else as the file has them (numbers or
+        text). Raises :class:`ColumnarError` if the file turns out unreadable
+        part-way.
         """
         pa = self._pa
         try:
             for batch in self._batches():
-                yield {
-                    name: self._values(name, batch.column(i), time_unit)
+                indices: dict[str, Any] = {}
+                columns = {
+                    name: self._values(name, batch.column(i), time_unit, indices)
                     for i, name in enumerate(self._fields)
                 }
+                nulls = frozenset(
+                    name for i, name in enumerate(self._fields) if batch.column(i).null_count
+                )
+                yield _batch(pa, Batch(batch.num_rows, columns, nulls), indices)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise ColumnarError(f"cannot be read further ({exc})") from None
 
-    def _values(self, name: str, column: Any, time_unit: str) -> list[Any]:
+    def _values(
+        self, name: str, column: Any, time_unit: str, indices: dict[str, Any] | None = None
+    ) -> list[Any] | Coded:
+        """A column's values; a text one's Arrow indices (nulls at the end) go to ``indices``."""
         pa = self._pa
         kind = column.type
         if pa.types.is_dictionary(kind):
             if _is_text(pa, kind.value_type):
-                return _shared_text(pa, column)
+                return _coded(pa, name, column, indices)
             column = column.dictionary_decode()
             kind = column.type
         _check_type(pa, name, kind)
         if _is_text(pa, kind):
-            return _shared_text(pa, column.dictionary_encode())
+            return _coded(pa, name, column.dictionary_encode(), indices)
         if name == "timestamp":
             divisor = 1
             if pa.types.is_timestamp(kind):
@@ -162,19 +260,61 @@ def _is_text(pa: Any, kind: Any) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def _shared_text(pa: Any, column: Any) -> list[str | None]:
-    """A dictionary-encoded text column's values, one str object per distinct value.
+def _coded(pa: Any, name: str, column: Any, indices: dict[str, Any] | None) -> Coded:
+    """A dictionary-encoded text column as :class:`Coded`, one str object per distinct value.
 
     The reader hashes and compares repeated values (device ids, makes): a
     str computes its hash once, and equal objects compare by identity.
     """
     values = column.dictionary.to_pylist()
     values.append(None)
-    indices = pa.compute.fill_null(column.indices, len(values) - 1)
-    positions = indices.to_pylist()
-    if len(positions) < 2:
-        return [values[i] for i in positions]
-    return list(operator.itemgetter(*positions)(values))
+    filled = column.indices
+    if filled.null_count:
+        filled = pa.compute.fill_null(filled, len(values) - 1)
+    if indices is not None:
+        indices[name] = filled
+    return Coded(values, filled, bool(column.null_count))
+
+
+def _batch(pa: Any, batch: Batch, indices: dict[str, Any]) -> Batch:
+    """``batch`` with its makes and (device, make) pairs when its make columns are text:
+    each row's combined into one int64 key, encoded by Arrow."""
+    columns = batch.columns
+    makes = [name for name in _MAKES if name in columns]
+    if not makes or not all(name in indices for name in makes):
+        return batch
+    compute = pa.compute
+    widths = [len(cast("Coded", columns[name]).values) for name in makes]
+    if math.prod(widths) >= _KEY_LIMIT:
+        return batch
+    key = indices[makes[0]].cast(pa.int64())
+    for name, width in zip(makes[1:], widths[1:], strict=True):
+        key = compute.add(compute.multiply(key, width), indices[name].cast(pa.int64()))
+    encoded = key.dictionary_encode()
+    combos = []
+    for number in encoded.dictionary.to_pylist():
+        digits = []
+        for name, width in zip(reversed(makes), reversed(widths), strict=True):
+            number, digit = divmod(number, width)
+            digits.append(cast("Coded", columns[name]).values[digit])
+        combos.append(tuple(reversed(digits)))
+    batch.makes = Coded(combos, encoded.indices)
+    device = indices.get("device_id")
+    count = len(combos)
+    if device is None or len(cast("Coded", columns["device_id"]).values) * count >= _KEY_LIMIT:
+        return batch
+    pair = compute.add(
+        compute.multiply(device.cast(pa.int64()), count), encoded.indices.cast(pa.int64())
+    )
+    distinct = compute.unique(pair)
+    if len(distinct) == compute.count_distinct(device).as_py():
+        # unique keeps the order rows first show a pair in; index_in finds that first row.
+        firsts = compute.index_in(distinct, value_set=pair).to_pylist()
+        batch.pairs = [
+            (first, key // count, key % count)
+            for first, key in zip(firsts, distinct.to_pylist(), strict=True)
+        ]
+    return batch
 
 
 def _check_type(pa: Any, name: str, kind: Any) -> None:

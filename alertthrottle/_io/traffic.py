@@ -54,7 +54,15 @@ from .._core.errors import (
 )
 from .._core.text import write_csv
 from .._core.validation import check_timestamp
-from .columnar import COLUMNAR_FORMATS, ColumnarError, open_columnar, sniff_columnar
+from .columnar import (
+    COLUMNAR_FORMATS,
+    Batch,
+    Coded,
+    ColumnarError,
+    gather,
+    open_columnar,
+    sniff_columnar,
+)
 
 __all__ = [
     "BLOCK_ROWS",
@@ -281,17 +289,36 @@ _BLOCK_TEXT = 1 << 20
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _COMMAS = itertools.repeat(",")
 _NUMBERS = frozenset((int, float))
+#: The columns a row cannot be without (a null one is a bad row).
+_NEEDED = frozenset(_REQUIRED)
 _INT = {int}
 
 
 @attrs.frozen(slots=True)
 class _Block:
     """Alerts read together: their columns, the line of each, and each row's make (None:
-    no row has one)."""
+    no row has one) or, when each device of the rows comes with one make, ``made``: the
+    rows where a device's make first shows (row in the block, device, make), in order."""
 
     columns: AlertColumns
     lines: Sequence[int]
     infos: Sequence[DeviceInfo | None] | None
+    made: Sequence[tuple[int, str, DeviceInfo]] | None = None
+
+
+@attrs.frozen(slots=True)
+class _Clean:
+    """A record batch whose every value checked out, as columns of values per row (each
+    distinct value converted once): ``made`` is as in :class:`_Block`, with the batch's
+    rows and ``firsts`` their rows alone; ``infos`` the make of each row when not."""
+
+    times: Sequence[int | float]
+    ids: Sequence[str]
+    codes: Sequence[int]
+    names: Sequence[tuple[str, ...]] | None
+    infos: Sequence[DeviceInfo | None] | None
+    made: list[tuple[int, str, DeviceInfo]] | None
+    firsts: list[int]
 
 
 class _Lines:
@@ -539,6 +566,11 @@ class TrafficReader:
         devices = self.devices
         for block in self._blocks(BLOCK_ROWS):
             infos = block.infos
+            if block.made:
+                sparse: list[DeviceInfo | None] = [None] * len(block.lines)
+                for row, _, made in block.made:
+                    sparse[row] = made
+                infos = sparse
             if infos is None:
                 for alert, line in zip(block.columns, block.lines, strict=True):
                     self.line = line
@@ -564,7 +596,9 @@ class TrafficReader:
         devices = self.devices
         for block in self._blocks(size):
             infos = block.infos
-            if infos is not None:
+            if block.made is not None:
+                devices.update([(device, info) for _, device, info in block.made])
+            elif infos is not None:
                 # compress keeps the rows with a make (a DeviceInfo is true, None false).
                 made = zip(block.columns.device_ids, infos, strict=True)
                 devices.update(itertools.compress(made, infos))  # type: ignore[arg-type]
@@ -653,6 +687,7 @@ class TrafficReader:
         columns: AlertColumns,
         lines: Sequence[int],
         infos: Sequence[DeviceInfo | None] | None,
+        made: Sequence[tuple[int, str, DeviceInfo]] | None = None,
     ) -> _Block:
         """The block of ``columns``, with the read's time range and disorder brought up to date."""
         times = columns.timestamps
@@ -672,7 +707,7 @@ class TrafficReader:
         self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         self.latest = latest if self.latest is None else max(self.latest, latest)
         self.out_of_order += disorder
-        return _Block(columns, lines, infos if infos is not None and any(infos) else None)
+        return _Block(columns, lines, infos if infos is not None and any(infos) else None, made)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -1027,24 +1062,116 @@ class TrafficReader:
             raise _file_error(self.name, 0, f"{exc}; {self.rows:,} rows were read") from None
 
     def _columnar_blocks(
-        self, batches: Iterator[dict[str, list[Any]]], columns: tuple[str, ...], size: int
+        self, batches: Iterator[Batch], columns: tuple[str, ...], size: int
     ) -> Iterator[_Block]:
         """Blocks from record batches, rows numbered from 1 (there is no header line).
 
-        A block is converted a column at a time; one with anything unusual (a bad or
-        missing value, text times) is read row by row, which reports its bad rows.
+        A batch whose every distinct value checks out is cut into blocks of columns
+        gathered from them. Else (or from a block that fails, on) a block is converted a
+        column at a time; one with anything unusual (a bad or missing value, text times)
+        is read row by row, which reports its bad rows.
         """
         makes = [name for name in _DEVICE_FIELDS if name in columns]
         infos: dict[Any, DeviceInfo | None] = {}
         for batch in batches:
-            count = len(batch["timestamp"])
-            for start in range(0, count, size):
-                part = {name: values[start : start + size] for name, values in batch.items()}
+            start = 0
+            clean = self._clean_batch(batch, makes)
+            if clean is not None:
+                for start in range(0, batch.size, size):
+                    block = self._clean_block(clean, start, min(start + size, batch.size))
+                    if block is None:
+                        break
+                    yield block
+                else:
+                    continue
+            plain = batch.plain(start)
+            for start in range(0, len(plain["timestamp"]), size):
+                part = {name: values[start : start + size] for name, values in plain.items()}
                 block = self._column_block(part, makes, infos)
                 if block is None:
                     yield from self._packed(self._column_rows(part, makes, infos), size)
                 else:
                     yield block
+
+    def _clean_batch(self, batch: Batch, makes: list[str]) -> _Clean | None:
+        """The rows of ``batch``, each distinct value converted once; None if any value
+        is not usable as it is (a null, a bad value, text times, recipient lists)."""
+        columns = batch.columns
+        times, ids, codes = columns["timestamp"], columns["device_id"], columns["code"]
+        names = columns.get("recipients")
+        if (
+            isinstance(times, Coded)
+            or not isinstance(ids, Coded)
+            or batch.nulls & _NEEDED
+            or isinstance(names, list)
+            or (makes and batch.makes is None)
+        ):
+            return None
+        try:
+            # The last value is that of a null row: there is none.
+            found = [self._device_ids.get(v) or self._column_device(v) for v in ids.values[:-1]]
+            numbers: Sequence[int] = codes if isinstance(codes, list) else gather(
+                [self._column_code(v) for v in codes.values[:-1]], codes.positions
+            )  # fmt: skip
+            lists = None if names is None else list(map(self._column_recipients, names.values))
+            infos = None
+            if batch.makes is not None:
+                infos = [self._column_make(combo, makes) for combo in batch.makes.values]
+        except InvalidAlertError:
+            return None
+        made, firsts, per_row = self._made(batch, found, infos)
+        return _Clean(
+            times,
+            gather(found, ids.positions),
+            numbers,
+            None if names is None or not any(lists or ()) else gather(lists or [], names.positions),
+            per_row,
+            made,
+            firsts,
+        )
+
+    @staticmethod
+    def _made(
+        batch: Batch, found: list[str], infos: list[DeviceInfo | None] | None
+    ) -> tuple[
+        list[tuple[int, str, DeviceInfo]] | None, list[int], Sequence[DeviceInfo | None] | None
+    ]:
+        """The makes of a clean batch: (``made``, its rows, None) when each device comes
+        with one make (two spellings of an id are one device), else (None, [], each row's)."""
+        if infos is None or batch.makes is None:
+            return None, [], None
+        if batch.pairs is None or len(set(found)) != len(found):
+            return None, [], gather(infos, batch.makes.positions)
+        made = []
+        for row, device, make in batch.pairs:
+            info = infos[make]
+            if info is not None:
+                made.append((row, found[device], info))
+        return made, [row for row, _, _ in made], None
+
+    def _clean_block(self, clean: _Clean, start: int, stop: int) -> _Block | None:
+        """Rows ``start`` to ``stop`` of a clean batch as a block; None if they fail."""
+        names = clean.names
+        try:
+            columns = AlertColumns(
+                clean.times[start:stop],
+                clean.ids[start:stop],
+                clean.codes[start:stop],
+                None if names is None else names[start:stop],
+            )
+        except InvalidAlertError:  # a time out of range, a bad code: read row by row
+            return None
+        first = self._at + 1
+        self._at += stop - start
+        self.rows = self._at
+        lines = range(first, self._at + 1)
+        if clean.made is None:
+            infos = None if clean.infos is None else clean.infos[start:stop]
+            return self._block(columns, lines, infos)
+        low = bisect.bisect_left(clean.firsts, start)
+        high = bisect.bisect_left(clean.firsts, stop)
+        made = [(row - start, device, info) for row, device, info in clean.made[low:high]]
+        return self._block(columns, lines, None, made)
 
     def _column_block(
         self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
