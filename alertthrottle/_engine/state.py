@@ -363,7 +363,13 @@ class EngineState:
                 break
             device_id = devices.popleft()
             state = keys[device_id]
-            if type(state) is KeyWindow:
+            if state is first:
+                # Most keys go this way: one alert, its time the one queued, a period
+                # ago. A bare time holds no pending count, so forgetting it is only
+                # this (_forget).
+                del keys[device_id]
+                dropped += 1
+            elif type(state) is KeyWindow:
                 empties = state.times[state.pos - 1] + period
                 if empties > t:
                     if wheel is None:
@@ -379,8 +385,7 @@ class EngineState:
                 else:
                     rule.file(device_id, int((state + period) / rule.width))  # type: ignore[operator]
             else:
-                # Most keys go this way: one alert, an hour ago. A bare time holds
-                # no pending count, so forgetting it is only this (_forget).
+                # A bare time renewed since it was queued, idle too.
                 del keys[device_id]
                 dropped += 1
         self._tracked -= dropped
