@@ -26,7 +26,7 @@ from .._ops.shadow import ShadowPolicy
 from .lane import Lane
 from .report import Report
 from .tables import Counts, HourRows, policy_report
-from .tally import Tally, kinds
+from .tally import Tally
 
 __all__ = ["PROGRESS_EVERY", "Observer", "Replay", "simulate"]
 
@@ -275,15 +275,18 @@ class Replay:
             if done < len(device_ids):
                 device_ids, codes, recipients = device_ids[:done], codes[:done], recipients[:done]
                 results = [decisions[:done] for decisions in results]
-            # The few decisions with events, and the first lane's late ones.
-            noted = [d for d in results[0] if d.events or d.late]
-            late = any(d.late for d in noted)
-            for i, lane in enumerate(lanes):
-                for decision in noted if i == 0 else [d for d in results[i] if d.events]:
+            # Each lane's verdicts, and the few decisions with events or late.
+            tally = self._tally
+            kinds, late = [], False
+            for i, (lane, decisions) in enumerate(zip(lanes, results, strict=True)):
+                verdicts, noted = tally.kinds(decisions)
+                kinds.append(verdicts)
+                late = late or (i == 0 and any(d.late for d in noted))
+                for decision in noted:
                     if decision.events:
                         lane.note(decision.events)
             hours = _hours(block, done, late, clock)
-            self._tally.add(hours, device_ids, codes, recipients, [kinds(d) for d in results])
+            tally.add(hours, device_ids, codes, recipients, kinds)
         self._count = min(totals)
         # A policy's clock is the latest timestamp fed to it: late alerts are
         # clamped to it and never move it back.

@@ -2,8 +2,9 @@
 
 The replay decides alerts a block at a time; :class:`Tally` counts each block
 with a few C-level ``Counter`` passes over its columns (no Python code per
-alert) and folds what it counted into the replay's :class:`Counts` only when
-they are read. The counts are exactly those of the alert-by-alert loop.
+alert but a comprehension of identity tests on the decisions) and folds what
+it counted into the replay's :class:`Counts` only when they are read. The
+counts are exactly those of the alert-by-alert loop.
 """
 
 from __future__ import annotations
@@ -16,22 +17,21 @@ from typing import Any
 from .._core.decision import Decision, Verdict
 from .tables import Counts
 
-__all__ = ["Tally", "kinds"]
+__all__ = ["Tally"]
 
 _THROTTLE = Verdict.THROTTLE
 _DELIVER = Verdict.DELIVER
 #: Where each kind of verdict (0 THROTTLE, 1 DELIVER, 2 EXEMPT) goes in a policy's
 #: three counts of an hour row (DELIVER, THROTTLE, EXEMPT).
 _SLOT = (1, 0, 2)
+#: The kind :meth:`Tally.kinds` gives a decision it has to look at.
+_OTHER = 3
 
 
-def kinds(decisions: Sequence[Decision]) -> list[int]:
-    """Each decision's verdict as a small int: 0 THROTTLE, 1 DELIVER, 2 EXEMPT."""
-    # A comprehension, not map(attrgetter): CPython specialises its attribute loads (and
-    # without a walrus, which would make the name a cell of this function).
-    return [
-        0 if d.verdict is _THROTTLE else 1 if d.verdict is _DELIVER else 2 for d in decisions
-    ]
+def _kind(decision: Decision) -> int:
+    """A decision's verdict as a small int: 0 THROTTLE, 1 DELIVER, 2 EXEMPT."""
+    verdict = decision.verdict
+    return 0 if verdict is _THROTTLE else 1 if verdict is _DELIVER else 2
 
 
 class Tally:
@@ -43,15 +43,47 @@ class Tally:
     verdict), and ``mixed`` per (hour, code, ...) for a block that spans hours;
     ``offered`` counts alerts per device, and ``kept[i]`` those of a device that
     policy ``i`` did not throttle (fewer than the throttled ones in a storm).
+
+    Most decisions are shared instances with nothing to report (no events, not
+    late): ``plain`` keeps the last such decision met per verdict, and
+    :meth:`kinds` tells a decision that is one of them by identity alone.
     """
 
-    __slots__ = ("hours", "kept", "mixed", "offered")
+    __slots__ = ("hours", "kept", "mixed", "offered", "plain")
 
     def __init__(self, width: int) -> None:
         self.hours: dict[int, Counter[tuple[Any, ...]]] = {}
         self.mixed: Counter[tuple[Any, ...]] = Counter()
         self.offered: Counter[str] = Counter()
         self.kept: list[Counter[str]] = [Counter() for _ in range(width)]
+        self.plain: list[Decision | None] = [None, None, None]
+
+    def kinds(self, decisions: list[Decision]) -> tuple[list[int], list[Decision]]:
+        """Each decision's verdict as a small int (0 THROTTLE, 1 DELIVER, 2 EXEMPT), and
+        the decisions with events or late, in order."""
+        throttle, deliver, exempt = self.plain
+        # Identity tests only: no attribute is loaded for a plain decision.
+        kinds = [
+            0 if d is throttle else 1 if d is deliver else 2 if d is exempt else _OTHER
+            for d in decisions
+        ]
+        noted: list[Decision] = []
+        if _OTHER not in kinds:
+            return kinds, noted
+        plain = self.plain
+        at = kinds.index(_OTHER)
+        while True:
+            decision = decisions[at]
+            kind = kinds[at] = _kind(decision)
+            if decision.events or decision.late:
+                noted.append(decision)
+            else:
+                # The latest: a one-off (a delivery with metadata) gives way to the shared one.
+                plain[kind] = decision
+            try:
+                at = kinds.index(_OTHER, at + 1)
+            except ValueError:
+                return kinds, noted
 
     def add(
         self,
@@ -61,7 +93,7 @@ class Tally:
         recipients: Sequence[tuple[str, ...]],
         kinds: Sequence[list[int]],
     ) -> None:
-        """Count a block of alerts (as columns) and each policy's :func:`kinds` of verdicts.
+        """Count a block of alerts (as columns) and each policy's :meth:`kinds` of verdicts.
 
         ``hours`` is the hour of every alert of the block, or each alert's hour.
         """
