@@ -149,96 +149,103 @@ class ThrottlePolicy(EngineState):
         sample, no ``max_keys`` bookkeeping): ``_decide``'s frame would cost
         more than deciding them. Any other alert goes through ``_decide`` alone.
         """
-        rule = None
-        if type(alert) is Alert and self._capacity is None:
-            t = alert.timestamp
-            if self._clock <= t and t < self._due:
-                rule = self._rules.get(alert.code)
-        if rule is not None:
-            # Step 1 has nothing to do: _decide would move the clock to t as well.
-            self._clock = t
-            if not rule.throttles:
+        if type(alert) is not Alert or self._capacity is not None:
+            return self._decide_one(alert)
+        t = alert.timestamp
+        if not (self._clock <= t and t < self._due):
+            return self._decide_one(alert)
+        try:
+            rule = self._rules[alert.code]
+        except KeyError:
+            return self._decide_one(alert)
+        # Step 1 has nothing to do: _decide would move the clock to t as well.
+        self._clock = t
+        if not rule.throttles:
+            self._total += 1
+            if rule.exempt:
+                self._exempt += 1
+                return _EXEMPT
+            return _DELIVER
+        device_id = alert.device_id
+        keys = rule.keys
+        window = keys.get(device_id)
+        if window is None:
+            pending = self._pending
+            if self._max_keys is None and not (pending and (device_id, rule.code) in pending):
+                # A key's first alert: its bare time, queued.
+                keys[device_id] = t
+                queued = rule.fifo_times
+                if not queued:
+                    self._lower_idle_due(t + rule.period)
+                queued.append(t)
+                rule.fifo_devices.append(device_id)
+                self._tracked += 1
                 self._total += 1
-                if rule.exempt:
-                    self._exempt += 1
-                    return _EXEMPT
                 return _DELIVER
-            device_id = alert.device_id
-            keys = rule.keys
-            window = keys.get(device_id)
-            if window is None:
-                pending = self._pending
-                if self._max_keys is None and not (pending and (device_id, rule.code) in pending):
-                    # A key's first alert: its bare time, queued.
+        else:
+            period = rule.span
+            if type(window) is not KeyWindow:
+                if window + period <= t:  # type: ignore[operator]
                     keys[device_id] = t
-                    queued = rule.fifo_times
-                    if not queued:
-                        self._lower_idle_due(t + rule.period)
-                    queued.append(t)
-                    rule.fifo_devices.append(device_id)
-                    self._tracked += 1
                     self._total += 1
                     return _DELIVER
-            else:
-                period = rule.span
-                if type(window) is not KeyWindow:
-                    if window + period <= t:  # type: ignore[operator]
-                        keys[device_id] = t
+                window = rule.window(device_id)
+            times = window.times
+            pos = window.pos
+            episode = window.episode
+            if episode is None:
+                if times[pos - 1] + period <= t:
+                    if window.pending_sequence is None:
+                        self._renew(rule, device_id, window, t)
                         self._total += 1
                         return _DELIVER
-                    window = rule.window(device_id)
-                times = window.times
-                pos = window.pos
-                episode = window.episode
-                if episode is None:
-                    if times[pos - 1] + period <= t:
-                        if window.pending_sequence is None:
-                            self._renew(rule, device_id, window, t)
-                            self._total += 1
-                            return _DELIVER
-                    elif window.pending_sequence is None:
-                        # _decide's step-4 test, taken before the push.
-                        size = rule.size
-                        if len(times) < size:
-                            if len(times) + 1 < size or times[0] <= t - period:
-                                times.append(t)
-                                window.last_delivered = t
-                                self._total += 1
-                                return _DELIVER
-                        else:
-                            pos += 1
-                            if pos == size:
-                                pos = 0
-                            if times[pos] <= t - period:
-                                times[pos - 1] = t
-                                window.pos = pos
-                                window.last_delivered = t
-                                self._total += 1
-                                return _DELIVER
-                elif not rule.sampling or not (
-                    (rule.sample_every and not (episode.alerts + 1) % rule.sample_every)
-                    or (
-                        rule.sample_interval is not None
-                        and t - window.last_delivered >= rule.sample_interval
-                    )
-                ):
-                    # Step 5 for an alert that is not a sample: pushed, counted, throttled.
+                elif window.pending_sequence is None:
+                    # _decide's step-4 test, taken before the push.
                     size = rule.size
                     if len(times) < size:
-                        times.append(t)
+                        if len(times) + 1 < size or times[0] <= t - period:
+                            times.append(t)
+                            window.last_delivered = t
+                            self._total += 1
+                            return _DELIVER
                     else:
-                        times[pos] = t
                         pos += 1
                         if pos == size:
                             pos = 0
-                        window.pos = pos
-                    episode.alerts += 1
-                    episode.throttled += 1
-                    window.pending += 1
-                    window.pending_sequence = episode.sequence_id
-                    self._throttled += 1
-                    self._total += 1
-                    return _THROTTLE
+                        if times[pos] <= t - period:
+                            times[pos - 1] = t
+                            window.pos = pos
+                            window.last_delivered = t
+                            self._total += 1
+                            return _DELIVER
+            elif not rule.sampling or not (
+                (rule.sample_every and not (episode.alerts + 1) % rule.sample_every)
+                or (
+                    rule.sample_interval is not None
+                    and t - window.last_delivered >= rule.sample_interval
+                )
+            ):
+                # Step 5 for an alert that is not a sample: pushed, counted, throttled.
+                size = rule.size
+                if len(times) < size:
+                    times.append(t)
+                else:
+                    times[pos] = t
+                    pos += 1
+                    if pos == size:
+                        pos = 0
+                    window.pos = pos
+                episode.alerts += 1
+                episode.throttled += 1
+                window.pending += 1
+                window.pending_sequence = episode.sequence_id
+                self._throttled += 1
+                self._total += 1
+                return _THROTTLE
+        return self._decide_one(alert)
+
+    def _decide_one(self, alert: Alert) -> Decision:
+        """``_decide`` for one alert."""
         decisions: list[Decision] = []
         self._decide((alert,), decisions)
         return decisions[0]

@@ -394,7 +394,9 @@ class EngineState:
         wheel = rule.wheel
         slots = rule.slots
         width = rule.width
-        period = rule.period
+        # The float period: float + float is specialised, and the sums are the same
+        # (see Rule.span).
+        period = rule.span
         keys = rule.keys
         now = int(t / width)
         while slots:
