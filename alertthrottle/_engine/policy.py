@@ -544,11 +544,10 @@ class ThrottlePolicy(EngineState):
                         window = self._track(rule, device_id, t)
                         due = self._due
                     else:
-                        left = pending.pop((device_id, rule.code), None) if pending else None
-                        if left is None:
-                            keys[device_id] = t
-                        else:
+                        if pending and (left := pending.pop((device_id, rule.code), None)):
                             window = keys[device_id] = KeyWindow.returning(rule.size, t, left)
+                        else:
+                            keys[device_id] = t
                         queued = rule.fifo_times
                         if not queued:
                             # The queue's head bounds when its keys are next dropped.
