@@ -14,10 +14,10 @@ import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from value_helpers import anything, assert_refusal
+from value_helpers import LOOKALIKES, anything, assert_refusal, lookalikes
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
-from alertthrottle._core.alert import DeviceIds, _AlertWriter, parse_device_id
+from alertthrottle._core.alert import DeviceIds, _AlertSlots, parse_device_id
 
 CANONICAL = "00-0D-6F-00-0A-BC-12-34"
 
@@ -275,8 +275,8 @@ def test_from_parsed_remembers_a_canonical_id_and_only_a_canonical_one():
 
 
 # -- the constructors' fast stores: what an Alert is, however it was built -----------------------
-# Both constructors write the fields through _AlertWriter (a writable twin of Alert) and
-# switch the class back: every test below fails if a writer escapes or a field is lost.
+# Every constructor writes the fields into an _AlertSlots (Alert's writable base) and then
+# switches its class to Alert: every test below fails if one escapes or a field is lost.
 
 _ALERT_ARGS = (1_700_000_000.5, CANONICAL, 0x8F84, ("DNO", "Supplier"))
 
@@ -293,7 +293,7 @@ def _built_every_way() -> list[Alert]:
 
 
 def _writers_alive() -> list[object]:
-    return [o for o in gc.get_objects() if type(o) is _AlertWriter]
+    return [o for o in gc.get_objects() if type(o) is _AlertSlots]
 
 
 def test_every_constructor_returns_a_frozen_alert_holding_each_field():
@@ -351,12 +351,13 @@ def test_a_refused_value_leaves_no_writer_behind(field, args):
 
 
 def test_the_writer_is_layout_identical_and_writes_plainly():
-    # The class switch needs the same layout; the fast stores need object's own
-    # __setattr__ and __delattr__ (else CPython puts a slow generic slot in the type).
-    assert _AlertWriter.__basicsize__ == Alert.__basicsize__
-    assert _AlertWriter.__slots__ == ()
-    assert _AlertWriter.__setattr__ is object.__setattr__
-    assert _AlertWriter.__delattr__ is object.__delattr__
+    # The class switch needs the same layout (Alert adds no slot to its base); the fast
+    # stores need object's own __setattr__ (else CPython puts a slow generic slot in the type).
+    assert _AlertSlots.__basicsize__ == Alert.__basicsize__
+    assert Alert.__bases__ == (_AlertSlots,) and Alert.__slots__ == ()
+    assert _AlertSlots.__setattr__ is object.__setattr__
+    assert _AlertSlots.__delattr__ is object.__delattr__
+    assert _AlertSlots.__new__ is object.__new__ and _AlertSlots.__init__ is object.__init__
 
 
 @attrs.frozen(slots=True, init=False)
@@ -368,7 +369,8 @@ class _Tagged(Alert):
 
 def test_a_subclass_still_gets_its_own_type_and_fields():
     plain_subclass = type("Sub", (Alert,), {})  # no __slots__: it has a __dict__
-    for cls in (plain_subclass, _Tagged):
+    same_layout = type("Same", (Alert,), {"__slots__": ()})  # switched to, like Alert
+    for cls in (plain_subclass, same_layout, _Tagged):
         for alert in (cls(*_ALERT_ARGS), cls.from_parsed(*_ALERT_ARGS)):
             assert type(alert) is cls
             assert (alert.timestamp, alert.device_id, alert.code, alert.recipients) == _ALERT_ARGS
@@ -421,13 +423,31 @@ def _valid(field: str, value: object) -> bool:
 
 @given(
     st.sampled_from(["timestamp", "device_id", "code", "recipients"]),
-    anything | st.from_regex(_EUI64, fullmatch=True) | st.from_regex(_CODE_TEXT, fullmatch=True),
+    anything
+    | lookalikes
+    | st.from_regex(_EUI64, fullmatch=True)
+    | st.from_regex(_CODE_TEXT, fullmatch=True),
 )
 def test_every_bad_field_value_is_refused_naming_field_and_value(field, value):
     fields = {"timestamp": 0, "device_id": CANONICAL, "code": 1, "recipients": ()}
     fields[field] = value
     if _valid(field, value):
         assert Alert(**fields) == Alert(**fields)
+        return
+    with pytest.raises(InvalidAlertError) as info:
+        Alert(**fields)
+    assert_refusal(info.value, field, value)
+
+
+@pytest.mark.parametrize("value", LOOKALIKES, ids=repr)
+@pytest.mark.parametrize("field", ["timestamp", "device_id", "code"])
+def test_a_lookalike_of_a_good_value_is_refused_unless_the_spec_takes_it(field, value):
+    # The constructor's fast path tests exact types first: a subclass, a bool or a NaN
+    # must still reach the parsers and be refused (-0.0 and the tiniest float are times).
+    fields = {"timestamp": 0, "device_id": CANONICAL, "code": 1}
+    fields[field] = value
+    if _valid(field, value):
+        assert Alert(**fields).timestamp == value and field == "timestamp"
         return
     with pytest.raises(InvalidAlertError) as info:
         Alert(**fields)

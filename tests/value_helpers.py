@@ -63,3 +63,37 @@ def assert_refusal(error: AlertThrottleError, field: str, value: object) -> None
     if type(value) is not int or value.bit_length() < 600:
         shown = repr(value)
         assert shown in message or (len(shown) > 200 and shown[:100] in message)
+
+
+class _Float(float):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+class _Str(str):
+    pass
+
+
+#: Values equal to good ones, or a float at its edges, of a type an exact-type fast path
+#: must not let through: a subclass instance, a bool, a NaN, an infinity, a negative zero.
+LOOKALIKES: list[object] = [
+    True,
+    False,
+    _Float(1.5),
+    _Float("nan"),
+    _Int(1),
+    _Int(0x8014),
+    _Str("00-0D-6F-00-0A-BC-12-34"),
+    _Str("00:0d:6f:00:0a:bc:12:34"),
+    _Str("8014"),
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    -0.0,
+    5e-324,
+    -5e-324,
+]
+lookalikes = st.sampled_from(LOOKALIKES)

@@ -106,6 +106,8 @@ class DeviceIds:
 #: The process's table of device ids (one entry per spelling seen: some 100 bytes each).
 _DEVICE_IDS = DeviceIds(1 << 16)
 _device_lookup = _DEVICE_IDS.lookup
+# The table itself (cleared in place, never replaced): a subscript costs less than a call.
+_device_table = _DEVICE_IDS._table
 
 
 def parse_device_id(value: object, field: str = "device_id") -> str:
@@ -221,8 +223,31 @@ def _remember_recipients(recipients: tuple[str, ...]) -> None:
     _checked_recipients[id(recipients)] = recipients
 
 
+class _AlertSlots:
+    """The storage of an :class:`Alert`: its four fields as plain, writable slots.
+
+    Alert is frozen (its ``__setattr__`` raises), so its constructors cannot write
+    ``self.x = v``, and a slot descriptor's ``__set__`` is a C call through a
+    wrapper (an argument tuple, unpacked again) per field. So an Alert is built as
+    an instance of this, its base: object's allocation (no Python ``__new__`` or
+    ``__init__``), four stores that specialise to a few instructions (object's own
+    ``__setattr__``), then one ``__class__`` store to Alert, which adds no slot and
+    so has the same layout. The constructors do this only after every check has
+    passed; the stores and the switch neither fail nor allocate, so no code (and no
+    garbage collection) sees an Alert half built, and none of this class is ever
+    returned or left behind.
+    """
+
+    __slots__ = ("__weakref__", "code", "device_id", "recipients", "timestamp")
+
+    timestamp: int | float
+    device_id: str
+    code: int
+    recipients: tuple[str, ...]
+
+
 @attrs.frozen(slots=True, init=False)
-class Alert:
+class Alert(_AlertSlots):
     """One alert from one device, as the policy sees it.
 
     Fields are normalised at construction (device id to canonical EUI-64, code
@@ -236,44 +261,52 @@ class Alert:
     code: int
     recipients: tuple[str, ...] = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         timestamp: Timestamp,
         device_id: str,
         code: AlertCode,
         recipients: Iterable[str] = _NO_RECIPIENTS,
-    ) -> None:
+    ) -> Alert:
+        # The constructor is ``__new__``, not ``__init__``: it allocates the alert
+        # itself (see _AlertSlots), where an ``__init__`` would get an Alert already
+        # made, frozen, whose slots cost a wrapper call each to write.
         # The common case (epoch seconds, a device seen before, an int code, no
         # recipients) is decided by exact-type checks and one lookup; everything
-        # else goes through the parsers, which convert or refuse.
-        # A float is compared with floats: a float against an int takes CPython's slow path.
+        # else goes through the parsers, which convert or refuse. The type comes
+        # first, so no comparison or hash of a caller's object runs before it is
+        # known to be a plain float, int or str. A float is compared with floats:
+        # a float against an int takes CPython's slow path.
         if type(timestamp) is float:
-            if not 0.0 <= timestamp < _MAX_FLOAT_TIME:
+            if not (timestamp >= 0.0 and timestamp < _MAX_FLOAT_TIME):
                 timestamp = parse_timestamp(timestamp)
-        elif not (type(timestamp) is int and 0 <= timestamp < MAX_TIMESTAMP):
+        elif not (type(timestamp) is int and timestamp >= 0 and timestamp < MAX_TIMESTAMP):
             timestamp = parse_timestamp(timestamp)
-        canonical = _device_lookup(device_id) if type(device_id) is str else None
-        if canonical is None:
-            canonical = parse_device_id(device_id)
-        if not (type(code) is int and 0 <= code <= _MAX_CODE):
+        if type(device_id) is str:
+            try:
+                canonical = _device_table[device_id]
+            except KeyError:  # not seen lately: parsed (or refused) and remembered
+                canonical = parse_device_id(device_id)
+        else:
+            canonical = parse_device_id(device_id)  # which refuses it
+        if not (type(code) is int and code >= 0 and code <= _MAX_CODE):
             code = parse_code(code)
         if recipients is not _NO_RECIPIENTS:
             recipients = _recipients(recipients)
-        if type(self) is not Alert:  # a subclass may have another layout
-            _set_timestamp(self, timestamp)
-            _set_device_id(self, canonical)
-            _set_code(self, code)
-            _set_recipients(self, recipients)
-            return
-        # Every check is done: self is a writer only for the four stores below,
-        # which cannot fail (see _AlertWriter).
-        _set_class(self, _AlertWriter)
-        writer: _AlertWriter = self  # type: ignore[assignment]  # it is one now
-        writer.timestamp = timestamp
-        writer.device_id = canonical
-        writer.code = code
-        writer.recipients = recipients
-        writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
+        alert = _AlertSlots()
+        alert.timestamp = timestamp
+        alert.device_id = canonical
+        alert.code = code
+        alert.recipients = recipients
+        try:
+            alert.__class__ = cls
+        except TypeError:  # a subclass with a layout of its own (a slot or a __dict__)
+            return _subclass_alert(cls, timestamp, canonical, code, recipients)
+        return alert  # type: ignore[return-value]  # an Alert (or a subclass) now
+
+    def __getnewargs__(self) -> tuple[int | float, str, int, tuple[str, ...]]:
+        """The constructor's arguments: pickle and copy make an Alert through it."""
+        return (self.timestamp, self.device_id, self.code, self.recipients)
 
     @classmethod
     def from_parsed(
@@ -293,9 +326,9 @@ class Alert:
         constructor would for a bad one.
         """
         if type(timestamp) is float:
-            if not 0.0 <= timestamp < _MAX_FLOAT_TIME:
+            if not (timestamp >= 0.0 and timestamp < _MAX_FLOAT_TIME):
                 check_timestamp(timestamp)
-        elif not (type(timestamp) is int and 0 <= timestamp < MAX_TIMESTAMP):
+        elif not (type(timestamp) is int and timestamp >= 0 and timestamp < MAX_TIMESTAMP):
             check_timestamp(timestamp)
         # A canonical id not seen yet is remembered, so the next row's costs one lookup.
         if type(device_id) is not str or (
@@ -318,12 +351,7 @@ class Alert:
                 )
             _remember_recipients(recipients)
         if cls is not Alert:  # a subclass may have another layout
-            alert = _new_alert(cls)
-            _set_timestamp(alert, timestamp)
-            _set_device_id(alert, device_id)
-            _set_code(alert, code)
-            _set_recipients(alert, recipients)
-            return alert
+            return _subclass_alert(cls, timestamp, device_id, code, recipients)
         return checked_alert(timestamp, device_id, code, recipients)
 
     @property
@@ -332,59 +360,48 @@ class Alert:
         return format_code(self.code)
 
 
-class _AlertWriter(Alert):
-    """An Alert under construction: the same layout, with ordinary attribute stores.
-
-    Alert is frozen (its ``__setattr__`` raises), so its constructors cannot
-    write ``self.x = v``, and a slot descriptor's ``__set__`` costs a C call of
-    some 60-80 ns per field. This subclass adds no slot, so an instance's class
-    can be switched to and from Alert; with object's ``__setattr__`` and
-    ``__delattr__`` (both: CPython keeps its generic setattr in the type slot only
-    if neither is Python code) the stores specialise to a few instructions. The
-    constructors build an Alert this way only after every check has passed and
-    switch the class back right after the stores, which neither fail nor
-    allocate, so no code (and no garbage collection) can see a writer: none is
-    ever returned or left behind. Measured on the target day: Alert(t, d, c)
-    some 15% fewer instructions, from_parsed 30% fewer, than with descriptors.
-    """
-
-    __slots__ = ()
-    __setattr__ = object.__setattr__
-    __delattr__ = object.__delattr__
-    __init__ = object.__init__  # ``_AlertWriter()`` is object's bare allocation
-
-    # Writable here (for type checkers too): Alert's fields, under construction.
-    timestamp: int | float
-    device_id: str
-    code: int
-    recipients: tuple[str, ...]
-
-
 def checked_alert(
     timestamp: int | float, device_id: str, code: int, recipients: tuple[str, ...]
 ) -> Alert:
     """The Alert of fields already checked and in canonical form, not checked again.
 
     For the constructors once their checks pass, and for ``AlertColumns``, whose
-    rows were checked a column at a time. Built through ``_AlertWriter``: the
-    stores cannot fail, so no writer is ever seen.
+    rows were checked a column at a time. Built as an ``_AlertSlots`` and switched
+    to Alert (see there).
     """
-    writer: _AlertWriter = _AlertWriter()
-    writer.timestamp = timestamp
-    writer.device_id = device_id
-    writer.code = code
-    writer.recipients = recipients
-    writer.__class__ = Alert  # type: ignore[assignment]  # the one store that retypes
-    return writer
+    alert = _AlertSlots()
+    alert.timestamp = timestamp
+    alert.device_id = device_id
+    alert.code = code
+    alert.recipients = recipients
+    alert.__class__ = Alert
+    return alert  # type: ignore[return-value]  # an Alert now
 
 
-# A subclass of Alert (another layout) still gets its slots written through the
-# slots' setters, cheaper than object.__setattr__, which first looks the name up.
+def _subclass_alert(
+    cls: type[Alert],
+    timestamp: int | float,
+    device_id: str,
+    code: int,
+    recipients: tuple[str, ...],
+) -> Alert:
+    """An instance of ``cls``, a subclass of Alert with another layout, holding checked fields.
+
+    Allocated as object allocates it and written through the slots' own setters
+    (object.__setattr__ would first look each name up).
+    """
+    alert = _new_alert(cls)
+    _set_timestamp(alert, timestamp)
+    _set_device_id(alert, device_id)
+    _set_code(alert, code)
+    _set_recipients(alert, recipients)
+    return alert
+
+
 _set_timestamp, _set_device_id, _set_code, _set_recipients = (
-    vars(Alert)[field.name].__set__ for field in attrs.fields(Alert)
+    vars(_AlertSlots)[field.name].__set__ for field in attrs.fields(Alert)
 )
 _new_alert = object.__new__
-_set_class = vars(object)["__class__"].__set__
 
 
 _OPTIONAL_TEXT = optional(text(error=InvalidAlertError))
