@@ -425,7 +425,13 @@ class EngineState:
                 if due == slot:
                     kept.append(device_id)
                 else:
-                    rule.file(device_id, due)
+                    # Rule.file, inlined: most keys of a busy code come this way.
+                    filed = wheel.get(due)
+                    if filed is None:
+                        wheel[due] = [device_id]
+                        heappush(slots, due)
+                    else:
+                        filed.append(device_id)
             self._tracked -= dropped
             if kept:
                 wheel[slot] = kept
