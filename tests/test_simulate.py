@@ -28,6 +28,7 @@ from alertthrottle import (
     simulate,
     write_traffic,
 )
+from alertthrottle._replay import tables
 from alertthrottle._replay.replay import PROGRESS_EVERY
 
 DAY = 86_400
@@ -374,3 +375,40 @@ def test_simulate_reads_one_file_in_columns_with_the_same_report(
         if not extra:
             assert sum(fed_columns) == 2 * outputs[0]["alerts"] > 0
     assert outputs[0] == outputs[1]
+
+
+def _flows_one_cell_at_a_time(cells: dict) -> tuple[object, ...]:  # type: ignore[type-arg]
+    """The day tables and hourly profile added up cell by cell, each into every row it is in."""
+    by_code: dict[tuple[str, int], list[int]] = {}
+    by_recipient: dict[tuple[str, int], list[int]] = {}
+    hours: dict[int, list[int]] = {}
+    for (hour, code, recipients), counts in cells.items():
+        names = [(by_code, f"{code:04X}")] + [
+            (by_recipient, r) for r in recipients or ("(unrouted)",)
+        ]
+        for table, name in names:
+            row = table.setdefault((name, hour // 24), [0] * 5)
+            for i, value in enumerate(counts):
+                row[i] += value
+        per_hour = hours.setdefault(hour, [0, 0])
+        per_hour[0] += counts[0]
+        per_hour[1] += counts[2]
+    return (tables._flow_rows(by_code), tables._flow_rows(by_recipient),
+            tuple(tables.HourRow(hour=h * 3600, offered=n, received=n - t)
+                  for h, (n, t) in sorted(hours.items())))  # fmt: skip
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(
+            st.integers(473_000, 473_100), st.sampled_from([0x8014, 0x8F84, 0x00AB]),
+            st.sampled_from([(), ("DNO",), ("DNO", "SUP"), ("SUP",)]),
+        ),
+        st.tuples(*[st.integers(0, 50)] * 5),
+        max_size=40,
+    )
+)  # fmt: skip
+def test_day_tables_add_up_each_cell(cells: dict) -> None:  # type: ignore[type-arg]
+    # Summed per day first, then shared out per code and per recipient: the same rows.
+    assert tables._flows(cells) == _flows_one_cell_at_a_time(cells)

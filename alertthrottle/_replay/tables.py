@@ -9,6 +9,7 @@ are all derived here, once, at the end.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterable, Mapping
 
 from .._core.alert import DeviceInfo, format_code
@@ -121,22 +122,37 @@ def _flows(
     by_code: _Flow = {}
     by_recipient: _Flow = {}
     hours: dict[int, list[int]] = {}
+    # Summed per (day, code, recipients) first (a day's hours in one), then shared out.
+    days: dict[tuple[int, int, tuple[str, ...]], list[int]] = {}
     for (hour, code, recipients), counts in cells.items():
-        day = hour // 24
-        names = [(by_code, format_code(code))]
-        names += [(by_recipient, r) for r in recipients or (UNROUTED,)]
-        for table, name in names:
-            row = table.setdefault((name, day), [0, 0, 0, 0, 0])
-            for i, value in enumerate(counts):
-                row[i] += value
-        per_hour = hours.setdefault(hour, [0, 0])
-        per_hour[0] += counts[0]
-        per_hour[1] += counts[2]
+        key = (hour // 24, code, recipients)
+        total = days.get(key)
+        days[key] = list(counts) if total is None else list(map(operator.add, total, counts))
+        per_hour = hours.get(hour)
+        if per_hour is None:
+            hours[hour] = [counts[0], counts[2]]
+        else:
+            per_hour[0] += counts[0]
+            per_hour[1] += counts[2]
+    codes: dict[int, str] = {}
+    for (day, code, recipients), summed in days.items():
+        name = codes.get(code)
+        if name is None:
+            name = codes[code] = format_code(code)
+        _add(by_code, (name, day), summed)
+        for r in recipients or (UNROUTED,):
+            _add(by_recipient, (r, day), summed)
     hourly = tuple(
         HourRow(hour=hour * HOUR, offered=n, received=n - throttled)
         for hour, (n, throttled) in sorted(hours.items())
     )
     return _flow_rows(by_code), _flow_rows(by_recipient), hourly
+
+
+def _add(table: _Flow, key: tuple[str, int], counts: list[int]) -> None:
+    """Add ``counts`` to the row of ``key`` in ``table``."""
+    row = table.get(key)
+    table[key] = counts if row is None else list(map(operator.add, row, counts))
 
 
 def _flow_rows(table: _Flow) -> tuple[FlowRow, ...]:
