@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from value_helpers import anything
+from value_helpers import LOOKALIKES, anything, lookalikes
 
 from alertthrottle import Alert, AlertColumns, InvalidAlertError
 from alertthrottle.testing import alerts
@@ -48,7 +48,7 @@ def test_recipients_may_be_left_out() -> None:
     assert len(AlertColumns([], [], [])) == 0
 
 
-@given(anything, st.sampled_from(["timestamps", "device_ids", "codes", "recipients"]))
+@given(anything | lookalikes, st.sampled_from(["timestamps", "device_ids", "codes", "recipients"]))
 def test_a_bad_value_is_refused_naming_its_column_and_row(value: object, column: str) -> None:
     good: dict[str, list[object]] = {
         "timestamps": [1, 2],
@@ -68,6 +68,31 @@ def test_a_bad_value_is_refused_naming_its_column_and_row(value: object, column:
         assert isinstance(expected, tuple) or column == "timestamps"
     else:
         assert columns.alert(1) == expected
+
+
+@pytest.mark.parametrize("value", LOOKALIKES, ids=repr)
+@pytest.mark.parametrize("column", ["timestamps", "device_ids", "codes"])
+@pytest.mark.parametrize("row", [0, 1, 2])
+def test_a_lookalike_anywhere_in_a_column_is_taken_or_refused_as_alert_does(
+    value: object, column: str, row: int
+) -> None:
+    # The bulk passes test exact types and bounds a column at a time: a subclass, a
+    # bool or a NaN first, in the middle or last must still be refused by name and row.
+    good: dict[str, list[object]] = {
+        "timestamps": [1, 2.5, 3],
+        "device_ids": [DEVICE, "00:0d:6f:00:0a:bc:12:34", DEVICE],
+        "codes": [1, 0x8014, 2],
+    }
+    good[column][row] = value
+    expected = alert_or_error(*(good[name][row] for name in good))
+    try:
+        columns = AlertColumns(**good)  # type: ignore[arg-type]
+    except InvalidAlertError as exc:
+        assert (exc.field, exc.value) == (f"{column}[{row}]", value)
+        assert isinstance(expected, tuple)  # Alert refuses it too
+    else:
+        assert list(columns) == [Alert(*(good[name][i] for name in good)) for i in range(3)]  # type: ignore[arg-type]
+        assert all(type(d) is str for d in columns.device_ids)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from .alert import (
     Alert,
     _checked_recipients,
     _device_lookup,
+    _device_table,
     _recipients,
     _remember_recipients,
     checked_alert,
@@ -35,9 +36,9 @@ from .validation import check_timestamp
 
 __all__ = ["AlertColumns"]
 
-_ZERO = itertools.repeat(0.0)
-_MAX = itertools.repeat(_MAX_FLOAT_TIME)
 _NUMBERS = frozenset((int, float))
+_INTEGERS = frozenset((int,))
+_TEXT = frozenset((str,))
 
 
 @attrs.frozen(slots=True, init=False, eq=True)
@@ -119,12 +120,31 @@ def _same_length(field: str, column: tuple[object, ...], size: int) -> None:
         )
 
 
+def _typed(values: tuple[object, ...], kinds: frozenset[type]) -> bool:
+    """Whether every value is exactly of one of ``kinds`` (an instance of a subclass is not).
+
+    A column of one type, the usual case, is checked by counting its types, which
+    hashes none of them.
+    """
+    if not values:
+        return True
+    first = type(values[0])
+    if first in kinds and operator.countOf(map(type, values), first) == len(values):
+        return True
+    return kinds.issuperset(map(type, values))
+
+
 def _checked_times(times: tuple[int | float, ...]) -> tuple[int | float, ...]:
-    """``times`` if every one is epoch seconds Alert accepts (NaN fails both comparisons)."""
+    """``times`` if every one is epoch seconds Alert accepts, checked in bulk passes.
+
+    Only plain ints and floats get to the comparisons (none runs a caller's code).
+    ``min`` and ``max`` skip a NaN that is not first, so the sum, NaN if any time
+    is, catches those (an infinity is caught by ``min`` or ``max`` itself).
+    """
     if (
-        _NUMBERS.issuperset(map(type, times))
-        and all(map(operator.le, _ZERO, times))
-        and all(map(operator.lt, times, _MAX))
+        _typed(times, _NUMBERS)
+        and (not times or (min(times) >= 0.0 and max(times) < _MAX_FLOAT_TIME))
+        and (total := sum(times)) == total
     ):
         return times
     for i, value in enumerate(times):
@@ -138,25 +158,33 @@ def _checked_times(times: tuple[int | float, ...]) -> tuple[int | float, ...]:
 
 
 def _canonical_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
-    """``ids`` in canonical spelling: looked up in one pass, the few unseen ones parsed."""
-    try:
-        found = list(map(_device_lookup, ids))
-    except TypeError:  # an unhashable value: parsed below, which refuses it
-        found = [None] * len(ids)
-    # A canonical id seen before looks up to itself (an equal str).
-    if None not in found and all(map(operator.eq, found, ids)):
-        return ids
-    for i, canonical in enumerate(found):
-        if canonical is None:
-            found[i] = parse_device_id(ids[i], f"device_ids[{i}]")
-    return tuple(found)  # type: ignore[arg-type]  # every None was replaced
+    """``ids`` in canonical spelling: looked up in one pass, the few unseen ones parsed.
+
+    Only plain str are looked up: an instance of a subclass is refused, as Alert
+    refuses it. (``itemgetter`` of two or more keys gives a tuple, of one the value.)
+    """
+    if len(ids) > 1 and _typed(ids, _TEXT):
+        try:
+            return operator.itemgetter(*ids)(_device_table)  # type: ignore[no-any-return]
+        except KeyError:  # an id not seen lately: the loop below parses it
+            pass
+    canonical: list[str] = []
+    for i, value in enumerate(ids):
+        known = _device_lookup(value) if type(value) is str else None
+        canonical.append(known or parse_device_id(value, f"device_ids[{i}]"))
+    return tuple(canonical)
 
 
 def _checked_codes(codes: tuple[int | str, ...]) -> tuple[int, ...]:
-    """``codes`` as ints: device codes in one pass, anything else through ``parse_code``."""
-    if codes and set(map(type, codes)) == {int}:
+    """``codes`` as ints: device codes in bulk passes, anything else through ``parse_code``.
+
+    The bounds are checked on the distinct codes, a few: plain ints only, so none is
+    lost to an equal value of another type (``True == 1``).
+    """
+    if _typed(codes, _INTEGERS):
         ints = cast("tuple[int, ...]", codes)
-        if min(ints) >= 0 and max(ints) <= _MAX_CODE:
+        distinct = set(ints)
+        if not ints or (min(distinct) >= 0 and max(distinct) <= _MAX_CODE):
             return ints
     return tuple(parse_code(code, f"codes[{i}]") for i, code in enumerate(codes))
 
