@@ -412,3 +412,17 @@ def _flows_one_cell_at_a_time(cells: dict) -> tuple[object, ...]:  # type: ignor
 def test_day_tables_add_up_each_cell(cells: dict) -> None:  # type: ignore[type-arg]
     # Summed per day first, then shared out per code and per recipient: the same rows.
     assert tables._flows(cells) == _flows_one_cell_at_a_time(cells)
+
+
+def test_equal_makes_of_distinct_objects_are_one_row() -> None:
+    # Devices whose makes are equal but distinct objects (a registry's) share a row, and
+    # rows tie-break in the order of their first device.
+    ids = [f"00-0D-6F-00-00-00-00-{i:02X}" for i in range(4)]
+    alerts = [Alert(1_705_276_800 + i, ids[i % 4], 0x8014) for i in range(40)]
+    devices = {ids[0]: DeviceInfo("Acme", "M1"), ids[1]: DeviceInfo("Beta"),
+               ids[2]: DeviceInfo("Acme", "M1"), ids[3]: DeviceInfo("Beta")}  # fmt: skip
+    assert devices[ids[0]] is not devices[ids[2]]
+    (policy,) = simulate(alerts, [builtin_policy("proposed")], devices=devices).policies
+    assert [(row.manufacturer, row.model, row.devices, row.offered) for row in policy.by_make] == [
+        ("Acme", "M1", 2, 20), ("Beta", None, 2, 20),
+    ]  # fmt: skip

@@ -214,14 +214,25 @@ def _makes(
     """Devices, storming devices, alerts and episodes per make (empty without makes)."""
     makes: dict[DeviceInfo, list[int]] = {}
     if infos:
+        # Per make object first (a reader shares them; a DeviceInfo hashes in Python), then
+        # per make: equal makes in the order of their first device.
+        counted: dict[int, tuple[DeviceInfo, list[int]]] = {}
+        episodes_of = lane.device_episodes.get
         for device, sent in devices.items():
-            row = makes.setdefault(infos.get(device, UNKNOWN_MAKE), [0, 0, 0, 0, 0])
-            episodes = lane.device_episodes.get(device, 0)
+            info = infos.get(device, UNKNOWN_MAKE)
+            entry = counted.get(id(info))
+            if entry is None:
+                entry = counted[id(info)] = (info, [0, 0, 0, 0, 0])
+            row = entry[1]
+            episodes = episodes_of(device, 0)
             row[0] += 1
             row[1] += episodes > 0
             row[2] += sent[0]
             row[3] += sent[1 + index]
             row[4] += episodes
+        for info, row in counted.values():
+            total = makes.get(info)
+            makes[info] = row if total is None else list(map(operator.add, total, row))
     rows = (
         MakeRow(
             manufacturer=info.manufacturer,
