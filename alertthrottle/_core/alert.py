@@ -350,9 +350,17 @@ class Alert(_AlertSlots):
                     "recipients", recipients, "must be a tuple of non-empty str"
                 )
             _remember_recipients(recipients)
-        if cls is not Alert:  # a subclass may have another layout
+        # As the constructor builds one (inline: a call of checked_alert costs a frame).
+        alert = _AlertSlots()
+        alert.timestamp = timestamp
+        alert.device_id = device_id
+        alert.code = code
+        alert.recipients = recipients
+        try:
+            alert.__class__ = cls
+        except TypeError:  # a subclass with a layout of its own (a slot or a __dict__)
             return _subclass_alert(cls, timestamp, device_id, code, recipients)
-        return checked_alert(timestamp, device_id, code, recipients)
+        return alert  # type: ignore[return-value]  # an Alert (or a subclass) now
 
     @property
     def code_hex(self) -> str:
@@ -365,9 +373,9 @@ def checked_alert(
 ) -> Alert:
     """The Alert of fields already checked and in canonical form, not checked again.
 
-    For the constructors once their checks pass, and for ``AlertColumns``, whose
-    rows were checked a column at a time. Built as an ``_AlertSlots`` and switched
-    to Alert (see there).
+    For ``AlertColumns``, whose rows were checked a column at a time. Built as an
+    ``_AlertSlots`` and switched to Alert (see there), as the constructors build
+    theirs inline once their checks pass.
     """
     alert = _AlertSlots()
     alert.timestamp = timestamp
