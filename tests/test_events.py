@@ -15,6 +15,7 @@ from alertthrottle import (
     ThrottlingStarted,
     parse_code,
 )
+from alertthrottle._core.events import checked_ended, checked_started
 
 DEVICE = "00-0D-6F-00-0A-BC-12-34"
 STARTED = {"device_id": DEVICE, "code": 0x8014, "at": 3, "sequence_id": 1, "window_count": 4}
@@ -100,3 +101,19 @@ def test_dcc_codes_and_non_canonical_ids():
     with pytest.raises(EventError) as info:
         ThrottlingEnded(**{**ENDED, "started_at": 15})
     assert (info.value.field, info.value.value) == ("started_at", 15)
+
+
+def test_the_engines_unchecked_constructors_make_the_checked_events() -> None:
+    """checked_started/checked_ended (the engine's) give what the constructors give."""
+    recipients = ("ops", "dno")
+    started = checked_started(DEVICE, 0x8014, 3, 1, 4, recipients)
+    expected = ThrottlingStarted(**STARTED, recipients=recipients)
+    assert type(started) is ThrottlingStarted
+    assert started == expected and hash(started) == hash(expected)
+    assert repr(started) == repr(expected) and started.recipients == recipients
+    ended = checked_ended(started, 14, 3, 0)
+    expected_end = ThrottlingEnded(**ENDED, recipients=recipients)
+    assert type(ended) is ThrottlingEnded
+    assert ended == expected_end and repr(ended) == repr(expected_end)
+    with pytest.raises(AttributeError):
+        ended.at = 15  # type: ignore[misc]

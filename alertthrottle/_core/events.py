@@ -17,6 +17,8 @@ __all__ = [
     "LevelChanged",
     "ThrottlingEnded",
     "ThrottlingStarted",
+    "checked_ended",
+    "checked_started",
 ]
 
 
@@ -99,6 +101,75 @@ class ThrottlingEnded:
             raise EventError("started_at", self.started_at, "must be <= at")
         _check_count(self.throttled_count, "throttled_count", 0)
         _check_count(self.sampled_count, "sampled_count", 0)
+
+
+# The engine's events: every field comes from a checked Alert (device id, code,
+# recipients), the policy clock or a time it was fed (``at``, ``started_at``, never
+# above the clock), or its own counters, so the checks above could not fail and
+# are not run again. Written through the slots' own setters (the classes are
+# frozen); object's allocation, no ``__init__``.
+_new_event = object.__new__
+(
+    _set_s_device,
+    _set_s_code,
+    _set_s_at,
+    _set_s_sequence,
+    _set_s_count,
+    _set_s_recipients,
+) = (vars(ThrottlingStarted)[field.name].__set__ for field in attrs.fields(ThrottlingStarted))
+(
+    _set_e_device,
+    _set_e_code,
+    _set_e_at,
+    _set_e_sequence,
+    _set_e_started,
+    _set_e_throttled,
+    _set_e_sampled,
+    _set_e_recipients,
+) = (vars(ThrottlingEnded)[field.name].__set__ for field in attrs.fields(ThrottlingEnded))
+
+
+def checked_started(
+    device_id: str,
+    code: int,
+    at: int | float,
+    sequence_id: int,
+    window_count: int,
+    recipients: tuple[str, ...],
+) -> ThrottlingStarted:
+    """The ThrottlingStarted of fields already known good, not checked again (the engine's).
+
+    The constructor's checks cost far more than the policy's work on the alert
+    that starts an episode; the engine's values pass them by construction.
+    """
+    event: ThrottlingStarted = _new_event(ThrottlingStarted)
+    _set_s_device(event, device_id)
+    _set_s_code(event, code)
+    _set_s_at(event, at)
+    _set_s_sequence(event, sequence_id)
+    _set_s_count(event, window_count)
+    _set_s_recipients(event, recipients)
+    return event
+
+
+def checked_ended(
+    started: ThrottlingStarted, at: int | float, throttled_count: int, sampled_count: int
+) -> ThrottlingEnded:
+    """The ThrottlingEnded of the engine's episode begun by ``started``, not checked again.
+
+    ``at`` is no earlier than ``started.at`` and the counts are the episode's, so
+    the constructor's checks would pass (see :func:`checked_started`).
+    """
+    event: ThrottlingEnded = _new_event(ThrottlingEnded)
+    _set_e_device(event, started.device_id)
+    _set_e_code(event, started.code)
+    _set_e_at(event, at)
+    _set_e_sequence(event, started.sequence_id)
+    _set_e_started(event, started.at)
+    _set_e_throttled(event, throttled_count)
+    _set_e_sampled(event, sampled_count)
+    _set_e_recipients(event, started.recipients)
+    return event
 
 
 class CapacityLevel(enum.IntEnum):

@@ -16,7 +16,7 @@ from .._core.columns import AlertColumns
 from .._core.config import PolicyConfig
 from .._core.decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
 from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError
-from .._core.events import Event, ThrottlingStarted
+from .._core.events import Event, ThrottlingStarted, checked_started
 from .capacity import CapacityGuard
 from .history import ConfigChange
 from .reconfigure import apply_config
@@ -733,13 +733,14 @@ class ThrottlePolicy(EngineState):
         ended: Sequence[Event] | None,
     ) -> Decision:
         self._sequence += 1
-        started = ThrottlingStarted(
-            device_id=alert.device_id,
-            code=rule.code,
-            at=t,
-            sequence_id=self._sequence,
-            window_count=window.count_after(t - rule.period),
-            recipients=alert.recipients,
+        # Checked values: the alert's fields, its time, the engine's counts.
+        started = checked_started(
+            alert.device_id,
+            rule.code,
+            t,
+            self._sequence,
+            window.count_after(t - rule.period),
+            alert.recipients,
         )
         episode = Episode(rule, window, started)
         window.episode = episode

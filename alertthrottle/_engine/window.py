@@ -21,7 +21,7 @@ from collections import deque
 from heapq import heappush
 
 from .._core.config import Threshold
-from .._core.events import ThrottlingEnded, ThrottlingStarted
+from .._core.events import ThrottlingEnded, ThrottlingStarted, checked_ended
 
 __all__ = ["Episode", "KeyWindow", "Rule"]
 
@@ -237,17 +237,7 @@ class Episode:
 
     def ended(self, at: float) -> ThrottlingEnded:
         """The event that reports this episode, whole, as ended at ``at``."""
-        started = self.started
-        return ThrottlingEnded(
-            device_id=started.device_id,
-            code=started.code,
-            at=at,
-            sequence_id=started.sequence_id,
-            started_at=started.at,
-            throttled_count=self.throttled,
-            sampled_count=self.sampled,
-            recipients=started.recipients,
-        )
+        return checked_ended(self.started, at, self.throttled, self.sampled)
 
     def end_time(self) -> float | None:
         """When the key's window falls below ``resume_below`` with no more alerts.
