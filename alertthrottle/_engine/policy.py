@@ -22,7 +22,7 @@ from .history import ConfigChange
 from .reconfigure import apply_config
 from .snapshot import dump_policy, restore_policy, write_atomically
 from .state import EngageAt, EngineState, LateMode
-from .window import Episode, KeyWindow, Rule
+from .window import Episode, KeyWindow, Rule, ring_of
 
 __all__ = ["EngageAt", "LateMode", "ThrottlePolicy"]
 
@@ -189,7 +189,7 @@ class ThrottlePolicy(EngineState):
                     keys[device_id] = t
                     self._total += 1
                     return _DELIVER
-                window = rule.window(device_id)
+                window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
             times = window.times
             pos = window.pos
             episode = window.episode
@@ -358,7 +358,7 @@ class ThrottlePolicy(EngineState):
                                     keys[device_id] = t
                                     decisions.append(_DELIVER)
                                     continue
-                                window = rule.window(device_id)
+                                window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                             times = window.times
                             pos = window.pos
                             episode = window.episode
@@ -569,7 +569,7 @@ class ThrottlePolicy(EngineState):
                             _DELIVER if ended is None and not late else _first(None, late, ended)
                         )
                         continue
-                    window = rule.window(device_id)
+                    window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                 times = window.times
                 pos = window.pos
                 size = rule.size
@@ -586,16 +586,21 @@ class ThrottlePolicy(EngineState):
                     # overwrites) is inside it. The push is KeyWindow.push, inlined (the
                     # hottest code of the library): while the ring grows, pos stays 0;
                     # once full, the oldest is at pos.
+                    # The tests branch (a comparison whose result is stored is
+                    # not specialised).
+                    over = False
                     if len(times) < size:
                         times.append(t)
-                        over = len(times) == size and times[0] > t - period
+                        if len(times) == size and times[0] > t - period:
+                            over = True
                     else:
                         times[pos] = t
                         pos += 1
                         if pos == size:
                             pos = 0
                         window.pos = pos
-                        over = times[pos] > t - period
+                        if times[pos] > t - period:
+                            over = True
                     # Below `engage_at` no episode starts, but the alert stays in the
                     # window, so the key starts one on its first alert once the level
                     # has risen.

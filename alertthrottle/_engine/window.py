@@ -23,7 +23,7 @@ from heapq import heappush
 from .._core.config import Threshold
 from .._core.events import ThrottlingEnded, ThrottlingStarted, checked_ended
 
-__all__ = ["Episode", "KeyWindow", "Rule"]
+__all__ = ["Episode", "KeyWindow", "Rule", "ring_of"]
 
 _NEVER = -math.inf
 
@@ -125,6 +125,27 @@ class KeyWindow:
         )
 
 
+_new_window = object.__new__
+
+
+def ring_of(size: int, first: float) -> KeyWindow:
+    """The window of a key at its second alert: its first (delivered) alert at ``first``.
+
+    ``KeyWindow(size, first)`` with ``last_delivered = first``, built without a
+    call of ``__init__`` (a class call with a Python ``__init__`` is not
+    specialised): the hot loops make one for every key that gets a second alert.
+    """
+    window: KeyWindow = _new_window(KeyWindow)
+    window.times = [first]
+    window.pos = 0
+    window.size = size
+    window.episode = None
+    window.last_delivered = first
+    window.pending = 0
+    window.pending_sequence = None
+    return window
+
+
 class Rule:
     """How one alert code is treated, and the windows of its keys (by device id)."""
 
@@ -203,8 +224,7 @@ class Rule:
         state = self.keys[device_id]
         if type(state) is KeyWindow:
             return state
-        window = self.keys[device_id] = KeyWindow(self.size, state)  # type: ignore[arg-type]
-        window.last_delivered = state  # type: ignore[assignment]
+        window = self.keys[device_id] = ring_of(self.size, state)  # type: ignore[arg-type]
         return window
 
 
