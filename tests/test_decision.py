@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from value_helpers import anything, assert_refusal
 
 from alertthrottle import Decision, InvalidAlertError, Stats, ThrottleMetadata, Verdict
+from alertthrottle._core.decision import made_decision
 
 
 def test_metadata_derives_previously_throttled():
@@ -109,3 +110,21 @@ def test_any_metadata_is_consistent_or_refused_naming_a_field(previously, count,
     assert_refusal(info.value, field, given_[field])
     if not count_ok:
         assert field == "throttled_count"
+
+
+@given(
+    st.sampled_from(Verdict),
+    st.sampled_from([ThrottleMetadata(), ThrottleMetadata(True, 2, 7)]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_made_decision_is_the_constructors_decision(
+    verdict: Verdict, metadata: ThrottleMetadata, late: bool, sampled: bool
+) -> None:
+    made = made_decision(verdict, metadata, late, (), sampled)
+    expected = Decision(verdict, metadata, late, (), sampled)
+    assert type(made) is Decision
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert made.sampled is sampled
+    with pytest.raises(AttributeError):
+        made.late = not late  # type: ignore[misc]

@@ -9,7 +9,7 @@ import attrs
 from .errors import InvalidAlertError
 from .events import Event
 
-__all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict"]
+__all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict", "made_decision"]
 
 
 class Verdict(enum.StrEnum):
@@ -94,8 +94,29 @@ _set_previously_throttled, _set_throttled_count, _set_sequence_id = (
 NO_METADATA = ThrottleMetadata(False, 0, None)
 
 
+class _DecisionSlots:
+    """The storage of a :class:`Decision`: its five fields as plain, writable slots.
+
+    Decision is frozen, and its attrs ``__init__`` writes each field through
+    ``object.__setattr__`` (a call through a wrapper per field). The engine's
+    decisions that are not shared constants are built as an instance of this,
+    their base, by :func:`made_decision`: plain stores, then one ``__class__``
+    store to Decision, which adds no slot and so has the same layout. The stores
+    and the switch neither fail nor allocate, so nothing sees a Decision half
+    built; none of this class is ever returned.
+    """
+
+    __slots__ = ("__weakref__", "events", "late", "metadata", "sampled", "verdict")
+
+    verdict: Verdict
+    metadata: ThrottleMetadata
+    late: bool
+    events: tuple[Event, ...]
+    sampled: bool
+
+
 @attrs.frozen(slots=True)
-class Decision:
+class Decision(_DecisionSlots):
     """What the policy decided for one alert.
 
     ``late`` says the alert was older than the clock and was treated as
@@ -112,6 +133,28 @@ class Decision:
     late: bool = False
     events: tuple[Event, ...] = ()
     sampled: bool = attrs.field(default=False, eq=False)
+
+
+def made_decision(
+    verdict: Verdict,
+    metadata: ThrottleMetadata,
+    late: bool,
+    events: tuple[Event, ...],
+    sampled: bool,
+) -> Decision:
+    """``Decision(verdict, metadata, late, events, sampled)``, built as the engine needs it.
+
+    Equal to the constructor's in every way (same class, same fields); cheaper,
+    through :class:`_DecisionSlots`. Decision checks nothing, so neither does this.
+    """
+    decision = _DecisionSlots()
+    decision.verdict = verdict
+    decision.metadata = metadata
+    decision.late = late
+    decision.events = events
+    decision.sampled = sampled
+    decision.__class__ = Decision
+    return decision  # type: ignore[return-value]  # a Decision now
 
 
 @attrs.frozen(slots=True)

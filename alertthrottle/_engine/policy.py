@@ -14,7 +14,14 @@ from operator import attrgetter
 from .._core.alert import Alert, parse_timestamp
 from .._core.columns import AlertColumns
 from .._core.config import PolicyConfig
-from .._core.decision import NO_METADATA, Decision, Stats, ThrottleMetadata, Verdict
+from .._core.decision import (
+    NO_METADATA,
+    Decision,
+    Stats,
+    ThrottleMetadata,
+    Verdict,
+    made_decision,
+)
 from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError
 from .._core.events import Event, ThrottlingStarted, checked_started
 from .capacity import CapacityGuard
@@ -40,7 +47,7 @@ def _pass(exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
     """The decision on an alert whose key is not throttled (steps 2 and 3)."""
     verdict = Verdict.EXEMPT if exempt else Verdict.DELIVER
     if ended:
-        return Decision(verdict, late=late, events=tuple(ended))
+        return made_decision(verdict, NO_METADATA, late, tuple(ended), False)
     if exempt:
         return _EXEMPT_LATE if late else _EXEMPT
     return _DELIVER_LATE if late else _DELIVER
@@ -51,7 +58,7 @@ def _first(window: KeyWindow | None, late: bool, ended: Sequence[Event] | None) 
     if window is not None:
         return _report(window, late, ended, sampled=False)
     if ended:
-        return Decision(Verdict.DELIVER, late=late, events=tuple(ended))
+        return made_decision(Verdict.DELIVER, NO_METADATA, late, tuple(ended), False)
     return _DELIVER_LATE if late else _DELIVER
 
 
@@ -67,7 +74,7 @@ def _report(
         window.pending_sequence = None
     elif not (ended or sampled):
         return _DELIVER_LATE if late else _DELIVER
-    return Decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
+    return made_decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
 
 
 class ThrottlePolicy(EngineState):
@@ -642,7 +649,9 @@ class ThrottlePolicy(EngineState):
                 window.pending_sequence = episode.sequence_id
                 if ended is not None or late:
                     decisions.append(
-                        Decision(Verdict.THROTTLE, late=late, events=tuple(ended or ()))
+                        made_decision(
+                            Verdict.THROTTLE, NO_METADATA, late, tuple(ended or ()), False
+                        )
                     )
                 else:
                     decisions.append(_THROTTLE)
@@ -752,7 +761,7 @@ class ThrottlePolicy(EngineState):
         window.pending += 1
         window.pending_sequence = self._sequence
         self._add_episode(episode, window.recent(rule.resume_below) + rule.period)
-        return Decision(Verdict.THROTTLE, late=late, events=(*(ended or ()), started))
+        return made_decision(Verdict.THROTTLE, NO_METADATA, late, (*(ended or ()), started), False)
 
     def _check(self) -> None:
         """Assert the policy's invariants (tests run it after every step)."""
