@@ -305,6 +305,35 @@ def test_lines_are_read_as_readline_reads_them(
         assert chunked_pieces(data, step, fail, take) == expected
 
 
+crlf_parts = st.sampled_from(
+    ["ab,c\r\n", "ab,c\r\n", "d", "\r\n", "\r", "\n", "\x0b", "\x85", "\u00e9"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(crlf_parts, max_size=60), st.sampled_from([1, 2, 5, 64]), st.sampled_from([0, 3]))
+def test_crlf_lines_are_read_as_readline_reads_them(parts: list[str], step: int, take: int) -> None:
+    # Mostly \r\n line ends, with now and then a break of another kind, and a chunk
+    # boundary anywhere (between a \r and its \n too).
+    data = "".join(parts).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "_CHUNK", step)
+        assert chunked_pieces(data, step, False, take) == readline_pieces(data, step, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a\r\nb\r\n", "a\r\nb", "a\r\nb\r", "a\r\nb\nc\r\n", "a\r\nb\rc\r\n", "a\rb\r\n",
+     "a\r\n\x0bb\r\n", "\u00e9\r\nb\n", "\u00e9\nb\n", "a\r\n\u2028\r\n"],
+)  # fmt: skip
+def test_crlf_text_is_cut_at_every_break(text: str) -> None:
+    data = text.encode()
+    for step in (1, 2, 3, 8192):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(traffic, "_CHUNK", step)
+            assert chunked_pieces(data, step, False, 0) == readline_pieces(data, step, False)
+
+
 def test_an_error_comes_after_the_lines_readline_gives_before_it() -> None:
     data = (HEADER + "".join(f"{t},{DEV},8014,DNO,Acme\n" for t in range(3000))).encode()
     for cut in (100, 8191, 8192, 8193, 50_000, len(data) - 3):

@@ -391,7 +391,13 @@ def _newlines_only(text: str, lines: list[str], unfinished: bool) -> bool:
     only (the last may be unfinished): splitlines also cuts at ``\r`` and other breaks."""
     if "\r" not in text and text.isascii():
         return not any(map(text.__contains__, _OTHER_BREAKS))  # each a fast scan
-    return len(lines) == text.count("\n") + unfinished
+    # Each \r\n is one break: as many lines as \r\n (less an unfinished last one) leave
+    # no room for another break. Counting a two-character pattern skips ahead, so it is
+    # the cheaper count in a CRLF file; text that has \n alone is counted again.
+    lines_left = len(lines) - unfinished
+    if "\r" in text and lines_left == text.count("\r\n"):
+        return True
+    return lines_left == text.count("\n")
 
 
 def _finished(piece: str) -> bool:
