@@ -50,8 +50,54 @@ def _check_count(value: object, field: str, minimum: int) -> None:
         raise EventError(field, value, f"must be an integer >= {minimum}")
 
 
+class _StartedSlots:
+    """The storage of a :class:`ThrottlingStarted`, as plain writable slots (see below)."""
+
+    __slots__ = (
+        "__weakref__",
+        "at",
+        "code",
+        "device_id",
+        "recipients",
+        "sequence_id",
+        "window_count",
+    )
+
+    device_id: str
+    code: int
+    at: int | float
+    sequence_id: int
+    window_count: int
+    recipients: tuple[str, ...]
+
+
+class _EndedSlots:
+    """The storage of a :class:`ThrottlingEnded`, as plain writable slots (see below)."""
+
+    __slots__ = (
+        "__weakref__",
+        "at",
+        "code",
+        "device_id",
+        "recipients",
+        "sampled_count",
+        "sequence_id",
+        "started_at",
+        "throttled_count",
+    )
+
+    device_id: str
+    code: int
+    at: int | float
+    sequence_id: int
+    started_at: int | float
+    throttled_count: int
+    sampled_count: int
+    recipients: tuple[str, ...]
+
+
 @attrs.frozen(slots=True)
-class ThrottlingStarted:
+class ThrottlingStarted(_StartedSlots):
     """A key's window went over its limit at ``at``: episode ``sequence_id`` begins.
 
     ``window_count`` is the number of the key's alerts in the window at that
@@ -75,7 +121,7 @@ class ThrottlingStarted:
 
 
 @attrs.frozen(slots=True)
-class ThrottlingEnded:
+class ThrottlingEnded(_EndedSlots):
     """Episode ``sequence_id`` of a key ended at ``at`` (its window fell below ``resume_below``).
 
     ``throttled_count`` counts the episode's THROTTLE verdicts and
@@ -106,27 +152,11 @@ class ThrottlingEnded:
 # The engine's events: every field comes from a checked Alert (device id, code,
 # recipients), the policy clock or a time it was fed (``at``, ``started_at``, never
 # above the clock), or its own counters, so the checks above could not fail and
-# are not run again. Written through the slots' own setters (the classes are
-# frozen); object's allocation, no ``__init__``.
-_new_event = object.__new__
-(
-    _set_s_device,
-    _set_s_code,
-    _set_s_at,
-    _set_s_sequence,
-    _set_s_count,
-    _set_s_recipients,
-) = (vars(ThrottlingStarted)[field.name].__set__ for field in attrs.fields(ThrottlingStarted))
-(
-    _set_e_device,
-    _set_e_code,
-    _set_e_at,
-    _set_e_sequence,
-    _set_e_started,
-    _set_e_throttled,
-    _set_e_sampled,
-    _set_e_recipients,
-) = (vars(ThrottlingEnded)[field.name].__set__ for field in attrs.fields(ThrottlingEnded))
+# are not run again. Each is built as an instance of its plain slotted base, which
+# the event class adds no slot to (the same layout): plain stores, then one
+# ``__class__`` store (the classes are frozen, and a slot's setter is a call
+# through a wrapper per field). The stores and the switch neither fail nor
+# allocate, so nothing sees an event half built; no base instance is returned.
 
 
 def checked_started(
@@ -142,14 +172,15 @@ def checked_started(
     The constructor's checks cost far more than the policy's work on the alert
     that starts an episode; the engine's values pass them by construction.
     """
-    event: ThrottlingStarted = _new_event(ThrottlingStarted)
-    _set_s_device(event, device_id)
-    _set_s_code(event, code)
-    _set_s_at(event, at)
-    _set_s_sequence(event, sequence_id)
-    _set_s_count(event, window_count)
-    _set_s_recipients(event, recipients)
-    return event
+    event = _StartedSlots()
+    event.device_id = device_id
+    event.code = code
+    event.at = at
+    event.sequence_id = sequence_id
+    event.window_count = window_count
+    event.recipients = recipients
+    event.__class__ = ThrottlingStarted
+    return event  # type: ignore[return-value]  # the event class now
 
 
 def checked_ended(
@@ -160,16 +191,17 @@ def checked_ended(
     ``at`` is no earlier than ``started.at`` and the counts are the episode's, so
     the constructor's checks would pass (see :func:`checked_started`).
     """
-    event: ThrottlingEnded = _new_event(ThrottlingEnded)
-    _set_e_device(event, started.device_id)
-    _set_e_code(event, started.code)
-    _set_e_at(event, at)
-    _set_e_sequence(event, started.sequence_id)
-    _set_e_started(event, started.at)
-    _set_e_throttled(event, throttled_count)
-    _set_e_sampled(event, sampled_count)
-    _set_e_recipients(event, started.recipients)
-    return event
+    event = _EndedSlots()
+    event.device_id = started.device_id
+    event.code = started.code
+    event.at = at
+    event.sequence_id = started.sequence_id
+    event.started_at = started.at
+    event.throttled_count = throttled_count
+    event.sampled_count = sampled_count
+    event.recipients = started.recipients
+    event.__class__ = ThrottlingEnded
+    return event  # type: ignore[return-value]  # the event class now
 
 
 class CapacityLevel(enum.IntEnum):
