@@ -334,6 +334,46 @@ def test_crlf_text_is_cut_at_every_break(text: str) -> None:
             assert chunked_pieces(data, step, False, 0) == readline_pieces(data, step, False)
 
 
+def summed_take(lines: traffic._Lines, size: int) -> list[str]:
+    """take() with the block's text measured by summing its lines' lengths."""
+    start = lines._next
+    taken = lines._lines[start : start + size]
+    lines._next = start + len(taken)
+    text = sum(map(len, taken))
+    while len(taken) < size and text <= traffic._BLOCK_TEXT and lines._fill():
+        more = lines._lines[: size - len(taken)]
+        lines._next = len(more)
+        taken += more
+        text += sum(map(len, more))
+    return taken
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["ab\n", "c\r\n", "x" * 9 + "\n", "y" * 30, "\r", "\n"]), max_size=80),
+    st.sampled_from([1, 3, 7, 64]),
+    st.sampled_from([1, 2, 5, 100]),
+    st.sampled_from([0, 10, 40]),
+)
+def test_take_stops_past_the_block_text_as_summed(
+    parts: list[str], step: int, size: int, limit: int
+) -> None:
+    # take() knows each chunk's text from _fill instead of summing the lines it takes.
+    data = "".join(parts).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "_CHUNK", step)
+        patch.setattr(traffic, "_BLOCK_TEXT", limit)
+        ours = traffic._Lines(io.BytesIO(data))
+        summed = traffic._Lines(io.BytesIO(data))
+        next(ours, None), next(summed, None)  # a header read first: takes start mid-chunk
+        while True:
+            taken, error = ours.take(size)
+            assert error is None
+            assert taken == summed_take(summed, size)
+            if not taken:
+                break
+
+
 def test_an_error_comes_after_the_lines_readline_gives_before_it() -> None:
     data = (HEADER + "".join(f"{t},{DEV},8014,DNO,Acme\n" for t in range(3000))).encode()
     for cut in (100, 8191, 8192, 8193, 50_000, len(data) - 3):

@@ -337,6 +337,7 @@ class _Lines:
         self._lines: list[str] = []
         self._next = 0
         self._tail = ""  # the start of a line whose end is not read yet
+        self._size = 0  # the characters of the lines in _lines
         self._ended = False
 
     def __iter__(self) -> _Lines:
@@ -355,13 +356,17 @@ class _Lines:
         start = self._next
         lines = self._lines[start : start + size]
         self._next = start + len(lines)
-        text = sum(map(len, lines)) if len(lines) < size else 0
+        text = 0
+        if len(lines) < size:
+            text = self._size if start == 0 else sum(map(len, lines))
         try:
             while len(lines) < size and text <= _BLOCK_TEXT and self._fill():
                 more = self._lines[: size - len(lines)]
                 self._next = len(more)
                 lines += more
-                text += sum(map(len, more))
+                # Short of size: all of the chunk's lines, whose length _fill kept.
+                if len(lines) < size:
+                    text += self._size
         except Exception as exc:  # the caller raises it after the rows before it
             return lines, exc
         return lines, None
@@ -380,6 +385,7 @@ class _Lines:
                 lines = _readline_pieces(text)
                 unfinished = not (lines and _finished(lines[-1]))
             self._tail = lines.pop() if unfinished and lines and not self._ended else ""
+            self._size = len(text) - len(self._tail)  # the lines are the text less its tail
             if lines:
                 self._lines, self._next = lines, 0
                 return True
