@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from value_helpers import anything, assert_refusal
 
 from alertthrottle import Decision, InvalidAlertError, Stats, ThrottleMetadata, Verdict
-from alertthrottle._core.decision import made_decision
+from alertthrottle._core.decision import made_decision, pending_metadata
 
 
 def test_metadata_derives_previously_throttled():
@@ -128,3 +128,11 @@ def test_made_decision_is_the_constructors_decision(
     assert made.sampled is sampled
     with pytest.raises(AttributeError):
         made.late = not late  # type: ignore[misc]
+
+
+def test_pending_metadata_is_the_constructors_metadata() -> None:
+    made = pending_metadata(3, 2)
+    expected = ThrottleMetadata(True, 3, 2)
+    assert type(made) is ThrottleMetadata
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert made.to_duis() == {"ThrottledAlertCount": 3, "ThrottledAlertSequenceId": 2}

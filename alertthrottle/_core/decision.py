@@ -9,7 +9,15 @@ import attrs
 from .errors import InvalidAlertError
 from .events import Event
 
-__all__ = ["NO_METADATA", "Decision", "Stats", "ThrottleMetadata", "Verdict", "made_decision"]
+__all__ = [
+    "NO_METADATA",
+    "Decision",
+    "Stats",
+    "ThrottleMetadata",
+    "Verdict",
+    "made_decision",
+    "pending_metadata",
+]
 
 
 class Verdict(enum.StrEnum):
@@ -23,8 +31,21 @@ class Verdict(enum.StrEnum):
     """Its code is exempt: it reaches its recipients and is not counted."""
 
 
+class _MetadataSlots:
+    """The storage of a :class:`ThrottleMetadata`, as plain writable slots.
+
+    For :func:`pending_metadata`, as :class:`_DecisionSlots` is for Decision.
+    """
+
+    __slots__ = ("__weakref__", "previously_throttled", "sequence_id", "throttled_count")
+
+    previously_throttled: bool
+    throttled_count: int
+    sequence_id: int | None
+
+
 @attrs.frozen(slots=True, init=False)
-class ThrottleMetadata:
+class ThrottleMetadata(_MetadataSlots):
     """DUIS-style throttling metadata carried by a delivered alert.
 
     ``throttled_count`` alerts of the same key were held back since its previous
@@ -87,8 +108,24 @@ class ThrottleMetadata:
 
 # Frozen: only the constructor writes the slots, through their setters.
 _set_previously_throttled, _set_throttled_count, _set_sequence_id = (
-    vars(ThrottleMetadata)[field.name].__set__ for field in attrs.fields(ThrottleMetadata)
+    vars(_MetadataSlots)[field.name].__set__ for field in attrs.fields(ThrottleMetadata)
 )
+
+
+def pending_metadata(throttled_count: int, sequence_id: int) -> ThrottleMetadata:
+    """``ThrottleMetadata(True, throttled_count, sequence_id)`` of the engine's counts.
+
+    A key's pending count (``>= 1``) and its episode's number (``>= 1``) pass the
+    constructor's checks by construction, so they are not run again; built as
+    :func:`made_decision` builds a Decision.
+    """
+    metadata = _MetadataSlots()
+    metadata.previously_throttled = True
+    metadata.throttled_count = throttled_count
+    metadata.sequence_id = sequence_id
+    metadata.__class__ = ThrottleMetadata
+    return metadata  # type: ignore[return-value]  # a ThrottleMetadata now
+
 
 #: The metadata of every decision with nothing held back (shared, never copied).
 NO_METADATA = ThrottleMetadata(False, 0, None)

@@ -21,6 +21,7 @@ from .._core.decision import (
     ThrottleMetadata,
     Verdict,
     made_decision,
+    pending_metadata,
 )
 from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError
 from .._core.events import Event, ThrottlingStarted, checked_started
@@ -69,7 +70,7 @@ def _report(
     sequence = window.pending_sequence
     metadata = NO_METADATA
     if sequence is not None:
-        metadata = ThrottleMetadata(True, window.pending, sequence)
+        metadata = pending_metadata(window.pending, sequence)
         window.pending = 0
         window.pending_sequence = None
     elif not (ended or sampled):
