@@ -967,11 +967,13 @@ class TrafficReader:
             return None
         if not text.isascii() and _not_utf8(text) is not None:
             return None
-        stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=True)
+        # Not strict: each partition and each row's cells are tuples of one width, and a
+        # strict zip of a block's rows asks each of their iterators once more at the end.
+        stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=False)
         cells = list(map(self._remembered.get, rests))
         if None in cells and not self._fill_cells(cells, taken, rests, layout):
             return None
-        ids, codes, recipients, infos = zip(*cells, strict=True)
+        ids, codes, recipients, infos = zip(*cells, strict=False)
         times = _plain_times(stamps, self.time_unit)
         if times is None:
             return None
