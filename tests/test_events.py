@@ -35,13 +35,23 @@ def _time(value: object) -> bool:
     return type(value) in (int, float) and 0 <= value < 253_402_300_800  # type: ignore[operator]
 
 
+def _dcc_code(value: int) -> bool:
+    """Whether ``value`` is the int of a DCC alert code: 0x10000 plus 1 to 16 ASCII
+    letters or digits read as one big-endian number."""
+    number = value - 0x10000
+    if number <= 0 or number.bit_length() > 128:
+        return False
+    text = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return 1 <= len(text) <= 16 and all(chr(b).isascii() and chr(b).isalnum() for b in text)
+
+
 def _count(minimum: int):  # type: ignore[no-untyped-def]
     return lambda value: type(value) is int and value >= minimum
 
 
 RULES = {
     "device_id": lambda value: value == DEVICE,
-    "code": lambda value: type(value) is int and 0 <= value <= 0xFFFF,
+    "code": lambda value: type(value) is int and (0 <= value <= 0xFFFF or _dcc_code(value)),
     "at": _time,
     "started_at": lambda value: _time(value) and value <= ENDED["at"],
     "sequence_id": _count(1),
