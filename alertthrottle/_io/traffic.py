@@ -611,9 +611,10 @@ class TrafficReader:
             if block.made is not None:
                 devices.update([(device, info) for _, device, info in block.made])
             elif infos is not None:
-                # compress keeps the rows with a make (a DeviceInfo is true, None false).
+                # compress keeps the rows with a make (a DeviceInfo is true, None false),
+                # needed only when some row has none.
                 made = zip(block.columns.device_ids, infos, strict=True)
-                devices.update(itertools.compress(made, infos))  # type: ignore[arg-type]
+                devices.update(made if all(infos) else itertools.compress(made, infos))  # type: ignore[arg-type]
             self.line = block.lines[-1]
             yield block.columns
 
