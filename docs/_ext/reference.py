@@ -12,11 +12,13 @@ a strict build never meets a dangling link.
 Module constants documented Sphinx-style, with ``#:`` comments above them, get
 those comments as their docstring. Classes made by ``attrs`` get the
 ``__init__`` signature attrs generates for them (static analysis cannot see it).
+Private base classes are left out of a class's bases.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
 from typing import Any
@@ -101,6 +103,17 @@ def _default(field: attrs.Attribute[Any], member: griffe.Object | None) -> str |
     return repr(field.default)
 
 
+def _shown(parameter: griffe.Parameter, runtime: type | None) -> griffe.Parameter:
+    """``parameter`` with a default named privately (``_NO_RECIPIENTS``) shown as its value."""
+    default = parameter.default
+    if default is None or not str(default).startswith("_") or runtime is None:
+        return parameter
+    value = inspect.signature(runtime).parameters[parameter.name].default
+    return griffe.Parameter(
+        parameter.name, annotation=parameter.annotation, kind=parameter.kind, default=repr(value)
+    )
+
+
 def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[str]) -> None:
     """Give every attrs class without a visible ``__init__`` the one attrs generated."""
     if module_or_class.path in seen:
@@ -109,6 +122,22 @@ def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[st
     for member in list(module_or_class.members.values()):
         if member.is_alias or not (member.is_module or member.is_class):
             continue
+        constructor = member.members.get("__new__") if member.is_class else None
+        if isinstance(constructor, griffe.Function) and "__init__" not in member.members:
+            # A class made by its __new__ (Alert): the signature is __new__'s, less cls.
+            self_ = griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)
+            init = griffe.Function(
+                "__init__",
+                lineno=0,
+                endlineno=0,
+                parent=member,
+                parameters=griffe.Parameters(
+                    self_,
+                    *(_shown(p, _runtime_class(member)) for p in list(constructor.parameters)[1:]),
+                ),
+                returns="None",
+            )
+            member.set_member("__init__", init)
         if member.is_class and "__init__" not in member.members:
             runtime = _runtime_class(member)
             if runtime is not None and attrs.has(runtime):
@@ -150,6 +179,10 @@ class ReferenceExtension(griffe.Extension):
         _add_attrs_inits(pkg, set())
 
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if isinstance(obj, griffe.Class):
+            # A private base (the plain slotted storage a frozen value is built in)
+            # is how the class is made, not part of what a reader can use.
+            obj.bases = [b for b in obj.bases if not str(b).rpartition(".")[2].startswith("_")]
         if obj.docstring is None and obj.is_attribute:
             obj.docstring = _comment_docstring(obj)
         if obj.docstring is None or ":" not in obj.docstring.value:
