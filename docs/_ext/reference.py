@@ -12,7 +12,8 @@ a strict build never meets a dangling link.
 Module constants documented Sphinx-style, with ``#:`` comments above them, get
 those comments as their docstring. Classes made by ``attrs`` get the
 ``__init__`` signature attrs generates for them (static analysis cannot see it).
-Private base classes are left out of a class's bases.
+A class's bases leave out the package's internal classes (its private storage bases,
+the engine's state).
 """
 
 from __future__ import annotations
@@ -178,11 +179,18 @@ class ReferenceExtension(griffe.Extension):
         self.on_object(obj=pkg)  # the package itself gets no on_object call
         _add_attrs_inits(pkg, set())
 
+    def _shown_base(self, base: str | griffe.Expr) -> bool:
+        """Whether a base class is worth showing: not one of the package's internals."""
+        path = str(getattr(base, "canonical_path", base))
+        if not path.startswith("alertthrottle."):
+            return not path.rpartition(".")[2].startswith("_")
+        return path.rpartition(".")[2] in self._names
+
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if isinstance(obj, griffe.Class):
             # A private base (the plain slotted storage a frozen value is built in)
             # is how the class is made, not part of what a reader can use.
-            obj.bases = [b for b in obj.bases if not str(b).rpartition(".")[2].startswith("_")]
+            obj.bases = [b for b in obj.bases if self._shown_base(b)]
         if obj.docstring is None and obj.is_attribute:
             obj.docstring = _comment_docstring(obj)
         if obj.docstring is None or ":" not in obj.docstring.value:
