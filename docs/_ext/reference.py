@@ -115,6 +115,20 @@ def _shown(parameter: griffe.Parameter, runtime: type | None) -> griffe.Paramete
     )
 
 
+def _set_init(cls: griffe.Object, parameters: list[griffe.Parameter]) -> None:
+    """Give ``cls`` an ``__init__(self, *parameters)``, for the signature the page shows."""
+    self_ = griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)
+    init = griffe.Function(
+        "__init__",
+        lineno=0,
+        endlineno=0,
+        parent=cls,
+        parameters=griffe.Parameters(self_, *parameters),
+        returns="None",
+    )
+    cls.set_member("__init__", init)
+
+
 def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[str]) -> None:
     """Give every attrs class without a visible ``__init__`` the one attrs generated."""
     if module_or_class.path in seen:
@@ -126,19 +140,8 @@ def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[st
         constructor = member.members.get("__new__") if member.is_class else None
         if isinstance(constructor, griffe.Function) and "__init__" not in member.members:
             # A class made by its __new__ (Alert): the signature is __new__'s, less cls.
-            self_ = griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)
-            init = griffe.Function(
-                "__init__",
-                lineno=0,
-                endlineno=0,
-                parent=member,
-                parameters=griffe.Parameters(
-                    self_,
-                    *(_shown(p, _runtime_class(member)) for p in list(constructor.parameters)[1:]),
-                ),
-                returns="None",
-            )
-            member.set_member("__init__", init)
+            runtime = _runtime_class(member)
+            _set_init(member, [_shown(p, runtime) for p in list(constructor.parameters)[1:]])
         if member.is_class and "__init__" not in member.members:
             runtime = _runtime_class(member)
             if runtime is not None and attrs.has(runtime):
@@ -155,16 +158,7 @@ def _add_attrs_inits(module_or_class: griffe.Module | griffe.Class, seen: set[st
                     if field.init
                 ]
                 parameters.sort(key=lambda p: p.kind is griffe.ParameterKind.keyword_only)
-                self_ = griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)
-                init = griffe.Function(
-                    "__init__",
-                    lineno=0,
-                    endlineno=0,
-                    parent=member,
-                    parameters=griffe.Parameters(self_, *parameters),
-                    returns="None",
-                )
-                member.set_member("__init__", init)
+                _set_init(member, parameters)
         _add_attrs_inits(member, seen)
 
 
