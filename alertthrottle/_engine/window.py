@@ -219,14 +219,6 @@ class Rule:
         else:
             devices.append(device_id)
 
-    def window(self, device_id: str) -> KeyWindow:
-        """The ring of a tracked key, made from its bare time if it has none yet."""
-        state = self.keys[device_id]
-        if type(state) is KeyWindow:
-            return state
-        window = self.keys[device_id] = ring_of(self.size, state)  # type: ignore[arg-type]
-        return window
-
 
 class Episode:
     """An open throttling episode of one key, and its running counts."""
