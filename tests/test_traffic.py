@@ -104,6 +104,29 @@ def test_missing_header_column_is_fatal_even_when_skipping(tmp_path: Path) -> No
         list(TrafficReader(path, on_error="skip"))
 
 
+@pytest.mark.parametrize(
+    ("separator", "named"), [(";", "semicolons"), ("\t", "tabs"), ("|", "'|'")]
+)
+def test_a_header_split_by_another_separator_says_so(
+    tmp_path: Path, separator: str, named: str
+) -> None:
+    text = separator.join(["Timestamp", "device_id", "code"])
+    path = write(tmp_path / "s.csv", f"{text}\n1{separator}{DEV}{separator}8014\n")
+    with pytest.raises(TrafficError) as caught:
+        list(TrafficReader(path))
+    assert f"missing timestamp, device_id, code); its columns seem separated by {named}:" in str(
+        caught.value
+    )
+
+
+def test_a_header_missing_a_column_gets_no_separator_hint(tmp_path: Path) -> None:
+    # One cell, but the names in it (split by ';') still lack device_id: no hint.
+    path = write(tmp_path / "s.csv", "timestamp;code\n1;8014\n")
+    with pytest.raises(TrafficError) as caught:
+        list(TrafficReader(path))
+    assert "separated" not in str(caught.value)
+
+
 def test_blank_lines_are_not_rows(tmp_path: Path) -> None:
     path = write(tmp_path / "b.csv", f"timestamp,device_id,code\n\n1,{DEV},8014\n\n")
     reader = TrafficReader(path)

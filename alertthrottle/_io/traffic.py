@@ -231,6 +231,17 @@ def _guarded(text: str) -> str:
     return "'" + text if text.startswith(_GUARDED) else text
 
 
+def _separator_hint(header: list[str]) -> str:
+    """A hint for a header that is one cell holding the required names split by another
+    separator (spreadsheets in many locales save ';', others tabs): else nothing."""
+    if len(header) == 1:
+        for name, separator in _OTHER_SEPARATORS:
+            names = [cell.strip().lower() for cell in header[0].split(separator)]
+            if all(required in names for required in _REQUIRED):
+                return f"; its columns seem separated by {name}: save the file comma-separated"
+    return ""
+
+
 def _not_utf8(line: str) -> str | None:
     """Why ``line`` (decoded with surrogateescape) is not UTF-8, or None when it is."""
     try:
@@ -288,6 +299,8 @@ _BLOCK_TEXT = 1 << 20
 #: The line breaks of str.splitlines in ASCII text, besides \n and \r.
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _COMMAS = itertools.repeat(",")
+#: Separators a header may use instead of commas, named for the hint that says so.
+_OTHER_SEPARATORS = (("semicolons", ";"), ("tabs", "\t"), ("'|'", "|"))
 _NUMBERS = frozenset((int, float))
 #: The columns a row cannot be without (a null one is a bad row).
 _NEEDED = frozenset(_REQUIRED)
@@ -821,7 +834,8 @@ class TrafficReader:
         if missing:
             raise _row_error(
                 self.name, 1, "header", ",".join(header),
-                f"must name the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})",
+                f"must name the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})"
+                + _separator_hint(header),
             )  # fmt: skip
         width = len(columns)
         return _Layout(
