@@ -158,6 +158,22 @@ def test_jsonl_reads_and_reports_bad_rows(tmp_path: Path) -> None:
     assert reader.skipped_rows[2].problem == "is required"
 
 
+def test_jsonl_object_naming_a_field_twice_is_a_bad_row(tmp_path: Path) -> None:
+    # json would keep the last value: the first would be lost without a word.
+    path = write(
+        tmp_path / "t.jsonl",
+        f'{{"timestamp": 5, "device_id": "{DEV}", "code": "8014", "timestamp": 6}}\n'
+        f'{{"timestamp": 7, "device_id": "{DEV}", "code": "8014", "x": {{"a": 1, "a": 2}}}}\n'
+        f'{{"timestamp": 8, "device_id": "{DEV}", "code": "8014", "x": {{"a": 1, "b": 2}}}}\n',
+    )
+    reader = TrafficReader(path, on_error="skip")
+    assert list(reader) == [Alert(8, DEV, 0x8014)]
+    assert [(row.line, row.field, row.problem) for row in reader.skipped_rows] == [
+        (1, "row", "has the field timestamp twice"),
+        (2, "row", "has the field a twice"),
+    ]
+
+
 def test_format_is_sniffed_when_the_name_says_nothing(tmp_path: Path) -> None:
     path = write(tmp_path / "traffic.txt", f'{{"timestamp": 1, "device_id": "{DEV}", "code": 1}}\n')
     reader = TrafficReader(path)

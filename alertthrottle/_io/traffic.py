@@ -256,6 +256,25 @@ def _not_utf8(line: str) -> str | None:
     return None
 
 
+class _FieldTwice(Exception):
+    """A JSON object names a field twice (json keeps the last value and drops the rest)."""
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _FieldTwice(name)
+            seen.add(name)
+    return row
+
+
+#: JSON text to Python, an object that names a field twice refused (which value is meant?).
+_load_object = json.JSONDecoder(object_pairs_hook=_unique_fields).decode
+
+
 class _RecordTooLong(Exception):
     """A quoted CSV record ran past :data:`MAX_RECORD` characters."""
 
@@ -1322,7 +1341,10 @@ class TrafficReader:
                 continue
             self.rows += 1
             try:
-                row = json.loads(line)
+                row = _load_object(line)
+            except _FieldTwice as exc:
+                bad(number, "row", line.strip(), f"has the field {exc.args[0]} twice")
+                continue
             except ValueError as exc:
                 # int() refuses more than 4300 digits, with advice meant for programmers.
                 reason = f"is not JSON ({exc.args[0]})"
