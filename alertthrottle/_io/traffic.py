@@ -523,19 +523,22 @@ def _file_size(source: str | os.PathLike[str] | IO[bytes]) -> int | None:
 
 
 class TrafficReader:
-    """Stream the alerts of one traffic file (CSV or JSON Lines, optionally gzipped).
+    """Stream the alerts of one traffic file: CSV or JSON Lines (optionally gzipped),
+    Parquet or Arrow IPC (with the ``[arrow]`` extra).
 
     Iterate it once to get :class:`Alert` objects in file order. Afterwards
     (or during) ``rows`` counts the rows read, ``skipped`` the rows left out
     (``on_error="skip"``), ``skipped_rows`` keeps the first
     :data:`KEPT_SKIPS` of them, and ``devices`` maps device ids to the
     :class:`DeviceInfo` last given for them. ``format=None`` picks the format
-    from the file name (``.csv``, ``.jsonl``, ``.ndjson``; ``.gz`` after it
-    is allowed) or else from the first character of the data (``{`` for
-    JSON Lines). ``time_unit`` says what numeric timestamps count: ``"s"``
-    (epoch seconds, the default), ``"ms"`` or ``"us"``; ISO 8601 text is read
-    as it says. ``size`` and ``position`` (bytes of the file as stored, so
-    compressed for a ``.gz``) let a caller show progress.
+    from the file name (``.csv``, ``.jsonl``, ``.ndjson``, ``.json``, with
+    ``.gz`` after it allowed; ``.parquet``, ``.pq``; ``.arrow``, ``.arrows``,
+    ``.feather``, ``.ipc``) or else from the data (Parquet's and Arrow's
+    magic bytes, ``{`` for JSON Lines). ``time_unit`` says what numeric
+    timestamps count: ``"s"`` (epoch seconds, the default), ``"ms"`` or
+    ``"us"``; ISO 8601 text is read as it says. ``size`` and ``position``
+    (bytes of the file as stored, so compressed for a ``.gz``) let a caller
+    show progress.
     """
 
     def __init__(

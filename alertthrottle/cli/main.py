@@ -411,8 +411,9 @@ def _add_traffic_arguments(parser: argparse.ArgumentParser, *, busiest: bool = T
         "traffic",
         nargs="*",
         metavar="TRAFFIC",
-        help="CSV or JSON Lines files (.gz read transparently, - for stdin), merged by time; "
-        "none: a built-in scenario generated on the fly",
+        help="CSV or JSON Lines files (.gz read transparently, - for stdin), Parquet or Arrow "
+        "files (with the [arrow] extra), merged by time; none: a built-in scenario generated "
+        "on the fly",
     )
     parser.add_argument(
         "--scenario", choices=sorted(SCENARIOS), help="replay a generated scenario instead"
