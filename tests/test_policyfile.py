@@ -82,6 +82,32 @@ def test_errors_name_the_key_path(text: str, message: str) -> None:
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[default]\nlimt = 5\nperiod = 60\n",
+            "default.limt: unknown key; the keys here are limit, period, resume_below,"
+            " sample_every, sample_interval (did you mean limit?), got 5",
+        ),
+        (
+            "exempt_code = []\n",
+            "exempt_code: unknown key; the keys here are capacity, default, engage_at,"
+            " exempt_codes, late, name, per_code (did you mean exempt_codes?), got []",
+        ),
+        # Nothing close, or a key too long to compare: the keys alone.
+        ("zzz = 1\n", "zzz: unknown key; the keys here are capacity, default, engage_at,"
+         " exempt_codes, late, name, per_code, got 1"),
+        (f"exempt_codes{'x' * 40} = 1\n", "unknown key; the keys here are capacity, default,"
+         " engage_at, exempt_codes, late, name, per_code, got 1"),
+    ],
+)  # fmt: skip
+def test_an_unknown_key_lists_the_keys_and_the_likely_one(text: str, message: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text)
+    assert str(info.value).endswith(message)
+
+
 def test_builtin_policies_parse() -> None:
     for name in BUILTIN_POLICIES:
         spec = builtin_policy(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -95,10 +96,18 @@ def check_keys(
     allowed = sorted(known)
     for key in data:
         if key not in allowed:
-            raise PolicyError(f"{path}{key}", data[key], f"unknown key; use {allowed}")
+            raise PolicyError(f"{path}{key}", data[key], _unknown_key(key, allowed))
     for key in required:
         if key not in data:
             raise PolicyError(f"{path}{key}", None, "is required")
+
+
+def _unknown_key(key: str, allowed: list[str]) -> str:
+    """The problem of an unknown key: the keys allowed, and the one a typo most likely meant."""
+    problem = f"unknown key; the keys here are {', '.join(allowed)}"
+    # A key is any str TOML allows (a hostile one can be huge): only short ones are compared.
+    close = difflib.get_close_matches(key, allowed, n=1) if len(key) <= 40 else []
+    return f"{problem} (did you mean {close[0]}?)" if close else problem
 
 
 def build_from_dict(

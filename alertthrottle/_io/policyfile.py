@@ -48,7 +48,7 @@ from typing import Any
 
 import attrs
 
-from .._core.config import PolicyConfig
+from .._core.config import PolicyConfig, check_keys
 from .._core.errors import PolicyError
 from .._engine.capacity import CapacityGuard, CapacityThresholds
 from .._engine.policy import EngageAt, LateMode, ThrottlePolicy
@@ -130,9 +130,7 @@ class PolicySpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, name: str = "policy") -> PolicySpec:
         """Build from plain data (parsed TOML); ``name`` is used when the data has none."""
-        for key in data:
-            if key not in _TOP_LEVEL:
-                raise PolicyError(key, data[key], f"unknown key; use {sorted(_TOP_LEVEL)}")
+        check_keys(data, "", known=_TOP_LEVEL)
         config = PolicyConfig.from_dict(
             {
                 key: value
