@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alertthrottle import AlertColumns, DeviceInfo, TrafficError, TrafficReader
+from alertthrottle._core.columns import shapes_of
 from alertthrottle._io import traffic
 from alertthrottle._io.traffic import MAX_RECORD
 
@@ -144,17 +145,36 @@ def test_csv_blocks_read_as_row_by_row(
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(stamps, st.integers(0, 2), st.sampled_from(["", "Acme", "Beta"])),
-                max_size=60), st.sampled_from([1, 4, 512]))  # fmt: skip
-def test_repeated_rows_read_as_row_by_row(picks: list[tuple[str, int, str]], size: int) -> None:
-    # Rows from a few devices, so the column path meets rows it remembers.
+                max_size=60), st.sampled_from([1, 4, 512]), st.sampled_from([2, 5, 1 << 17]),
+       st.booleans())  # fmt: skip
+def test_repeated_rows_read_as_row_by_row(
+    picks: list[tuple[str, int, str]], size: int, table: int, one_make: bool
+) -> None:
+    # Rows from a few devices, so the column path meets rows it remembers; shape tables
+    # of a few rows are full often (a new one is started, or a longer block read row by
+    # row); one make per device, or a device's make changing.
     pool = [DEV, OTHER, DEV.lower()]
-    text = HEADER + "".join(f"{t},{pool[i]},8014,DNO,{make}\n" for t, i, make in picks)
+    text = HEADER + "".join(
+        f"{t},{pool[i]},8014,DNO,{'Acme' if one_make else make}\n" for t, i, make in picks
+    )
     data = text.encode()
-    expected, error, after = careful(data, on_error="skip")
-    seen, block_error, block_after = by_blocks(data, size, on_error="skip")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "_ROW_CACHE", table)
+        expected, error, after = careful(data, on_error="skip")
+        seen, block_error, block_after = by_blocks(data, size, on_error="skip")
+        alone = by_alerts(data, on_error="skip")
     assert seen == [item[:2] for item in expected]
     assert (block_error, block_after) == (error, after)
-    assert by_alerts(data, on_error="skip") == (expected, error, after)
+    assert alone == (expected, error, after)
+
+
+def test_plain_blocks_come_with_their_rows_shapes() -> None:
+    rows = "".join(f"{1000 + t},{(DEV, OTHER)[t % 2]},8014,DNO,Acme\n" for t in range(10))
+    blocks = list(TrafficReader(io.BytesIO((HEADER + rows).encode())).blocks(4))
+    shaped = [shapes_of(block) for block in blocks]
+    assert [shapes for shapes, _ in shaped] == [(0, 1, 0, 1), (0, 1, 0, 1), (0, 1)]  # type: ignore[misc]
+    assert shaped[0][1] is shaped[2][1]  # type: ignore[index]
+    assert shaped[0][1].device_ids == [DEV, OTHER]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 511, 512, 513, 1000])

@@ -32,9 +32,10 @@ from .alert import (
     parse_device_id,
 )
 from .errors import InvalidAlertError
+from .shapes import ShapeTable
 from .validation import check_timestamp
 
-__all__ = ["AlertColumns"]
+__all__ = ["AlertColumns", "shaped_columns", "shapes_of"]
 
 _NUMBERS = frozenset((int, float))
 _INTEGERS = frozenset((int,))
@@ -58,6 +59,10 @@ class AlertColumns:
     device_ids: tuple[str, ...]
     codes: tuple[int, ...]
     recipients: tuple[tuple[str, ...], ...]
+    # Set by shaped_columns (a reader's blocks): each row's index into the table the
+    # three other columns were gathered from. Not part of the value (equality, repr).
+    _shapes: tuple[int, ...] | None = attrs.field(eq=False, repr=False)
+    _table: ShapeTable | None = attrs.field(eq=False, repr=False)
 
     def __init__(
         self,
@@ -81,6 +86,8 @@ class AlertColumns:
         set_field(self, "device_ids", _canonical_ids(ids))
         set_field(self, "codes", _checked_codes(numbers))
         set_field(self, "recipients", lists)
+        set_field(self, "_shapes", None)
+        set_field(self, "_table", None)
 
     @classmethod
     def of(cls, alerts: Iterable[Alert]) -> AlertColumns:
@@ -111,6 +118,49 @@ class AlertColumns:
             self.codes[index],
             self.recipients[index],
         )
+
+
+def shaped_columns(
+    timestamps: Sequence[int | float], shapes: Sequence[int], table: ShapeTable
+) -> AlertColumns:
+    """The :class:`AlertColumns` whose row ``i`` is ``timestamps[i]`` and shape ``shapes[i]``
+    of ``table``: the times checked as the constructor checks them, the shape indices
+    checked in bulk (exact ints within the table), the other columns gathered from the
+    table (checked when added) in C. The block keeps the indices and the table
+    (:func:`shapes_of`), so a consumer can count its rows by shape.
+    """
+    times = tuple(timestamps)
+    index = tuple(shapes)
+    _same_length("shapes", index, len(times))
+    size = len(table.codes)
+    if not (
+        _typed(index, _INTEGERS) and (not index or (min(index) >= 0 and max(index) < size))
+    ):
+        for i, value in enumerate(index):
+            if type(value) is not int or not 0 <= value < size:
+                problem = f"must be an int index into the shape table (0..{size - 1})"
+                raise InvalidAlertError(f"shapes[{i}]", value, problem)
+    columns: AlertColumns = AlertColumns.__new__(AlertColumns)
+    set_field = object.__setattr__
+    set_field(columns, "timestamps", _checked_times(times))
+    if len(index) > 1:
+        get = operator.itemgetter(*index)
+        set_field(columns, "device_ids", get(table.device_ids))
+        set_field(columns, "codes", get(table.codes))
+        set_field(columns, "recipients", get(table.recipients))
+    else:
+        set_field(columns, "device_ids", tuple(table.device_ids[i] for i in index))
+        set_field(columns, "codes", tuple(table.codes[i] for i in index))
+        set_field(columns, "recipients", tuple(table.recipients[i] for i in index))
+    set_field(columns, "_shapes", index)
+    set_field(columns, "_table", table)
+    return columns
+
+
+def shapes_of(columns: AlertColumns) -> tuple[tuple[int, ...], ShapeTable] | None:
+    """Each row's shape index and the table, for columns made by :func:`shaped_columns`."""
+    table = columns._table
+    return None if table is None else (cast("tuple[int, ...]", columns._shapes), table)
 
 
 def _same_length(field: str, column: tuple[object, ...], size: int) -> None:

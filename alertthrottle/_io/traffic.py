@@ -45,13 +45,14 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.columns import AlertColumns
+from .._core.columns import AlertColumns, shaped_columns
 from .._core.errors import (
     InvalidAlertError,
     PolicyError,
     TrafficError,
     shown,
 )
+from .._core.shapes import ShapeTable
 from .._core.text import write_csv
 from .._core.validation import check_timestamp
 from .columnar import (
@@ -286,8 +287,9 @@ class _RecordNotUtf8(Exception):
 _UNKNOWN: Any = object()
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
 _DEVICE_CACHE = 1 << 20
-#: Distinct rows (less their timestamp) a CSV reader remembers: about one per device,
-#: code and recipient list; some 200 bytes each, so at most about 30 MB.
+#: Distinct rows (less their timestamp) a CSV reader remembers, each as a shape of its
+#: table: about one per device, code and recipient list; some 300 bytes each, so at most
+#: about 40 MB. A full table is started again empty.
 _ROW_CACHE = 1 << 17
 #: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
 _Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
@@ -336,6 +338,9 @@ class _Block:
     lines: Sequence[int]
     infos: Sequence[DeviceInfo | None] | None
     made: Sequence[tuple[int, str, DeviceInfo]] | None = None
+    #: When each device of the rows comes with one make: (device, make) per device with
+    #: one, in the order their first rows come (for ``blocks``, which keeps no rows).
+    pairs: Iterable[tuple[str, DeviceInfo]] | None = None
 
 
 @attrs.frozen(slots=True)
@@ -589,8 +594,14 @@ class TrafficReader:
         self._device_ids: dict[str, str] = {}
         self._recipients: dict[str, tuple[str, ...]] = {"": ()}
         self._infos: dict[tuple[str, str, str], DeviceInfo | None] = {}
-        #: A CSV row's cells by the text after its timestamp (see _read_csv).
-        self._remembered: dict[str, _Cells] = {}
+        #: A CSV row's shape in ``_shapes`` by the text after its timestamp (see _read_csv),
+        #: and each shape's make; ``_makes_of`` the make of each device of the table's shapes
+        #: while each has one (``_one_make``).
+        self._remembered: dict[str, int] = {}
+        self._shapes = ShapeTable(_ROW_CACHE)
+        self._shape_infos: list[DeviceInfo | None] = []
+        self._makes_of: dict[str, DeviceInfo] = {}
+        self._one_make = True
         #: The line (or columnar row) read last.
         self._at = 0
         self._started = False
@@ -643,7 +654,9 @@ class TrafficReader:
         devices = self.devices
         for block in self._blocks(size):
             infos = block.infos
-            if block.made is not None:
+            if block.pairs is not None:
+                devices.update(block.pairs)
+            elif block.made is not None:
                 devices.update([(device, info) for _, device, info in block.made])
             elif infos is not None:
                 # compress keeps the rows with a make (a DeviceInfo is true, None false),
@@ -736,6 +749,7 @@ class TrafficReader:
         lines: Sequence[int],
         infos: Sequence[DeviceInfo | None] | None,
         made: Sequence[tuple[int, str, DeviceInfo]] | None = None,
+        pairs: Iterable[tuple[str, DeviceInfo]] | None = None,
     ) -> _Block:
         """The block of ``columns``, with the read's time range and disorder brought up to date."""
         times = columns.timestamps
@@ -755,7 +769,9 @@ class TrafficReader:
         self.earliest = earliest if self.earliest is None else min(self.earliest, earliest)
         self.latest = latest if self.latest is None else max(self.latest, latest)
         self.out_of_order += disorder
-        return _Block(columns, lines, infos if infos is not None and any(infos) else None, made)
+        if infos is not None and not any(infos):
+            infos = pairs = None
+        return _Block(columns, lines, infos, made, pairs)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -1007,44 +1023,77 @@ class TrafficReader:
         # Not strict: each partition and each row's cells are tuples of one width, and a
         # strict zip of a block's rows asks each of their iterators once more at the end.
         stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=False)
-        cells = list(map(self._remembered.get, rests))
-        if None in cells and not self._fill_cells(cells, taken, rests, layout):
+        if self._shapes.room < len(taken):
+            self._new_shapes()  # every shape of the block in one table
+            if self._shapes.room < len(taken):
+                return None  # a block longer than a table: read row by row
+        shapes = list(map(self._remembered.get, rests))
+        if None in shapes and not self._fill_shapes(shapes, taken, rests, layout):
             return None
-        ids, codes, recipients, infos = zip(*cells, strict=False)
         times = _plain_times(stamps, self.time_unit)
         if times is None:
             return None
+        table = self._shapes
         try:
-            columns = AlertColumns(times, ids, codes, recipients)
+            columns = shaped_columns(times, shapes, table)  # type: ignore[arg-type]  # no None
         except InvalidAlertError:  # a time out of range: the careful path words it
             return None
         first = self._at + 1
         self._at += len(taken)
         self.rows += len(taken)
-        return self._block(columns, range(first, self._at + 1), infos)
+        lines = range(first, self._at + 1)
+        if not layout.has_makes:
+            return self._block(columns, lines, None)
+        infos = gather(self._shape_infos, shapes)  # type: ignore[arg-type]
+        pairs = None
+        if self._one_make:
+            # Each device of the table has one make: a block's distinct shapes tell its
+            # devices' makes, in the order of their first rows.
+            firsts = list(dict.fromkeys(shapes))
+            makes = gather(self._shape_infos, firsts)  # type: ignore[arg-type]
+            ids = gather(table.device_ids, firsts)  # type: ignore[arg-type]
+            pairs = itertools.compress(zip(ids, makes, strict=True), makes)
+        return self._block(columns, lines, infos, None, pairs)
 
-    def _fill_cells(
-        self, cells: list[_Cells | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
+    def _new_shapes(self) -> None:
+        """Start a new shape table, forgetting the rows remembered as shapes of the last."""
+        self._shapes = ShapeTable(_ROW_CACHE)
+        self._remembered.clear()
+        self._shape_infos = []
+        self._makes_of.clear()
+        self._one_make = True
+
+    def _add_shape(self, cells: _Cells) -> int:
+        """Add a good row's cells as a shape of the table (which has room); its index."""
+        device_id, code, recipients, info = cells
+        shape = self._shapes.add(device_id, code, recipients)
+        self._shape_infos.append(info)
+        if info is not None and self._makes_of.setdefault(device_id, info) is not info:
+            self._one_make = False
+        return shape
+
+    def _fill_shapes(
+        self, shapes: list[int | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
     ) -> bool:
-        """Parse the rows of a block the reader does not remember; False at one that is not
-        a good row (blank, the wrong width, a bad cell): the block is read row by row then."""
+        """Parse the rows of a block the reader does not remember, each new one added as a
+        shape (the table has room for the block); False at one that is not a good row
+        (blank, the wrong width, a bad cell): the block is read row by row then."""
         remembered = self._remembered
         i = -1
         with contextlib.suppress(ValueError):  # index() finds no more
             while True:
-                i = cells.index(None, i + 1)
+                i = shapes.index(None, i + 1)
                 found = remembered.get(rests[i])
                 if found is None:
                     row = taken[i].rstrip("\r\n").split(",")
                     if len(row) != layout.width:
                         return False
                     try:
-                        found = self._cells(row, layout)
+                        cells = self._cells(row, layout)
                     except InvalidAlertError:
                         return False
-                    if len(remembered) < _ROW_CACHE:
-                        remembered[rests[i]] = found
-                cells[i] = found
+                    found = remembered[rests[i]] = self._add_shape(cells)
+                shapes[i] = found
         return True
 
     def _csv_rows(self, taken: list[str], lines: Iterator[str], layout: _Layout) -> Iterator[_Row]:
@@ -1054,6 +1103,7 @@ class TrafficReader:
         remembered = self._remembered
         remember = layout.time == 0
         bad = self._bad
+        table, infos = self._shapes, self._shape_infos
         for line in pending:
             self._at += 1
             at = self._at
@@ -1067,15 +1117,20 @@ class TrafficReader:
             unquoted = '"' not in line
             if remember and unquoted:
                 stamp, _, rest = line.partition(",")
-                cells = remembered.get(rest)
+                shape = remembered.get(rest)
+                if shape is not None:
+                    cells = (
+                        table.device_ids[shape], table.codes[shape], table.recipients[shape],
+                        infos[shape],
+                    )  # fmt: skip
             if cells is None:
                 cells, stamp, extra, is_row = self._row(line, more, layout, at)
                 self._at += extra
                 self.rows += is_row
                 if cells is None:
                     continue
-                if remember and unquoted and len(remembered) < _ROW_CACHE:
-                    remembered[rest] = cells
+                if remember and unquoted and table.room:
+                    remembered[rest] = self._add_shape(cells)
             else:
                 self.rows += 1
             timestamp = self._stamp(stamp)
