@@ -13,6 +13,7 @@ import pytest
 
 from alertthrottle import (
     Alert,
+    AlertColumns,
     InvalidAlertError,
     LateAlertError,
     PolicySpec,
@@ -23,6 +24,8 @@ from alertthrottle import (
     generate_scenario,
     write_traffic,
 )
+from alertthrottle._core.columns import shapes_of
+from alertthrottle._io import traffic as traffic_module
 from alertthrottle._replay import replay as replay_module
 from alertthrottle._replay.report import Report
 
@@ -201,6 +204,35 @@ def test_column_replay_is_exact_across_files_late_alerts_and_hours(fed_columns: 
     assert columns.policies[0].totals.late > 0
     assert len({row.hour for row in columns.policies[0].hourly}) > 1
     assert columns == reference
+
+
+@pytest.mark.parametrize("table", [1, 40, 1 << 17])
+@pytest.mark.parametrize("policies", [1, 2])
+def test_column_replay_counted_by_shape_is_exact(
+    table: int, policies: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks made of shapes are counted by shape; shape tables of a few rows are full
+    # often (a new table, or a block longer than one read row by row, without shapes),
+    # so counts by shape and by columns alternate, across hours and late alerts.
+    monkeypatch.setattr(traffic_module, "_ROW_CACHE", table)
+    traffic = _mixed(5, 2000)
+    shuffled = [alert for i in range(0, len(traffic), 120) for alert in traffic[i : i + 120][::-1]]
+    files = [_csv(shuffled[:700]), _csv(traffic[:30]), _csv(shuffled[700:])]
+    columns, reference = _column_reports(files, SPECS[:policies])
+    assert columns.policies[0].totals.late > 0
+    assert columns == reference
+    assert list(columns.policies[0].busiest) == list(reference.policies[0].busiest)
+
+
+def test_blocks_cut_at_progress_keep_their_shapes() -> None:
+    blocks = list(_reader(_csv(_mixed(3, 300))).blocks(97))
+    shaped = shapes_of(blocks[0])
+    assert shaped is not None
+    part = replay_module._rows(blocks[0], 10, 60)
+    assert part == replay_module._rows(
+        AlertColumns.of(list(blocks[0])), 10, 60
+    )
+    assert shapes_of(part) == (shaped[0][10:60], shaped[1])
 
 
 def test_column_replay_with_shadow_candidates_is_exact() -> None:

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .._core.alert import Alert, DeviceInfo
-from .._core.columns import AlertColumns
+from .._core.columns import AlertColumns, shaped_columns, shapes_of
 from .._core.decision import Decision, Verdict
 from .._core.errors import AlertThrottleError, PolicyError
 from .._core.timefmt import HOUR
@@ -272,21 +272,32 @@ class Replay:
         lanes = self._lanes
         clock = lanes[0].policy.clock
         if done:
+            shaped = shapes_of(block) if isinstance(block, AlertColumns) else None
             if done < len(device_ids):
                 device_ids, codes, recipients = device_ids[:done], codes[:done], recipients[:done]
                 results = [decisions[:done] for decisions in results]
+                if shaped is not None:
+                    shaped = (shaped[0][:done], shaped[1])
             # Each lane's verdicts, and the few decisions with events or late.
+            # With shapes, each lane's kinds are added to the keys of the rows.
             tally = self._tally
             kinds, late = [], False
+            keys: Sequence[int] | None = None if shaped is None else shaped[0]
             for i, (lane, decisions) in enumerate(zip(lanes, results, strict=True)):
-                verdicts, noted = tally.kinds(decisions)
-                kinds.append(verdicts)
+                if keys is None:
+                    verdicts, noted = tally.kinds(decisions)
+                    kinds.append(verdicts)
+                else:
+                    keys, noted = tally.kinds(decisions, keys, tally.values(i, shaped[1]))  # type: ignore[index]
                 late = late or (i == 0 and any(d.late for d in noted))
                 for decision in noted:
                     if decision.events:
                         lane.note(decision.events)
             hours = _hours(block, done, late, clock)
-            tally.add(hours, device_ids, codes, recipients, kinds)
+            if shaped is None:
+                tally.add(hours, device_ids, codes, recipients, kinds)
+            else:
+                tally.add_shaped(hours, keys, shaped[1], self._counts)  # type: ignore[arg-type]
         self._count = min(totals)
         # A policy's clock is the latest timestamp fed to it: late alerts are
         # clamped to it and never move it back.
@@ -401,7 +412,11 @@ def _hours(
 
 
 def _rows(columns: AlertColumns, start: int, stop: int) -> AlertColumns:
-    """Rows ``start`` to ``stop`` of ``columns`` (checked again: a cut is rare)."""
+    """Rows ``start`` to ``stop`` of ``columns`` (checked again: a cut is rare), with their
+    shapes if they have them."""
+    shaped = shapes_of(columns)
+    if shaped is not None:
+        return shaped_columns(columns.timestamps[start:stop], shaped[0][start:stop], shaped[1])
     return AlertColumns(
         columns.timestamps[start:stop],
         columns.device_ids[start:stop],

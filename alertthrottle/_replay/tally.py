@@ -3,18 +3,24 @@
 The replay decides alerts a block at a time; :class:`Tally` counts each block
 with a few C-level ``Counter`` passes over its columns (no Python code per
 alert but a comprehension of identity tests on the decisions) and folds what
-it counted into the replay's :class:`Counts` only when they are read. The
-counts are exactly those of the alert-by-alert loop.
+it counted into the replay's :class:`Counts` only when they are read. A block
+a reader made of shapes (see :mod:`.._core.shapes`) is counted in one pass of
+one small int per row (its shape and each policy's verdict); the cells and
+devices are found when folding, once per distinct int. The counts are exactly
+those of the alert-by-alert loop.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._core.decision import Decision, Verdict
+from .._core.shapes import ShapeTable
 from .tables import Counts
 
 __all__ = ["Tally"]
@@ -24,8 +30,9 @@ _DELIVER = Verdict.DELIVER
 #: Where each kind of verdict (0 THROTTLE, 1 DELIVER, 2 EXEMPT) goes in a policy's
 #: three counts of an hour row (DELIVER, THROTTLE, EXEMPT).
 _SLOT = (1, 0, 2)
-#: The kind :meth:`Tally.kinds` gives a decision it has to look at.
-_OTHER = 3
+#: The values of the kinds of verdict (THROTTLE, DELIVER, EXEMPT) as blocks without shapes
+#: count them.
+KINDS = (0, 1, 2)
 
 
 def _kind(decision: Decision) -> int:
@@ -49,7 +56,7 @@ class Tally:
     :meth:`kinds` tells a decision that is one of them by identity alone.
     """
 
-    __slots__ = ("hours", "kept", "mixed", "offered", "plain")
+    __slots__ = ("hours", "kept", "mixed", "offered", "plain", "shaped")
 
     def __init__(self, width: int) -> None:
         self.hours: dict[int, Counter[tuple[Any, ...]]] = {}
@@ -57,33 +64,53 @@ class Tally:
         self.offered: Counter[str] = Counter()
         self.kept: list[Counter[str]] = [Counter() for _ in range(width)]
         self.plain: list[Decision | None] = [None, None, None]
+        #: Blocks with shapes, in the order they came, as (hour, table, counts): each count
+        #: keyed by shape + size * (kinds + 3 ** width * (row's hour - hour)), ``size``
+        #: the table's and ``kinds`` each policy ``i``'s kind times ``3 ** i``.
+        self.shaped: list[tuple[int, ShapeTable, Counter[int]]] = []
 
-    def kinds(self, decisions: list[Decision]) -> tuple[list[int], list[Decision]]:
-        """Each decision's verdict as a small int (0 THROTTLE, 1 DELIVER, 2 EXEMPT), and
-        the decisions with events or late, in order."""
+    def values(self, index: int, table: ShapeTable) -> tuple[int, int, int]:
+        """The values of policy ``index``'s kinds of verdict in a shaped block's keys."""
+        scale = table.size * 3**index
+        return 0, scale, 2 * scale
+
+    def kinds(
+        self,
+        decisions: list[Decision],
+        keys: Iterable[int] | None = None,
+        values: tuple[int, int, int] = KINDS,
+    ) -> tuple[list[int], list[Decision]]:
+        """Each decision's kind of verdict as its value in ``values`` (THROTTLE, DELIVER,
+        EXEMPT: by default 0, 1, 2), added to its row's of ``keys`` if given; and the
+        decisions with events or late, in order."""
         throttle, deliver, exempt = self.plain
-        # Identity tests only: no attribute is loaded for a plain decision.
-        kinds = [
-            0 if d is throttle else 1 if d is deliver else 2 if d is exempt else _OTHER
-            for d in decisions
-        ]
-        noted: list[Decision] = []
-        if _OTHER not in kinds:
-            return kinds, noted
+        v0, v1, v2 = values
         plain = self.plain
-        at = kinds.index(_OTHER)
-        while True:
-            decision = decisions[at]
-            kind = kinds[at] = _kind(decision)
+        noted: list[Decision] = []
+
+        def other(decision: Decision) -> int:
+            kind = _kind(decision)
             if decision.events or decision.late:
                 noted.append(decision)
             else:
                 # The latest: a one-off (a delivery with metadata) gives way to the shared one.
                 plain[kind] = decision
-            try:
-                at = kinds.index(_OTHER, at + 1)
-            except ValueError:
-                return kinds, noted
+            return values[kind]
+
+        # Identity tests only: no attribute is loaded for a plain decision.
+        if keys is None:
+            kinds = [
+                v0 if d is throttle else v1 if d is deliver else v2 if d is exempt else other(d)
+                for d in decisions
+            ]
+        else:
+            # THROTTLE's value is 0 in keys: a throttled row's key is its key so far.
+            kinds = [
+                k if d is throttle else k + v1 if d is deliver else k + v2 if d is exempt
+                else k + other(d)
+                for k, d in zip(keys, decisions, strict=False)
+            ]  # fmt: skip
+        return kinds, noted
 
     def add(
         self,
@@ -109,9 +136,36 @@ class Tally:
             # THROTTLE is 0: compress keeps the devices of the other verdicts.
             kept.update(itertools.compress(device_ids, lane))
 
+    def add_shaped(
+        self, hours: int | list[int], keys: list[int], table: ShapeTable, counts: Counts
+    ) -> None:
+        """Count a block made of shapes of ``table``, each row's key its shape plus each
+        policy's kind of verdict (:meth:`kinds` with :meth:`values`): one C-level pass.
+
+        Blocks without shapes counted before are folded into ``counts`` first, so the
+        devices come in the order they came.
+        """
+        if self.offered:
+            self.fold(counts)
+        shaped = self.shaped
+        if isinstance(hours, int):
+            if not shaped or shaped[-1][0] != hours or shaped[-1][1] is not table:
+                shaped.append((hours, table, Counter()))
+            shaped[-1][2].update(keys)
+            return
+        if not shaped or shaped[-1][1] is not table:
+            shaped.append((hours[0], table, Counter()))
+        step = table.size * 3 ** len(self.kept)
+        base = shaped[-1][0]
+        shaped[-1][2].update(
+            map(operator.add, keys, [(hour - base) * step for hour in hours])
+        )
+
     def fold(self, counts: Counts) -> None:
         """Add the counts to ``counts`` (new devices in the order they came) and start
         again from zero."""
+        if self.shaped:
+            self._fold_shaped(counts)
         width = len(self.kept)
         hours = counts.hours
         cells = [((hour, *key), n) for hour, c in self.hours.items() for key, n in c.items()]
@@ -140,3 +194,61 @@ class Tally:
             for device, n in kept.items():
                 devices[device][i] -= n
             kept.clear()
+
+    def _fold_shaped(self, counts: Counts) -> None:
+        """Fold the blocks with shapes: each distinct key's cell and device counted once."""
+        width = len(self.kept)
+        span = 3**width
+        plans = _plans(width)
+        hours, devices = counts.hours, counts.devices
+        devices_get = devices.get
+        cells: list[tuple[int, tuple[str, ...]]] = []
+        last: ShapeTable | None = None
+        for base, table, counted in self.shaped:
+            ids, size = table.device_ids, table.size
+            if table is not last:
+                cells, last = list(zip(table.codes, table.recipients, strict=True)), table
+            rows = hours.get(base)
+            if rows is None:
+                rows = hours[base] = {}
+            at = rows
+            for key, n in counted.items():
+                kind, shape = divmod(key, size)
+                if kind >= span or kind < 0:  # a row of another hour than the block's first
+                    later, kind = divmod(kind, span)
+                    other = hours.get(base + later)
+                    if other is None:
+                        other = hours[base + later] = {}
+                    at = other
+                cell = cells[shape]
+                row = at.get(cell)
+                if row is None:
+                    row = at[cell] = [0] * (3 * width)
+                slots, throttled = plans[kind]
+                for slot in slots:
+                    row[slot] += n
+                device = ids[shape]
+                sent = devices_get(device)
+                if sent is None:
+                    sent = devices[device] = [0] * (1 + width)
+                sent[0] += n
+                for lane in throttled:
+                    sent[lane] += n
+                at = rows
+        self.shaped.clear()
+
+
+@functools.cache
+def _plans(width: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Per key's kinds (policy ``i``'s kind times ``3 ** i``): the slots of an hour row
+    it adds to, and of a device's counts (1 + ``i`` for a throttled one)."""
+    plans = []
+    for kinds in range(3**width):
+        slots, throttled = [], []
+        for i in range(width):
+            kinds, kind = divmod(kinds, 3)
+            slots.append(3 * i + _SLOT[kind])
+            if kind == 0:  # THROTTLE
+                throttled.append(1 + i)
+        plans.append((tuple(slots), tuple(throttled)))
+    return plans
