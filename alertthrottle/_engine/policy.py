@@ -318,6 +318,9 @@ class ThrottlePolicy(EngineState):
         # Decisions already added to self._total (those made by _decide count themselves).
         counted = 0
         one: list[Decision] = []
+        # Bound once: a local is cheaper than a global per row.
+        window_type = KeyWindow
+        deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         try:
             for t, device_id, code in zip(
                 columns.timestamps, columns.device_ids, columns.codes, strict=True
@@ -340,10 +343,10 @@ class ThrottlePolicy(EngineState):
                     else:
                         if not rule.throttles:
                             if rule.exempt:
-                                decisions.append(_EXEMPT)
+                                decisions.append(exempted)
                                 exempt += 1
                             else:
-                                decisions.append(_DELIVER)
+                                decisions.append(deliver)
                             continue
                         keys = rule.keys
                         window = keys.get(device_id)
@@ -357,14 +360,14 @@ class ThrottlePolicy(EngineState):
                                 queued.append(t)
                                 rule.fifo_devices.append(device_id)
                                 tracked += 1
-                                decisions.append(_DELIVER)
+                                decisions.append(deliver)
                                 continue
                         else:
                             period = rule.span
-                            if type(window) is not KeyWindow:
+                            if type(window) is not window_type:
                                 if window + period <= t:  # type: ignore[operator]
                                     keys[device_id] = t
-                                    decisions.append(_DELIVER)
+                                    decisions.append(deliver)
                                     continue
                                 window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                             times = window.times
@@ -374,7 +377,7 @@ class ThrottlePolicy(EngineState):
                                 if times[pos - 1] + period <= t:
                                     if window.pending_sequence is None:
                                         self._renew(rule, device_id, window, t)
-                                        decisions.append(_DELIVER)
+                                        decisions.append(deliver)
                                         continue
                                 elif window.pending_sequence is None:
                                     # A delivery if, after the push, the ring is not full
@@ -385,7 +388,7 @@ class ThrottlePolicy(EngineState):
                                         if len(times) + 1 < size or times[0] <= t - period:
                                             times.append(t)
                                             window.last_delivered = t
-                                            decisions.append(_DELIVER)
+                                            decisions.append(deliver)
                                             continue
                                     else:
                                         pos += 1
@@ -395,7 +398,7 @@ class ThrottlePolicy(EngineState):
                                             times[pos - 1] = t
                                             window.pos = pos
                                             window.last_delivered = t
-                                            decisions.append(_DELIVER)
+                                            decisions.append(deliver)
                                             continue
                             elif not rule.sampling or not (
                                 (rule.sample_every and not (episode.alerts + 1) % rule.sample_every)
@@ -420,7 +423,7 @@ class ThrottlePolicy(EngineState):
                                 episode.throttled += 1
                                 window.pending += 1
                                 window.pending_sequence = episode.sequence_id
-                                decisions.append(_THROTTLE)
+                                decisions.append(throttle)
                                 throttled += 1
                                 continue
                 # Any other row: _decide alone, on the state made whole.
@@ -484,9 +487,12 @@ class ThrottlePolicy(EngineState):
         pending = self._pending
         bounded = self._max_keys is not None
         exempt = tracked = throttled = 0
+        # Bound once: a local is cheaper than a global per alert.
+        alert_type, window_type = Alert, KeyWindow
+        deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         try:
             for alert in alerts:
-                if type(alert) is not Alert:
+                if type(alert) is not alert_type:
                     raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
                 t = alert.timestamp
                 ended: Sequence[Event] | None = None
@@ -529,12 +535,12 @@ class ThrottlePolicy(EngineState):
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
                         decisions.append(
-                            _EXEMPT if ended is None and not late else _pass(True, late, ended)
+                            exempted if ended is None and not late else _pass(True, late, ended)
                         )
                         exempt += 1
                     else:
                         decisions.append(
-                            _DELIVER if ended is None and not late else _pass(False, late, ended)
+                            deliver if ended is None and not late else _pass(False, late, ended)
                         )
                     continue
 
@@ -564,17 +570,17 @@ class ThrottlePolicy(EngineState):
                         rule.fifo_devices.append(device_id)
                         tracked += 1
                     if window is None and ended is None and not late:
-                        decisions.append(_DELIVER)
+                        decisions.append(deliver)
                     else:
                         decisions.append(_first(window, late, ended))
                     continue
                 period = rule.span
-                if type(window) is not KeyWindow:
+                if type(window) is not window_type:
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         keys[device_id] = t
                         decisions.append(
-                            _DELIVER if ended is None and not late else _first(None, late, ended)
+                            deliver if ended is None and not late else _first(None, late, ended)
                         )
                         continue
                     window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
@@ -621,7 +627,7 @@ class ThrottlePolicy(EngineState):
                     if window.pending_sequence is not None or ended is not None or late:
                         decisions.append(_report(window, late, ended, sampled=False))
                     else:
-                        decisions.append(_DELIVER)
+                        decisions.append(deliver)
                     continue
 
                 # Step 5: in an episode, only samples get through; every alert is pushed.
@@ -655,7 +661,7 @@ class ThrottlePolicy(EngineState):
                         )
                     )
                 else:
-                    decisions.append(_THROTTLE)
+                    decisions.append(throttle)
                 throttled += 1
         finally:
             self._clock = clock
