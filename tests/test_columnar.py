@@ -16,7 +16,8 @@ pq = pytest.importorskip("pyarrow.parquet")
 ipc = pytest.importorskip("pyarrow.ipc")
 
 from alertthrottle import Alert, DeviceInfo, TrafficError, TrafficReader, cli  # noqa: E402
-from alertthrottle._io import columnar  # noqa: E402
+from alertthrottle._core.columns import shapes_of  # noqa: E402
+from alertthrottle._io import columnar, traffic  # noqa: E402
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
 OTHER = "00-0D-6F-00-0A-BC-12-35"
@@ -331,6 +332,7 @@ _BAD = [("timestamp", None), ("timestamp", float("nan")), ("timestamp", -1.0),
     st.booleans(),
     st.none() | st.tuples(st.integers(0, 29), st.sampled_from(_BAD)),
     st.sampled_from([7, 64]),
+    st.sampled_from([4, 1 << 17]),
 )  # fmt: skip
 def test_clean_batches_read_as_the_row_loop(
     rows: list[tuple[object, ...]],
@@ -339,6 +341,7 @@ def test_clean_batches_read_as_the_row_loop(
     text_codes: bool,
     bad: tuple[int, tuple[str, object]] | None,
     batch: int,
+    shapes: int,
 ) -> None:
     # Batches of good rows (a device under two spellings, makes that change, empty and
     # null recipients and makes) read from their distinct values, one bad value in a
@@ -360,9 +363,33 @@ def test_clean_batches_read_as_the_row_loop(
         path = Path(folder) / "day.parquet"
         pq.write_table(pa.table(arrays), path, row_group_size=batch)
         with pytest.MonkeyPatch.context() as patch:
+            # A shape table of 4 is full often: a batch's shapes then go in a new one, or
+            # the batch is read without shapes when more than 4.
+            patch.setattr(traffic, "_ROW_CACHE", shapes)
             patch.setattr(columnar, "BATCH_ROWS", batch)
             by_batches = _devices_in_order(_columnar_read(path, size, on_error=on_error))
             patch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
             patch.setattr(TrafficReader, "_column_block", lambda *args: None)
             by_rows = _devices_in_order(_columnar_read(path, size, on_error=on_error))
     assert by_batches == by_rows
+
+
+@pytest.mark.parametrize("recipients", [True, False])
+@pytest.mark.parametrize("text_codes", [True, False])
+def test_clean_batches_come_in_blocks_with_their_shapes(
+    tmp_path: Path, recipients: bool, text_codes: bool
+) -> None:
+    columns = _day(40)
+    if not text_codes:
+        columns["code"] = [[0x8014, 0x8015, 0x8F84][i % 3] for i in range(40)]
+    if not recipients:
+        del columns["recipients"]
+    path = tmp_path / "day.parquet"
+    pq.write_table(pa.table(columns), path)
+    blocks = list(TrafficReader(path).blocks(16))
+    shaped = [shapes_of(block) for block in blocks]
+    assert all(item is not None for item in shaped)
+    table = shaped[0][1]  # type: ignore[index]
+    assert len(table) == 3 and all(item[1] is table for item in shaped)  # type: ignore[index]
+    assert [i for item in shaped for i in item[0]] == [i % 3 for i in range(40)]  # type: ignore[index]
+    assert [alert for block in blocks for alert in block] == list(TrafficReader(path))

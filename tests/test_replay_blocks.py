@@ -224,6 +224,32 @@ def test_column_replay_counted_by_shape_is_exact(
     assert list(columns.policies[0].busiest) == list(reference.policies[0].busiest)
 
 
+@pytest.mark.parametrize("table", [3, 1 << 17])
+def test_parquet_replay_counted_by_shape_is_exact(
+    table: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(traffic_module, "_ROW_CACHE", table)
+    traffic = _mixed(9, 1500)
+    shuffled = [alert for i in range(0, len(traffic), 120) for alert in traffic[i : i + 120][::-1]]
+    path = tmp_path / "day.parquet"
+    columns = {
+        "timestamp": [a.timestamp for a in shuffled],
+        "device_id": [a.device_id for a in shuffled],
+        "code": [a.code for a in shuffled],
+        "recipients": [";".join(a.recipients) for a in shuffled],
+    }
+    pq.write_table(pa.table(columns), path, row_group_size=400)
+    monkeypatch.setattr("alertthrottle._io.columnar.BATCH_ROWS", 400)
+    replay = Replay(SPECS)
+    replay.run(TrafficReader(path))
+    alone = Replay(SPECS, observers=[_ignore])
+    alone.run(list(TrafficReader(path)))
+    assert replay.report().policies[0].totals.late > 0
+    assert replay.report() == alone.report()
+
+
 def test_blocks_cut_at_progress_keep_their_shapes() -> None:
     blocks = list(_reader(_csv(_mixed(3, 300))).blocks(97))
     shaped = shapes_of(blocks[0])

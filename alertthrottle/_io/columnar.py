@@ -99,6 +99,12 @@ class Coded:
         """Each row's value."""
         return list(gather(self.values, self.positions))
 
+    def mapped(self, mapping: Sequence[int]) -> list[int]:
+        """Each row's ``mapping[position]`` (ints), taken by Arrow."""
+        pa = _pyarrow()
+        taken = pa.compute.take(pa.array(mapping, pa.int64()), self._indices)
+        return cast("list[int]", taken.to_pylist())
+
 
 def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
     """``values[i]`` for each ``i`` in ``positions``, in C (the objects are shared)."""
@@ -110,7 +116,11 @@ def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
 class Batch:
     """A record batch: per column, its values per row (a list) or :class:`Coded` (text).
 
-    ``nulls`` names the columns with a null row. ``makes`` holds, when the
+    ``nulls`` names the columns with a null row. ``shapes``, when the device ids,
+    codes and recipients (if any) are all :class:`Coded` and none is null, holds the
+    distinct (device id, code, recipients) of the batch as tuples of their positions in
+    those columns' values (recipients 0 without the column), with each row's position.
+    ``makes`` holds, when the
     file has make columns and they are all text, the distinct (manufacturer,
     model, firmware) of the batch as tuples of the columns the file has (in
     that order), with each row's position; ``pairs``, when each device of the
@@ -118,7 +128,7 @@ class Batch:
     first row, the device's position and the make's, in row order (else None).
     """
 
-    __slots__ = ("columns", "makes", "nulls", "pairs", "size")
+    __slots__ = ("columns", "makes", "nulls", "pairs", "shapes", "size")
 
     def __init__(
         self,
@@ -133,6 +143,7 @@ class Batch:
         self.nulls = nulls
         self.makes = makes
         self.pairs = pairs
+        self.shapes: Coded | None = None
 
     def plain(self, start: int = 0) -> dict[str, list[Any]]:
         """Each column's values per row, from row ``start`` on."""
@@ -242,7 +253,8 @@ class ColumnarTable:
             column = column.dictionary_decode()
             kind = column.type
         _check_type(pa, name, kind)
-        if _is_text(pa, kind):
+        if _is_text(pa, kind) or (name == "code" and pa.types.is_integer(kind)):
+            # Integer codes too: a few distinct codes, each checked once.
             return _coded(pa, name, column.dictionary_encode(), indices)
         if name == "timestamp":
             divisor = 1
@@ -276,9 +288,37 @@ def _coded(pa: Any, name: str, column: Any, indices: dict[str, Any] | None) -> C
     return Coded(values, filled, bool(column.null_count))
 
 
+def _shapes(pa: Any, batch: Batch, indices: dict[str, Any]) -> None:
+    """Give ``batch`` its shapes when its device ids, codes and recipients are coded and
+    none is null: each row's positions combined into one int64 key, encoded by Arrow."""
+    names = [name for name in ("device_id", "code", "recipients") if name in batch.columns]
+    if not all(name in indices for name in names) or batch.nulls.intersection(names):
+        return
+    compute = pa.compute
+    widths = [len(cast("Coded", batch.columns[name]).values) for name in names]
+    if math.prod(widths) >= _KEY_LIMIT:
+        return
+    key = indices[names[0]].cast(pa.int64())
+    for name, width in zip(names[1:], widths[1:], strict=True):
+        key = compute.add(compute.multiply(key, width), indices[name].cast(pa.int64()))
+    encoded = key.dictionary_encode()
+    combos = []
+    for number in encoded.dictionary.to_pylist():
+        digits = []
+        for width in reversed(widths):
+            number, digit = divmod(number, width)
+            digits.append(digit)
+        if len(digits) == 2:
+            digits.insert(0, 0)  # no recipients column
+        combos.append(tuple(reversed(digits)))
+    batch.shapes = Coded(combos, encoded.indices)
+
+
 def _batch(pa: Any, batch: Batch, indices: dict[str, Any]) -> Batch:
-    """``batch`` with its makes and (device, make) pairs when its make columns are text:
-    each row's combined into one int64 key, encoded by Arrow."""
+    """``batch`` with its shapes (see :func:`_shapes`), and its makes and (device, make)
+    pairs when its make columns are text: each row's combined into one int64 key, encoded
+    by Arrow."""
+    _shapes(pa, batch, indices)
     columns = batch.columns
     makes = [name for name in _MAKES if name in columns]
     if not makes or not all(name in indices for name in makes):

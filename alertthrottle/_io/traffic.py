@@ -356,6 +356,10 @@ class _Clean:
     infos: Sequence[DeviceInfo | None] | None
     made: list[tuple[int, str, DeviceInfo]] | None
     firsts: list[int]
+    #: Each row's shape in ``table``, when the batch has shapes (``ids``, ``codes`` and
+    #: ``names`` are then not gathered per row).
+    shapes: Sequence[int] | None = None
+    table: ShapeTable | None = None
 
 
 class _Lines:
@@ -602,6 +606,8 @@ class TrafficReader:
         self._shape_infos: list[DeviceInfo | None] = []
         self._makes_of: dict[str, DeviceInfo] = {}
         self._one_make = True
+        #: A columnar batch's shapes in ``_shapes`` by (device id, code, recipients).
+        self._shape_of: dict[tuple[str, int, tuple[str, ...]], int] = {}
         #: The line (or columnar row) read last.
         self._at = 0
         self._started = False
@@ -1059,6 +1065,7 @@ class TrafficReader:
         """Start a new shape table, forgetting the rows remembered as shapes of the last."""
         self._shapes = ShapeTable(_ROW_CACHE)
         self._remembered.clear()
+        self._shape_of.clear()
         self._shape_infos = []
         self._makes_of.clear()
         self._one_make = True
@@ -1216,9 +1223,9 @@ class TrafficReader:
         try:
             # The last value is that of a null row: there is none.
             found = [self._device_ids.get(v) or self._column_device(v) for v in ids.values[:-1]]
-            numbers: Sequence[int] = codes if isinstance(codes, list) else gather(
-                [self._column_code(v) for v in codes.values[:-1]], codes.positions
-            )  # fmt: skip
+            distinct = None
+            if isinstance(codes, Coded):
+                distinct = [self._column_code(v) for v in codes.values[:-1]]
             lists = None if names is None else list(map(self._column_recipients, names.values))
             infos = None
             if batch.makes is not None:
@@ -1226,6 +1233,13 @@ class TrafficReader:
         except InvalidAlertError:
             return None
         made, firsts, per_row = self._made(batch, found, infos)
+        if batch.shapes is not None and distinct is not None:
+            shapes = self._batch_shapes(batch.shapes, found, distinct, lists)
+            if shapes is not None:
+                return _Clean(times, (), (), None, per_row, made, firsts, shapes, self._shapes)
+        numbers: Sequence[int] = cast("list[int]", codes)
+        if distinct is not None:
+            numbers = gather(distinct, cast("Coded", codes).positions)
         return _Clean(
             times,
             gather(found, ids.positions),
@@ -1235,6 +1249,29 @@ class TrafficReader:
             made,
             firsts,
         )
+
+    def _batch_shapes(
+        self,
+        coded: Coded,
+        found: list[str],
+        codes: list[int],
+        lists: list[tuple[str, ...]] | None,
+    ) -> list[int] | None:
+        """Each row's shape in the reader's table, from a batch's distinct (device, code,
+        recipients) positions (each looked up or added once); None if they do not fit."""
+        if self._shapes.room < len(coded.values):
+            self._new_shapes()  # the batch's shapes in one table
+            if self._shapes.room < len(coded.values):
+                return None
+        table, known = self._shapes, self._shape_of
+        shapes = []
+        for device, code, names in coded.values:
+            key = (found[device], codes[code], () if lists is None else lists[names])
+            shape = known.get(key)
+            if shape is None:
+                shape = known[key] = table.add(*key)
+            shapes.append(shape)
+        return coded.mapped(shapes)
 
     @staticmethod
     def _made(
@@ -1259,12 +1296,16 @@ class TrafficReader:
         """Rows ``start`` to ``stop`` of a clean batch as a block; None if they fail."""
         names = clean.names
         try:
-            columns = AlertColumns(
-                clean.times[start:stop],
-                clean.ids[start:stop],
-                clean.codes[start:stop],
-                None if names is None else names[start:stop],
-            )
+            if clean.shapes is not None:
+                table = cast("ShapeTable", clean.table)
+                columns = shaped_columns(clean.times[start:stop], clean.shapes[start:stop], table)
+            else:
+                columns = AlertColumns(
+                    clean.times[start:stop],
+                    clean.ids[start:stop],
+                    clean.codes[start:stop],
+                    None if names is None else names[start:stop],
+                )
         except InvalidAlertError:  # a time out of range, a bad code: read row by row
             return None
         first = self._at + 1
