@@ -127,3 +127,18 @@ def test_shaped_times_are_checked_and_lengths_must_agree() -> None:
     assert len(shaped_columns([], [], table)) == 0
     one = shaped_columns([7], [0], table)
     assert list(one) == [Alert(7, DEVICE, 1)]
+
+
+def test_indices_equal_to_the_tables_but_other_objects_are_taken() -> None:
+    # The bulk check asks for the table's own int objects; equal ints made elsewhere (an
+    # Arrow column's, a sum) are checked one by one and taken.
+    table = ShapeTable()
+    for code in range(300):
+        table.add(DEVICE, code)
+    shapes = [int(str(i)) for i in (299, 0, 257, 299)]
+    assert shapes[0] is not table.positions[299]
+    columns = shaped_columns([1, 2, 3, 4], shapes, table)
+    assert columns.codes == (299, 0, 257, 299)
+    assert shapes_of(columns) == ((299, 0, 257, 299), table)
+    with pytest.raises(InvalidAlertError, match=r"shapes\[1\]"):
+        shaped_columns([1, 2], [299, 300], table)

@@ -32,7 +32,7 @@ def state(reader: TrafficReader) -> tuple[object, ...]:
         reader.skipped,
         [str(row) for row in reader.skipped_rows],
         [(row.line, row.last_line) for row in reader.skipped_rows],
-        reader.devices,
+        list(reader.devices.items()),  # in the order the devices came
         (reader.earliest, type(reader.earliest)),
         (reader.latest, type(reader.latest)),
         reader.out_of_order,
@@ -166,6 +166,48 @@ def test_repeated_rows_read_as_row_by_row(
     assert seen == [item[:2] for item in expected]
     assert (block_error, block_after) == (error, after)
     assert alone == (expected, error, after)
+
+
+@pytest.mark.parametrize("size", [2, 3, 512])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        f'5,{DEV},8014,DNO,"Beta"',  # a quoted row: read row by row, another make
+        f'5,{DEV},8014,DNO,"Acme"',  # the same make, quoted
+        f"x,{OTHER},8015,DNO,Gamma",  # a bad time: its new shape is not read
+        f"5,{OTHER},zz,DNO,Gamma",  # a bad code after a new shape
+        f"1e999,{OTHER},8015,DNO,Gamma",  # a time out of range
+    ],
+)
+def test_makes_given_by_shape_follow_rows_read_one_by_one(odd: str, size: int) -> None:
+    rows = [f"1,{DEV},8014,DNO,Acme", f"2,{OTHER},8014,DNO,Gamma", odd,
+            f"6,{OTHER},8015,DNO,Gamma", f"7,{DEV},8014,DNO,Acme", f"8,{OTHER},8015,DNO,Gamma",
+            f"9,{OTHER},8016,DNO,Gamma", f"10,{DEV},8014,DNO,Acme"]  # fmt: skip
+    data = (HEADER + "".join(row + "\n" for row in rows)).encode()
+    expected, error, after = careful(data, on_error="skip")
+    seen, block_error, block_after = by_blocks(data, size, on_error="skip")
+    assert seen == [item[:2] for item in expected]
+    assert (block_error, block_after) == (error, after)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        # A new shape whose row is not read (a time out of range), alone or with a bad row.
+        [f"9.9e999,{OTHER},8015,DNO,Gamma"],
+        [f"9.9e999,{OTHER},8015,DNO,Gamma", f"2.5,{DEV},zz,DNO,Acme"],
+        [f"2.5,{DEV},8014,DNO,Acme", f"9.9e999,{OTHER},8015,DNO,Gamma", f"3.5,{DEV},zz,DNO,X"],
+    ],
+)
+def test_a_shape_added_for_a_row_not_read_gives_its_make_later(odd: list[str], size: int) -> None:
+    rows = [f"1.5,{DEV},8014,DNO,Acme", *odd, f"6.5,{DEV},8014,DNO,Acme",
+            f"7.5,{OTHER},8015,DNO,Gamma", f"8.5,{DEV},8014,DNO,Acme"]  # fmt: skip
+    data = (HEADER + "".join(row + "\n" for row in rows)).encode()
+    expected, error, after = careful(data, on_error="skip")
+    seen, block_error, block_after = by_blocks(data, size, on_error="skip")
+    assert seen == [item[:2] for item in expected]
+    assert (block_error, block_after) == (error, after)
 
 
 def test_plain_blocks_come_with_their_rows_shapes() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterable, Iterator, Sequence
-from typing import cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, cast
 
 import attrs
 
@@ -132,29 +132,42 @@ def shaped_columns(
     times = tuple(timestamps)
     index = tuple(shapes)
     _same_length("shapes", index, len(times))
-    size = len(table.codes)
-    if not (
-        _typed(index, _INTEGERS) and (not index or (min(index) >= 0 and max(index) < size))
-    ):
-        for i, value in enumerate(index):
-            if type(value) is not int or not 0 <= value < size:
-                problem = f"must be an int index into the shape table (0..{size - 1})"
-                raise InvalidAlertError(f"shapes[{i}]", value, problem)
+    get = operator.itemgetter(*index) if len(index) > 1 else _each(index)
+    try:
+        # The indices a table gave are its own int objects: gathered from its positions,
+        # each must come back as the very object asked for (not a bool, a negative index
+        # counted from the end, an equal int of another type).
+        checked = all(map(operator.is_, get(table.positions), index))
+    except (IndexError, TypeError):
+        checked = False
+    if not checked:
+        _check_shapes(index, len(table.codes))
     columns: AlertColumns = AlertColumns.__new__(AlertColumns)
     set_field = object.__setattr__
     set_field(columns, "timestamps", _checked_times(times))
-    if len(index) > 1:
-        get = operator.itemgetter(*index)
-        set_field(columns, "device_ids", get(table.device_ids))
-        set_field(columns, "codes", get(table.codes))
-        set_field(columns, "recipients", get(table.recipients))
-    else:
-        set_field(columns, "device_ids", tuple(table.device_ids[i] for i in index))
-        set_field(columns, "codes", tuple(table.codes[i] for i in index))
-        set_field(columns, "recipients", tuple(table.recipients[i] for i in index))
+    set_field(columns, "device_ids", get(table.device_ids))
+    set_field(columns, "codes", get(table.codes))
+    set_field(columns, "recipients", get(table.recipients))
     set_field(columns, "_shapes", index)
     set_field(columns, "_table", table)
     return columns
+
+
+def _each(index: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """What ``itemgetter(*index)`` is for two or more indices, for none or one: a tuple."""
+    return lambda values: tuple(values[i] for i in index)
+
+
+def _check_shapes(index: tuple[object, ...], size: int) -> None:
+    """Refuse any index that is not an exact int in ``0..size - 1``, naming its row."""
+    if _typed(index, _INTEGERS):
+        ints = cast("tuple[int, ...]", index)
+        if not ints or (min(ints) >= 0 and max(ints) < size):
+            return
+    for i, value in enumerate(index):
+        if type(value) is not int or not 0 <= value < size:
+            problem = f"must be an int index into the shape table (0..{size - 1})"
+            raise InvalidAlertError(f"shapes[{i}]", value, problem)
 
 
 def shapes_of(columns: AlertColumns) -> tuple[tuple[int, ...], ShapeTable] | None:

@@ -28,7 +28,7 @@ class ShapeTable:
     them when added. Append-only: an index once given means the same shape for good,
     so blocks made from the table stay valid after it grows."""
 
-    __slots__ = ("codes", "device_ids", "recipients", "size")
+    __slots__ = ("codes", "device_ids", "positions", "recipients", "size")
 
     def __init__(self, size: int = SHAPES) -> None:
         if type(size) is not int or size < 1:
@@ -38,6 +38,9 @@ class ShapeTable:
         self.device_ids: list[str] = []
         self.codes: list[int] = []
         self.recipients: list[tuple[str, ...]] = []
+        #: ``positions[i]`` is the int ``add`` returned for shape ``i`` (that very object):
+        #: indices gathered from it are the caller's own objects when they are these.
+        self.positions: list[int] = []
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -64,7 +67,9 @@ class ShapeTable:
             _remember_recipients(names)
         if len(self.codes) >= self.size:
             raise InvalidAlertError("shapes", self.size, "the shape table is full")
+        index = len(self.codes)
         self.device_ids.append(canonical)
         self.codes.append(number)
         self.recipients.append(names)
-        return len(self.codes) - 1
+        self.positions.append(index)
+        return index

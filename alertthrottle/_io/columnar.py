@@ -99,12 +99,6 @@ class Coded:
         """Each row's value."""
         return list(gather(self.values, self.positions))
 
-    def mapped(self, mapping: Sequence[int]) -> list[int]:
-        """Each row's ``mapping[position]`` (ints), taken by Arrow."""
-        pa = _pyarrow()
-        taken = pa.compute.take(pa.array(mapping, pa.int64()), self._indices)
-        return cast("list[int]", taken.to_pylist())
-
 
 def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
     """``values[i]`` for each ``i`` in ``positions``, in C (the objects are shared)."""

@@ -606,6 +606,11 @@ class TrafficReader:
         self._shape_infos: list[DeviceInfo | None] = []
         self._makes_of: dict[str, DeviceInfo] = {}
         self._one_make = True
+        #: The table's first ``_given`` shapes have had their makes given to ``devices``
+        #: by ``blocks()`` (each device's one make there since); -1: not tracked.
+        self._given = 0
+        #: Whether the reader is iterated alert by alert (each row's make is wanted).
+        self._by_alert = False
         #: A columnar batch's shapes in ``_shapes`` by (device id, code, recipients).
         self._shape_of: dict[tuple[str, int, tuple[str, ...]], int] = {}
         #: The line (or columnar row) read last.
@@ -628,6 +633,7 @@ class TrafficReader:
 
     def __iter__(self) -> Iterator[Alert]:
         devices = self.devices
+        self._by_alert = True
         for block in self._blocks(BLOCK_ROWS):
             infos = block.infos
             if block.made:
@@ -664,13 +670,26 @@ class TrafficReader:
                 devices.update(block.pairs)
             elif block.made is not None:
                 devices.update([(device, info) for _, device, info in block.made])
+                self._given = -1
             elif infos is not None:
                 # compress keeps the rows with a make (a DeviceInfo is true, None false),
                 # needed only when some row has none.
                 made = zip(block.columns.device_ids, infos, strict=True)
                 devices.update(made if all(infos) else itertools.compress(made, infos))  # type: ignore[arg-type]
+                self._given_kept(block.columns.device_ids, infos)
             self.line = block.lines[-1]
             yield block.columns
+
+    def _given_kept(self, ids: Sequence[str], infos: Sequence[DeviceInfo | None]) -> None:
+        """After ``devices`` was given each row's make (a block without pairs): stop tracking
+        the makes given by shape if one is not the make of the device's shapes, else count
+        the shapes added since as given (each was added by a row of the block)."""
+        if self._given >= 0:
+            makes_of = self._makes_of.get
+            if any(makes_of(d, i) is not i for d, i in zip(ids, infos, strict=True) if i):
+                self._given = -1
+            else:
+                self._given = len(self._shapes)
 
     def _blocks(self, size: int) -> Iterator[_Block]:
         """The one reading path: the file's rows as blocks, whichever way they are wanted."""
@@ -1026,23 +1045,23 @@ class TrafficReader:
             return None
         if not text.isascii() and _not_utf8(text) is not None:
             return None
-        # Not strict: each partition and each row's cells are tuples of one width, and a
-        # strict zip of a block's rows asks each of their iterators once more at the end.
+        # Not strict: each partition is a tuple of one width, and a strict zip of a block's
+        # rows asks each of their iterators once more at the end.
         stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=False)
+        times = _plain_times(stamps, self.time_unit)
+        if times is None:
+            return None
         if self._shapes.room < len(taken):
             self._new_shapes()  # every shape of the block in one table
             if self._shapes.room < len(taken):
                 return None  # a block longer than a table: read row by row
-        shapes = list(map(self._remembered.get, rests))
-        if None in shapes and not self._fill_shapes(shapes, taken, rests, layout):
-            return None
-        times = _plain_times(stamps, self.time_unit)
-        if times is None:
-            return None
         table = self._shapes
-        try:
-            columns = shaped_columns(times, shapes, table)  # type: ignore[arg-type]  # no None
-        except InvalidAlertError:  # a time out of range: the careful path words it
+        before = len(table)
+        shapes = list(map(self._remembered.get, rests))
+        columns = self._shaped(times, shapes, taken, rests, layout)
+        if columns is None:
+            if len(table) > before:
+                self._given = -1  # shapes of rows that may not be read: no longer tracked
             return None
         first = self._at + 1
         self._at += len(taken)
@@ -1050,16 +1069,41 @@ class TrafficReader:
         lines = range(first, self._at + 1)
         if not layout.has_makes:
             return self._block(columns, lines, None)
-        infos = gather(self._shape_infos, shapes)  # type: ignore[arg-type]
-        pairs = None
-        if self._one_make:
-            # Each device of the table has one make: a block's distinct shapes tell its
-            # devices' makes, in the order of their first rows.
-            firsts = list(dict.fromkeys(shapes))
-            makes = gather(self._shape_infos, firsts)  # type: ignore[arg-type]
-            ids = gather(table.device_ids, firsts)  # type: ignore[arg-type]
-            pairs = itertools.compress(zip(ids, makes, strict=True), makes)
+        pairs: Iterable[tuple[str, DeviceInfo]] | None = None
+        if self._one_make and self._given == before:
+            # Each device of the table has one make, given for every shape before this
+            # block's new ones (their first rows are in this block, in the order added).
+            makes = self._shape_infos[before:]
+            given = zip(table.device_ids[before:], makes, strict=True)
+            pairs = cast("Iterable[tuple[str, DeviceInfo]]", itertools.compress(given, makes))
+            self._given = len(table)
+            if not self._by_alert:  # blocks() needs no make per row
+                return self._block(columns, lines, None, None, pairs)
+        infos = gather(self._shape_infos, shapes)  # type: ignore[arg-type]  # no None
         return self._block(columns, lines, infos, None, pairs)
+
+    def _shaped(
+        self,
+        times: Sequence[int | float],
+        shapes: list[int | None],
+        taken: list[str],
+        rests: tuple[str, ...],
+        layout: _Layout,
+    ) -> AlertColumns | None:
+        """The columns of a plain block, rows not remembered parsed and added as shapes;
+        None at a row that is not good or a time out of range (the careful path words it)."""
+        try:
+            # A row not remembered (None) is refused first, before any time is checked.
+            return shaped_columns(times, shapes, self._shapes)  # type: ignore[arg-type]
+        except InvalidAlertError as exc:
+            if not exc.field.startswith("shapes") or not self._fill_shapes(
+                shapes, taken, rests, layout
+            ):
+                return None
+        try:
+            return shaped_columns(times, shapes, self._shapes)  # type: ignore[arg-type]
+        except InvalidAlertError:
+            return None
 
     def _new_shapes(self) -> None:
         """Start a new shape table, forgetting the rows remembered as shapes of the last."""
@@ -1069,6 +1113,7 @@ class TrafficReader:
         self._shape_infos = []
         self._makes_of.clear()
         self._one_make = True
+        self._given = 0
 
     def _add_shape(self, cells: _Cells) -> int:
         """Add a good row's cells as a shape of the table (which has room); its index."""
@@ -1136,15 +1181,18 @@ class TrafficReader:
                 self.rows += is_row
                 if cells is None:
                     continue
-                if remember and unquoted and table.room:
-                    remembered[rest] = self._add_shape(cells)
+                new = remember and unquoted
             else:
                 self.rows += 1
+                new = False
             timestamp = self._stamp(stamp)
             if timestamp is None:
                 exc = self._time_error(stamp)
                 bad(at, exc.field, stamp, exc.problem)  # the cell as written
                 continue
+            # Remembered once read: every shape added here is of a row the block has.
+            if new and table.room:
+                remembered[rest] = self._add_shape(cells)
             yield (timestamp, *cells, at)
 
     def _stamp(self, stamp: str) -> int | float | None:
@@ -1271,7 +1319,8 @@ class TrafficReader:
             if shape is None:
                 shape = known[key] = table.add(*key)
             shapes.append(shape)
-        return coded.mapped(shapes)
+        # The table's own int objects, which shaped_columns checks by identity.
+        return list(gather(shapes, coded.positions))
 
     @staticmethod
     def _made(
