@@ -44,38 +44,43 @@ _EXEMPT = Decision(Verdict.EXEMPT)
 _EXEMPT_LATE = Decision(Verdict.EXEMPT, late=True)
 
 
-def _pass(exempt: bool, late: bool, ended: Sequence[Event] | None) -> Decision:
-    """The decision on an alert whose key is not throttled (steps 2 and 3)."""
-    verdict = Verdict.EXEMPT if exempt else Verdict.DELIVER
-    if ended:
-        return made_decision(verdict, NO_METADATA, late, tuple(ended), False)
-    if exempt:
-        return _EXEMPT_LATE if late else _EXEMPT
-    return _DELIVER_LATE if late else _DELIVER
-
-
-def _first(window: KeyWindow | None, late: bool, ended: Sequence[Event] | None) -> Decision:
-    """The delivery of a key's first alert in its window; ``window`` if it had a count pending."""
-    if window is not None:
-        return _report(window, late, ended, sampled=False)
-    if ended:
-        return made_decision(Verdict.DELIVER, NO_METADATA, late, tuple(ended), False)
-    return _DELIVER_LATE if late else _DELIVER
-
-
-def _report(
-    window: KeyWindow, late: bool, ended: Sequence[Event] | None, *, sampled: bool
-) -> Decision:
-    """A delivery with something to say: a count to report, events, lateness or a sample."""
+def _report(window: KeyWindow, sampled: bool) -> Decision:
+    """A delivery with something to say: a count to report, or a sample."""
     sequence = window.pending_sequence
     metadata = NO_METADATA
     if sequence is not None:
         metadata = pending_metadata(window.pending, sequence)
         window.pending = 0
         window.pending_sequence = None
-    elif not (ended or sampled):
-        return _DELIVER_LATE if late else _DELIVER
-    return made_decision(Verdict.DELIVER, metadata, late, tuple(ended or ()), sampled)
+    elif not sampled:
+        return _DELIVER
+    return made_decision(Verdict.DELIVER, metadata, False, (), sampled)
+
+
+def _first(window: KeyWindow | None) -> Decision:
+    """The delivery of a key's first alert in its window; ``window`` if it had a count pending."""
+    return _DELIVER if window is None else _report(window, False)
+
+
+def _decorated(decision: Decision, late: bool, ended: Sequence[Event]) -> Decision:
+    """``decision``, made for an alert as if in order with nothing due, for an alert that
+    was ``late`` or found the events ``ended`` due before it (they come first)."""
+    if not ended:
+        # Late only: the shared decisions have late twins.
+        if decision is _DELIVER:
+            return _DELIVER_LATE
+        if decision is _EXEMPT:
+            return _EXEMPT_LATE
+    return made_decision(
+        decision.verdict, decision.metadata, late, (*ended, *decision.events), decision.sampled
+    )
+
+
+def _complete(decisions: list[Decision], marks: list[tuple[int, bool, Sequence[Event]]]) -> None:
+    """Complete the decisions of the alerts off the common path (``_decide``'s ``marks``)."""
+    for index, late, ended in marks:
+        if index < len(decisions):  # (not the alert that raised)
+            decisions[index] = _decorated(decisions[index], late, ended)
 
 
 class ThrottlePolicy(EngineState):
@@ -474,6 +479,12 @@ class ThrottlePolicy(EngineState):
 
         ``decisions`` comes empty, so that its length counts the alerts decided.
 
+        Lateness and the events that fall due before an alert (step 1, the capacity
+        guard) belong to its decision alone: they change no state. So every alert is
+        decided as if in order with nothing due, and the few others are noted in
+        ``marks`` and have their decisions completed (``_decorated``) when the loop
+        ends, however it ends: the common path carries neither.
+
         Everything that can refuse an alert (its type, lateness under ``"reject"``)
         is checked before anything changes. The running totals are kept in locals
         and added to the state when the loop ends, however it ends; the rare one
@@ -490,16 +501,16 @@ class ThrottlePolicy(EngineState):
         # Bound once: a local is cheaper than a global per alert.
         alert_type, window_type = Alert, KeyWindow
         deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
+        # (index in decisions, late, events due before it) of each alert off the common path.
+        marks: list[tuple[int, bool, Sequence[Event]]] = []
         try:
             for alert in alerts:
                 if type(alert) is not alert_type:
                     raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
                 t = alert.timestamp
-                ended: Sequence[Event] | None = None
                 if clock <= t and t < due:
                     # In order, and nothing due: the common case.
                     clock = t
-                    late = False
                 else:
                     late = t < clock
                     if late:
@@ -515,17 +526,23 @@ class ThrottlePolicy(EngineState):
                         clock = t
                     # Step 1: episodes (of any key) that ended by t are closed first, and
                     # keys idle by t dropped; `due` bounds both schedules from below.
+                    ended: Sequence[Event] = ()
                     if t >= due:
                         self._clock = clock
                         self._tracked += tracked
                         tracked = 0
-                        ended = self._housekeeping(t) or None
+                        ended = self._housekeeping(t)
                         due = self._due
+                    if late or ended:
+                        marks.append((len(decisions), late, ended))
                 # Capacity: the guard counts every alert, exempt ones too.
                 if guard is not None:
                     changes = guard._observe(t)
                     if changes:
-                        ended = sorted([*(ended or ()), *changes], key=_AT)
+                        late, ended = False, ()
+                        if marks and marks[-1][0] == len(decisions):
+                            _, late, ended = marks.pop()
+                        marks.append((len(decisions), late, sorted([*ended, *changes], key=_AT)))
 
                 try:
                     rule = rules[alert.code]
@@ -534,14 +551,10 @@ class ThrottlePolicy(EngineState):
                 if not rule.throttles:
                     # Step 2 (exempt: neither throttled nor counted) and step 3 (no threshold).
                     if rule.exempt:
-                        decisions.append(
-                            exempted if ended is None and not late else _pass(True, late, ended)
-                        )
+                        decisions.append(exempted)
                         exempt += 1
                     else:
-                        decisions.append(
-                            deliver if ended is None and not late else _pass(False, late, ended)
-                        )
+                        decisions.append(deliver)
                     continue
 
                 device_id = alert.device_id
@@ -569,19 +582,14 @@ class ThrottlePolicy(EngineState):
                         queued.append(t)
                         rule.fifo_devices.append(device_id)
                         tracked += 1
-                    if window is None and ended is None and not late:
-                        decisions.append(deliver)
-                    else:
-                        decisions.append(_first(window, late, ended))
+                    decisions.append(deliver if window is None else _report(window, False))
                     continue
                 period = rule.span
                 if type(window) is not window_type:
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         keys[device_id] = t
-                        decisions.append(
-                            deliver if ended is None and not late else _first(None, late, ended)
-                        )
+                        decisions.append(deliver)
                         continue
                     window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                 times = window.times
@@ -591,9 +599,7 @@ class ThrottlePolicy(EngineState):
                 if episode is None:
                     if times[pos - 1] + period <= t:
                         # Idle, not dropped yet: a new key, which keeps its pending count.
-                        decisions.append(
-                            _first(self._renew(rule, device_id, window, t), late, ended)
-                        )
+                        decisions.append(_first(self._renew(rule, device_id, window, t)))
                         continue
                     # Step 4: more than `limit` alerts in (t - period, t] <=> after the
                     # push the ring is full and its oldest time (the slot the next push
@@ -619,15 +625,15 @@ class ThrottlePolicy(EngineState):
                     # window, so the key starts one on its first alert once the level
                     # has risen.
                     if over and (guard is None or guard.level >= self._engage_level):
-                        decisions.append(self._start_episode(rule, window, alert, t, late, ended))
+                        decisions.append(self._start_episode(rule, window, alert, t))
                         throttled += 1
                         due = self._due
                         continue
                     window.last_delivered = t
-                    if window.pending_sequence is not None or ended is not None or late:
-                        decisions.append(_report(window, late, ended, sampled=False))
-                    else:
+                    if window.pending_sequence is None:
                         decisions.append(deliver)
+                    else:
+                        decisions.append(_report(window, False))
                     continue
 
                 # Step 5: in an episode, only samples get through; every alert is pushed.
@@ -649,21 +655,16 @@ class ThrottlePolicy(EngineState):
                 ):
                     episode.sampled += 1
                     window.last_delivered = t
-                    decisions.append(_report(window, late, ended, sampled=True))
+                    decisions.append(_report(window, True))
                     continue
                 episode.throttled += 1
                 window.pending += 1
                 window.pending_sequence = episode.sequence_id
-                if ended is not None or late:
-                    decisions.append(
-                        made_decision(
-                            Verdict.THROTTLE, NO_METADATA, late, tuple(ended or ()), False
-                        )
-                    )
-                else:
-                    decisions.append(throttle)
+                decisions.append(throttle)
                 throttled += 1
         finally:
+            if marks:
+                _complete(decisions, marks)
             self._clock = clock
             self._total += len(decisions)
             if exempt:
@@ -750,8 +751,6 @@ class ThrottlePolicy(EngineState):
         window: KeyWindow,
         alert: Alert,
         t: float,
-        late: bool,
-        ended: Sequence[Event] | None,
     ) -> Decision:
         self._sequence += 1
         # Checked values: the alert's fields, its time, the engine's counts.
@@ -768,7 +767,7 @@ class ThrottlePolicy(EngineState):
         window.pending += 1
         window.pending_sequence = self._sequence
         self._add_episode(episode, window.recent(rule.resume_below) + rule.period)
-        return made_decision(Verdict.THROTTLE, NO_METADATA, late, (*(ended or ()), started), False)
+        return made_decision(Verdict.THROTTLE, NO_METADATA, False, (started,), False)
 
     def _check(self) -> None:
         """Assert the policy's invariants (tests run it after every step)."""
