@@ -288,7 +288,7 @@ class Replay:
                     verdicts, noted = tally.kinds(decisions)
                     kinds.append(verdicts)
                 else:
-                    keys, noted = tally.kinds(decisions, keys, tally.values(i, shaped[1]))  # type: ignore[index]
+                    keys, noted = tally.add_kinds(decisions, keys, tally.values(i, shaped[1]))  # type: ignore[index]
                 late = late or (i == 0 and any(d.late for d in noted))
                 for decision in noted:
                     if decision.events:

@@ -16,12 +16,12 @@ import functools
 import itertools
 import operator
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core.decision import Decision, Verdict
 from .._core.shapes import ShapeTable
-from .tables import Counts
+from .tables import Counts, HourRows
 
 __all__ = ["Tally"]
 
@@ -74,21 +74,44 @@ class Tally:
         scale = table.size * 3**index
         return 0, scale, 2 * scale
 
-    def kinds(
-        self,
-        decisions: list[Decision],
-        keys: Iterable[int] | None = None,
-        values: tuple[int, int, int] = KINDS,
-    ) -> tuple[list[int], list[Decision]]:
-        """Each decision's kind of verdict as its value in ``values`` (THROTTLE, DELIVER,
-        EXEMPT: by default 0, 1, 2), added to its row's of ``keys`` if given; and the
-        decisions with events or late, in order."""
+    def kinds(self, decisions: list[Decision]) -> tuple[list[int], list[Decision]]:
+        """Each decision's verdict as a small int (0 THROTTLE, 1 DELIVER, 2 EXEMPT), and
+        the decisions with events or late, in order."""
         throttle, deliver, exempt = self.plain
-        v0, v1, v2 = values
-        plain = self.plain
         noted: list[Decision] = []
+        note = self._noter(noted, KINDS)
+        # Identity tests only: no attribute is loaded for a plain decision.
+        kinds = [
+            0 if d is throttle else 1 if d is deliver else 2 if d is exempt else note(d)
+            for d in decisions
+        ]
+        return kinds, noted
 
-        def other(decision: Decision) -> int:
+    def add_kinds(
+        self, decisions: list[Decision], keys: Sequence[int], values: tuple[int, int, int]
+    ) -> tuple[list[int], list[Decision]]:
+        """Each row's key in ``keys`` plus its decision's kind of verdict as its value in
+        ``values`` (THROTTLE's is 0), and the decisions with events or late, in order."""
+        throttle, deliver, exempt = self.plain
+        _, v1, v2 = values
+        noted: list[Decision] = []
+        note = self._noter(noted, values)
+        # A throttled row's key is its key so far: most rows in a storm.
+        added = [
+            k if d is throttle else k + v1 if d is deliver else k + v2 if d is exempt
+            else k + note(d)
+            for k, d in zip(keys, decisions, strict=False)
+        ]  # fmt: skip
+        return added, noted
+
+    def _noter(
+        self, noted: list[Decision], values: tuple[int, int, int]
+    ) -> Callable[[Decision], int]:
+        """The function that looks at a decision that is not plain: its kind's value in
+        ``values``; it goes to ``noted`` (events or late) or becomes its kind's plain one."""
+        plain = self.plain
+
+        def note(decision: Decision) -> int:
             kind = _kind(decision)
             if decision.events or decision.late:
                 noted.append(decision)
@@ -97,20 +120,7 @@ class Tally:
                 plain[kind] = decision
             return values[kind]
 
-        # Identity tests only: no attribute is loaded for a plain decision.
-        if keys is None:
-            kinds = [
-                v0 if d is throttle else v1 if d is deliver else v2 if d is exempt else other(d)
-                for d in decisions
-            ]
-        else:
-            # THROTTLE's value is 0 in keys: a throttled row's key is its key so far.
-            kinds = [
-                k if d is throttle else k + v1 if d is deliver else k + v2 if d is exempt
-                else k + other(d)
-                for k, d in zip(keys, decisions, strict=False)
-            ]  # fmt: skip
-        return kinds, noted
+        return note
 
     def add(
         self,
@@ -197,45 +207,97 @@ class Tally:
 
     def _fold_shaped(self, counts: Counts) -> None:
         """Fold the blocks with shapes: each distinct key's cell and device counted once."""
+        hours = counts.hours
+        cells: list[tuple[int, tuple[str, ...]]] = []
+        last: ShapeTable | None = None
+        for base, table, counted in self.shaped:
+            if table is not last:
+                # One tuple per distinct cell: the hour rows' lookups then match by identity.
+                unique: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+                cells = [
+                    unique.setdefault(cell, cell)
+                    for cell in zip(table.codes, table.recipients, strict=True)
+                ]
+                last = table
+            rows = hours.get(base)
+            if rows is None:
+                rows = hours[base] = {}
+            if len(self.kept) == 1:
+                self._fold_one(counts, base, rows, cells, table, counted)
+            else:
+                self._fold_many(counts, base, rows, cells, table, counted)
+        self.shaped.clear()
+
+    @staticmethod
+    def _fold_one(
+        counts: Counts,
+        base: int,
+        rows: HourRows,
+        cells: list[tuple[int, tuple[str, ...]]],
+        table: ShapeTable,
+        counted: Counter[int],
+    ) -> None:
+        """:meth:`_fold_shaped` of one segment for one policy (a key's kinds are its kind)."""
+        devices = counts.devices
+        devices_get, rows_get, slot_of = devices.get, rows.get, _SLOT
+        ids, size = table.device_ids, table.size
+        for key, n in counted.items():
+            kind, shape = divmod(key, size)
+            cell = cells[shape]
+            if 0 <= kind <= 2:
+                row = rows_get(cell)
+                if row is None:
+                    row = rows[cell] = [0, 0, 0]
+            else:  # a row of another hour than the block's first
+                later, kind = divmod(kind, 3)
+                other = counts.hours.setdefault(base + later, {})
+                row = other.get(cell)
+                if row is None:
+                    row = other[cell] = [0, 0, 0]
+            row[slot_of[kind]] += n
+            device = ids[shape]
+            sent = devices_get(device)
+            if sent is None:
+                sent = devices[device] = [0, 0]
+            sent[0] += n
+            if not kind:  # THROTTLE
+                sent[1] += n
+
+    def _fold_many(
+        self,
+        counts: Counts,
+        base: int,
+        rows: HourRows,
+        cells: list[tuple[int, tuple[str, ...]]],
+        table: ShapeTable,
+        counted: Counter[int],
+    ) -> None:
+        """:meth:`_fold_shaped` of one segment for several policies."""
         width = len(self.kept)
         span = 3**width
         plans = _plans(width)
         hours, devices = counts.hours, counts.devices
-        devices_get = devices.get
-        cells: list[tuple[int, tuple[str, ...]]] = []
-        last: ShapeTable | None = None
-        for base, table, counted in self.shaped:
-            ids, size = table.device_ids, table.size
-            if table is not last:
-                cells, last = list(zip(table.codes, table.recipients, strict=True)), table
-            rows = hours.get(base)
-            if rows is None:
-                rows = hours[base] = {}
+        devices_get, ids, size = devices.get, table.device_ids, table.size
+        for key, n in counted.items():
+            kind, shape = divmod(key, size)
             at = rows
-            for key, n in counted.items():
-                kind, shape = divmod(key, size)
-                if kind >= span or kind < 0:  # a row of another hour than the block's first
-                    later, kind = divmod(kind, span)
-                    other = hours.get(base + later)
-                    if other is None:
-                        other = hours[base + later] = {}
-                    at = other
-                cell = cells[shape]
-                row = at.get(cell)
-                if row is None:
-                    row = at[cell] = [0] * (3 * width)
-                slots, throttled = plans[kind]
-                for slot in slots:
-                    row[slot] += n
-                device = ids[shape]
-                sent = devices_get(device)
-                if sent is None:
-                    sent = devices[device] = [0] * (1 + width)
-                sent[0] += n
-                for lane in throttled:
-                    sent[lane] += n
-                at = rows
-        self.shaped.clear()
+            if kind >= span or kind < 0:  # a row of another hour than the block's first
+                later, kind = divmod(kind, span)
+                at = hours.setdefault(base + later, {})
+            cell = cells[shape]
+            row = at.get(cell)
+            if row is None:
+                row = at[cell] = [0] * (3 * width)
+            slots, throttled = plans[kind]
+            for slot in slots:
+                row[slot] += n
+            device = ids[shape]
+            sent = devices_get(device)
+            if sent is None:
+                sent = devices[device] = [0] * (1 + width)
+            sent[0] += n
+            for lane in throttled:
+                sent[lane] += n
 
 
 @functools.cache
