@@ -597,38 +597,48 @@ class ThrottlePolicy(EngineState):
                 size = rule.size
                 episode = window.episode
                 if episode is None:
-                    if times[pos - 1] + period <= t:
-                        # Idle, not dropped yet: a new key, which keeps its pending count.
-                        decisions.append(_first(self._renew(rule, device_id, window, t)))
-                        continue
                     # Step 4: more than `limit` alerts in (t - period, t] <=> after the
                     # push the ring is full and its oldest time (the slot the next push
                     # overwrites) is inside it. The push is KeyWindow.push, inlined (the
-                    # hottest code of the library): while the ring grows, pos stays 0;
-                    # once full, the oldest is at pos.
-                    # The tests branch (a comparison whose result is stored is
-                    # not specialised).
-                    over = False
-                    if len(times) < size:
+                    # hottest code of the library): while the ring grows, pos stays 0 and
+                    # the newest time is the last; once full, the oldest is at pos and
+                    # the newest before it. Each branch first sees if the key is idle
+                    # (its newest time out of the window), not dropped yet: then it is a
+                    # new key, which keeps its pending count. (Indices are kept >= 0
+                    # where they can be: a negative one is not specialised.) Below
+                    # `engage_at` no episode starts, but the alert stays in the window,
+                    # so the key starts one on its first alert once the level has risen.
+                    held = len(times)
+                    if held < size:
+                        if times[held - 1] + period <= t:
+                            decisions.append(_first(self._renew(rule, device_id, window, t)))
+                            continue
                         times.append(t)
-                        if len(times) == size and times[0] > t - period:
-                            over = True
+                        if (
+                            held + 1 == size
+                            and times[0] > t - period
+                            and (guard is None or guard.level >= self._engage_level)
+                        ):
+                            decisions.append(self._start_episode(rule, window, alert, t))
+                            throttled += 1
+                            due = self._due
+                            continue
                     else:
+                        if times[pos - 1] + period <= t:
+                            decisions.append(_first(self._renew(rule, device_id, window, t)))
+                            continue
                         times[pos] = t
                         pos += 1
                         if pos == size:
                             pos = 0
                         window.pos = pos
-                        if times[pos] > t - period:
-                            over = True
-                    # Below `engage_at` no episode starts, but the alert stays in the
-                    # window, so the key starts one on its first alert once the level
-                    # has risen.
-                    if over and (guard is None or guard.level >= self._engage_level):
-                        decisions.append(self._start_episode(rule, window, alert, t))
-                        throttled += 1
-                        due = self._due
-                        continue
+                        if times[pos] > t - period and (
+                            guard is None or guard.level >= self._engage_level
+                        ):
+                            decisions.append(self._start_episode(rule, window, alert, t))
+                            throttled += 1
+                            due = self._due
+                            continue
                     window.last_delivered = t
                     if window.pending_sequence is None:
                         decisions.append(deliver)
