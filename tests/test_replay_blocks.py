@@ -250,6 +250,19 @@ def test_parquet_replay_counted_by_shape_is_exact(
     assert replay.report() == alone.report()
 
 
+def test_counts_by_shape_hold_one_table_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reader starts a new shape table when one is full; the counts of the last are
+    # folded then, so a replay holds no more tables than the reader does.
+    monkeypatch.setattr(traffic_module, "_ROW_CACHE", 200)
+    replay = Replay(SPECS[:1])
+    tables = set()
+    for block in _reader(_csv(_mixed(4, 3000))).blocks(97):
+        replay._decide_columns(block)
+        tables.update(id(table) for _, table, _ in replay._tally.shaped)
+        assert len({id(table) for _, table, _ in replay._tally.shaped}) <= 1
+    assert len(tables) > 1
+
+
 def test_blocks_cut_at_progress_keep_their_shapes() -> None:
     blocks = list(_reader(_csv(_mixed(3, 300))).blocks(97))
     shaped = shapes_of(blocks[0])

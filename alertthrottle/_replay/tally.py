@@ -153,9 +153,11 @@ class Tally:
         policy's kind of verdict (:meth:`kinds` with :meth:`values`): one C-level pass.
 
         Blocks without shapes counted before are folded into ``counts`` first, so the
-        devices come in the order they came.
+        devices come in the order they came; so are those of another table, so a table
+        is held no longer than a reader uses it (a reader starts a new one when one is
+        full: memory stays bounded).
         """
-        if self.offered:
+        if self.offered or (self.shaped and self.shaped[-1][1] is not table):
             self.fold(counts)
         shaped = self.shaped
         if isinstance(hours, int):
