@@ -11,8 +11,16 @@ the table in C, and a replay counts the rows by shape.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from .alert import _NO_RECIPIENTS, _recipients, _remember_recipients, parse_code, parse_device_id
+from .alert import (
+    _NO_RECIPIENTS,
+    _checked_recipients,
+    _recipients,
+    _remember_recipients,
+    parse_code,
+    parse_device_id,
+)
 from .errors import InvalidAlertError
 
 __all__ = ["SHAPES", "ShapeTable"]
@@ -58,8 +66,12 @@ class ShapeTable:
         """
         canonical = parse_device_id(device_id)
         number = parse_code(code)
-        if recipients is _NO_RECIPIENTS:
-            names: tuple[str, ...] = _NO_RECIPIENTS
+        if recipients is _NO_RECIPIENTS or (
+            # A tuple checked before, as Alert.from_parsed knows one: by identity.
+            type(recipients) is tuple
+            and _checked_recipients.get(id(recipients), _checked_recipients) is recipients
+        ):
+            names: tuple[str, ...] = cast("tuple[str, ...]", recipients)
         else:
             names = _recipients(recipients)
             if type(recipients) is tuple and names == recipients:
