@@ -508,10 +508,8 @@ class ThrottlePolicy(EngineState):
                 if type(alert) is not alert_type:
                     raise InvalidAlertError("alert", alert, "must be an alertthrottle.Alert")
                 t = alert.timestamp
-                if clock <= t and t < due:
-                    # In order, and nothing due: the common case.
-                    clock = t
-                else:
+                if not (clock <= t and t < due):
+                    # Off the common case (in order, nothing due): late, or something due.
                     late = t < clock
                     if late:
                         if self._reject_late:
@@ -535,6 +533,7 @@ class ThrottlePolicy(EngineState):
                         due = self._due
                     if late or ended:
                         marks.append((len(decisions), late, ended))
+                clock = t
                 # Capacity: the guard counts every alert, exempt ones too.
                 if guard is not None:
                     changes = guard._observe(t)
@@ -593,10 +592,8 @@ class ThrottlePolicy(EngineState):
                         continue
                     window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                 times = window.times
-                pos = window.pos
                 size = rule.size
-                episode = window.episode
-                if episode is None:
+                if window.episode is None:
                     # Step 4: more than `limit` alerts in (t - period, t] <=> after the
                     # push the ring is full and its oldest time (the slot the next push
                     # overwrites) is inside it. The push is KeyWindow.push, inlined (the
@@ -624,6 +621,7 @@ class ThrottlePolicy(EngineState):
                             due = self._due
                             continue
                     else:
+                        pos = window.pos
                         if times[pos - 1] + period <= t:
                             decisions.append(_first(self._renew(rule, device_id, window, t)))
                             continue
@@ -647,9 +645,11 @@ class ThrottlePolicy(EngineState):
                     continue
 
                 # Step 5: in an episode, only samples get through; every alert is pushed.
+                episode = window.episode
                 if len(times) < size:
                     times.append(t)
                 else:
+                    pos = window.pos
                     times[pos] = t
                     pos += 1
                     if pos == size:
