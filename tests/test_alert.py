@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from value_helpers import LOOKALIKES, anything, assert_refusal, lookalikes
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, format_code, parse_code
-from alertthrottle._core.alert import DeviceIds, _AlertSlots, parse_device_id
+from alertthrottle._core.alert import (
+    _MAX_CODE,
+    _MAX_FLOAT_TIME,
+    DeviceIds,
+    _AlertSlots,
+    parse_device_id,
+)
 
 CANONICAL = "00-0D-6F-00-0A-BC-12-34"
 
@@ -457,3 +463,14 @@ def test_a_lookalike_of_a_good_value_is_refused_unless_the_spec_takes_it(field, 
 def test_from_parsed_refuses_none_as_recipients():
     with pytest.raises(InvalidAlertError, match="recipients"):
         Alert.from_parsed(1, "00-0D-6F-00-0A-BC-12-34", 1, None)  # type: ignore[arg-type]
+
+
+def test_the_constructors_literal_bounds_are_the_named_ones() -> None:
+    # Alert.__new__ and from_parsed write the common case's bounds as literals (a
+    # constant costs less than a global load); they must stay the bounds named here.
+    assert _MAX_FLOAT_TIME == 253402300800.0
+    assert _MAX_CODE == 0xFFFF
+    assert Alert(253402300799.5, "00-0D-6F-00-0A-BC-12-34", 0xFFFF).code == 0xFFFF
+    for bad in (253402300800.0, -0.5):
+        with pytest.raises(InvalidAlertError):
+            Alert(bad, "00-0D-6F-00-0A-BC-12-34", 1)

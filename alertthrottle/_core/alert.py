@@ -276,9 +276,10 @@ class Alert(_AlertSlots):
         # else goes through the parsers, which convert or refuse. The type comes
         # first, so no comparison or hash of a caller's object runs before it is
         # known to be a plain float, int or str. A float is compared with floats:
-        # a float against an int takes CPython's slow path.
+        # a float against an int takes CPython's slow path. The common case's bounds
+        # are literals (_MAX_FLOAT_TIME, _MAX_CODE): a constant costs less than a global.
         if type(timestamp) is float:
-            if not (timestamp >= 0.0 and timestamp < _MAX_FLOAT_TIME):
+            if not (timestamp >= 0.0 and timestamp < 253402300800.0):
                 timestamp = parse_timestamp(timestamp)
         elif not (type(timestamp) is int and timestamp >= 0 and timestamp < MAX_TIMESTAMP):
             timestamp = parse_timestamp(timestamp)
@@ -289,7 +290,7 @@ class Alert(_AlertSlots):
                 canonical = parse_device_id(device_id)
         else:
             canonical = parse_device_id(device_id)  # which refuses it
-        if not (type(code) is int and code >= 0 and code <= _MAX_CODE):
+        if not (type(code) is int and code >= 0 and code <= 0xFFFF):
             code = parse_code(code)
         if recipients is not _NO_RECIPIENTS:
             recipients = _recipients(recipients)
@@ -326,7 +327,7 @@ class Alert(_AlertSlots):
         constructor would for a bad one.
         """
         if type(timestamp) is float:
-            if not (timestamp >= 0.0 and timestamp < _MAX_FLOAT_TIME):
+            if not (timestamp >= 0.0 and timestamp < 253402300800.0):  # _MAX_FLOAT_TIME
                 check_timestamp(timestamp)
         elif not (type(timestamp) is int and timestamp >= 0 and timestamp < MAX_TIMESTAMP):
             check_timestamp(timestamp)
