@@ -204,24 +204,29 @@ class ThrottlePolicy(EngineState):
                     return _DELIVER
                 window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
             times = window.times
-            pos = window.pos
             episode = window.episode
             if episode is None:
-                if times[pos - 1] + period <= t:
-                    if window.pending_sequence is None:
-                        self._renew(rule, device_id, window, t)
-                        self._total += 1
-                        return _DELIVER
-                elif window.pending_sequence is None:
-                    # _decide's step-4 test, taken before the push.
+                if window.pending_sequence is None:
+                    # _decide's step 4: the idle test (on the newest time), then the
+                    # limit's, taken before the push.
                     size = rule.size
-                    if len(times) < size:
-                        if len(times) + 1 < size or times[0] <= t - period:
+                    held = len(times)
+                    if held < size:
+                        if times[held - 1] + period <= t:
+                            self._renew(rule, device_id, window, t)
+                            self._total += 1
+                            return _DELIVER
+                        if held + 1 < size or times[0] <= t - period:
                             times.append(t)
                             window.last_delivered = t
                             self._total += 1
                             return _DELIVER
                     else:
+                        pos = window.pos
+                        if times[pos - 1] + period <= t:
+                            self._renew(rule, device_id, window, t)
+                            self._total += 1
+                            return _DELIVER
                         pos += 1
                         if pos == size:
                             pos = 0
@@ -243,6 +248,7 @@ class ThrottlePolicy(EngineState):
                 if len(times) < size:
                     times.append(t)
                 else:
+                    pos = window.pos
                     times[pos] = t
                     pos += 1
                     if pos == size:
@@ -376,26 +382,32 @@ class ThrottlePolicy(EngineState):
                                     continue
                                 window = keys[device_id] = ring_of(rule.size, window)  # type: ignore[arg-type]
                             times = window.times
-                            pos = window.pos
                             episode = window.episode
                             if episode is None:
-                                if times[pos - 1] + period <= t:
-                                    if window.pending_sequence is None:
-                                        self._renew(rule, device_id, window, t)
-                                        decisions.append(deliver)
-                                        continue
-                                elif window.pending_sequence is None:
-                                    # A delivery if, after the push, the ring is not full
-                                    # or its oldest time (the next slot) is out of the
-                                    # window: _decide's step-4 test, taken before the push.
+                                if window.pending_sequence is None:
+                                    # Idle (its newest time out of the window): a new
+                                    # key. Else a delivery if, after the push, the ring
+                                    # is not full or its oldest time (the next slot) is
+                                    # out of the window: _decide's step-4 tests, taken
+                                    # before the push.
                                     size = rule.size
-                                    if len(times) < size:
-                                        if len(times) + 1 < size or times[0] <= t - period:
+                                    held = len(times)
+                                    if held < size:
+                                        if times[held - 1] + period <= t:
+                                            self._renew(rule, device_id, window, t)
+                                            decisions.append(deliver)
+                                            continue
+                                        if held + 1 < size or times[0] <= t - period:
                                             times.append(t)
                                             window.last_delivered = t
                                             decisions.append(deliver)
                                             continue
                                     else:
+                                        pos = window.pos
+                                        if times[pos - 1] + period <= t:
+                                            self._renew(rule, device_id, window, t)
+                                            decisions.append(deliver)
+                                            continue
                                         pos += 1
                                         if pos == size:
                                             pos = 0
@@ -419,6 +431,7 @@ class ThrottlePolicy(EngineState):
                                 if len(times) < size:
                                     times.append(t)
                                 else:
+                                    pos = window.pos
                                     times[pos] = t
                                     pos += 1
                                     if pos == size:
