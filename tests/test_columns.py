@@ -120,3 +120,25 @@ def test_columns_are_frozen() -> None:
     columns = AlertColumns([1], [DEVICE], [1])
     with pytest.raises(AttributeError):
         columns.codes = (2,)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("times", "row"),
+    [
+        ([float("nan"), 10**400, 1.0], 0),  # the sum overflows: a NaN hides the int
+        ([1.0, 10**400], 1),
+        ([5.0, float("inf"), 1.0], 1),
+        ([3.0, 1.0, -0.5], 2),
+        ([2.0, float("nan"), 1.0], 1),
+    ],
+)
+def test_times_out_of_order_or_out_of_range_are_refused_at_their_row(
+    times: list[float], row: int
+) -> None:
+    # The bounds come from one sort of the times; whatever their order, the first bad
+    # time is named as Alert names it.
+    with pytest.raises(InvalidAlertError) as info:
+        AlertColumns(times, [DEVICE] * len(times), [1] * len(times))
+    assert info.value.field == f"timestamps[{row}]"
+    assert info.value.value is times[row]
+    assert AlertColumns([3.0, 1, 2.5], [DEVICE] * 3, [1] * 3).timestamps == (3.0, 1, 2.5)
