@@ -329,7 +329,8 @@ class ThrottlePolicy(EngineState):
         # Decisions already added to self._total (those made by _decide count themselves).
         counted = 0
         one: list[Decision] = []
-        # Bound once: a local is cheaper than a global per row.
+        # Bound once: a local is cheaper than a global per row. A key's state is the
+        # engine's own, so its class is read as `__class__` (cheaper than type()).
         window_type = KeyWindow
         deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         try:
@@ -375,7 +376,7 @@ class ThrottlePolicy(EngineState):
                                 continue
                         else:
                             period = rule.span
-                            if type(window) is not window_type:
+                            if window.__class__ is not window_type:
                                 if window + period <= t:  # type: ignore[operator]
                                     keys[device_id] = t
                                     decisions.append(deliver)
@@ -511,7 +512,9 @@ class ThrottlePolicy(EngineState):
         pending = self._pending
         bounded = self._max_keys is not None
         exempt = tracked = throttled = 0
-        # Bound once: a local is cheaper than a global per alert.
+        # Bound once: a local is cheaper than a global per alert. A key's state is the
+        # engine's own (a bare time or a KeyWindow), so its class is read as
+        # `__class__`, cheaper than a call of type(); an alert's is the caller's, so not.
         alert_type, window_type = Alert, KeyWindow
         deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         # (index in decisions, late, events due before it) of each alert off the common path.
@@ -597,7 +600,7 @@ class ThrottlePolicy(EngineState):
                     decisions.append(deliver if window is None else _report(window, False))
                     continue
                 period = rule.span
-                if type(window) is not window_type:
+                if window.__class__ is not window_type:
                     if window + period <= t:  # type: ignore[operator]
                         # Idle, not dropped yet (_housekeeping drops in batches): a new key.
                         keys[device_id] = t

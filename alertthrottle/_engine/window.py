@@ -17,6 +17,7 @@ window holds no ring at all: the policy keeps its bare time (see state.py).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from heapq import heappush
 
@@ -102,7 +103,9 @@ class KeyWindow:
 
     def count_after(self, since: float) -> int:
         """How many held times are ``> since``, O(size); exact while below the capacity."""
-        return sum(1 for t in self.times if t > since)
+        held = self.held()
+        # The times held are in order: those after `since` are the last ones.
+        return len(held) - bisect_right(held, since)
 
     def resize(self, size: int) -> None:
         """Keep the newest ``size`` times in a ring of up to ``size`` slots (for a new limit)."""
