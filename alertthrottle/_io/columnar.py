@@ -16,6 +16,7 @@ imported only when a columnar file is read.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import os
@@ -296,16 +297,18 @@ def _shapes(pa: Any, batch: Batch, indices: dict[str, Any]) -> None:
     for name, width in zip(names[1:], widths[1:], strict=True):
         key = compute.add(compute.multiply(key, width), indices[name].cast(pa.int64()))
     encoded = key.dictionary_encode()
-    combos = []
-    for number in encoded.dictionary.to_pylist():
-        digits = []
-        for width in reversed(widths):
-            number, digit = divmod(number, width)
-            digits.append(digit)
-        if len(digits) == 2:
-            digits.insert(0, 0)  # no recipients column
-        combos.append(tuple(reversed(digits)))
-    batch.shapes = Coded(combos, encoded.indices)
+    # Each distinct key's positions, by Arrow's integer division (the keys are >= 0).
+    rest = encoded.dictionary
+    digits = []
+    for width in reversed(widths[1:]):
+        high = compute.divide(rest, width)
+        digits.append(compute.subtract(rest, compute.multiply(high, width)).to_pylist())
+        rest = high
+    digits.append(rest.to_pylist())
+    if len(digits) == 2:
+        digits.insert(0, itertools.repeat(0))  # no recipients column
+    device, code, names = reversed(digits)
+    batch.shapes = Coded(list(zip(device, code, names, strict=False)), encoded.indices)
 
 
 def _batch(pa: Any, batch: Batch, indices: dict[str, Any]) -> Batch:
