@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
+from typing import Any
 
 from .._core.alert import Alert, parse_timestamp
 from .._core.columns import AlertColumns
@@ -76,9 +77,12 @@ def _decorated(decision: Decision, late: bool, ended: Sequence[Event]) -> Decisi
     )
 
 
-def _complete(decisions: list[Decision], marks: list[tuple[int, bool, Sequence[Event]]]) -> None:
-    """Complete the decisions of the alerts off the common path (``_decide``'s ``marks``)."""
-    for index, late, ended in marks:
+def _complete(decisions: list[Decision], marks: list[Any]) -> None:
+    """Complete the decisions of the alerts off the common path: ``_decide``'s ``marks``,
+    flat (index in ``decisions``, late, events due before it) for each alert."""
+    # (Flat: a tuple each, all alive at once, would be kept on CPython's tuple free list.)
+    for start in range(0, len(marks), 3):
+        index, late, ended = marks[start : start + 3]
         if index < len(decisions):  # (not the alert that raised)
             decisions[index] = _decorated(decisions[index], late, ended)
 
@@ -518,7 +522,7 @@ class ThrottlePolicy(EngineState):
         alert_type, window_type = Alert, KeyWindow
         deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         # (index in decisions, late, events due before it) of each alert off the common path.
-        marks: list[tuple[int, bool, Sequence[Event]]] = []
+        marks: list[Any] = []
         try:
             for alert in alerts:
                 if type(alert) is not alert_type:
@@ -548,16 +552,18 @@ class ThrottlePolicy(EngineState):
                         ended = self._housekeeping(t)
                         due = self._due
                     if late or ended:
-                        marks.append((len(decisions), late, ended))
+                        marks += len(decisions), late, ended
                 clock = t
                 # Capacity: the guard counts every alert, exempt ones too.
                 if guard is not None:
                     changes = guard._observe(t)
                     if changes:
                         late, ended = False, ()
-                        if marks and marks[-1][0] == len(decisions):
-                            _, late, ended = marks.pop()
-                        marks.append((len(decisions), late, sorted([*ended, *changes], key=_AT)))
+                        if marks and marks[-3] == len(decisions):
+                            ended = marks.pop()
+                            late = marks.pop()
+                            marks.pop()
+                        marks += len(decisions), late, sorted([*ended, *changes], key=_AT)
 
                 try:
                     rule = rules[alert.code]
