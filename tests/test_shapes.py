@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,10 +99,15 @@ def test_shaped_columns_are_the_columns_of_their_rows(rows: list[Alert]) -> None
     assert list(columns) == rows
     assert shapes_of(columns) == (tuple(shapes), table)
     assert shapes_of(AlertColumns.of(rows)) is None
-    # Not part of the value: a copy made by pickle is equal, and repr shows the columns only.
-    assert pickle.loads(pickle.dumps(columns)) == columns
+    # Not part of the value: a copy made by pickle is equal (and has no shapes), repr,
+    # asdict and evolve know the columns only.
+    copied = pickle.loads(pickle.dumps(columns))
+    assert copied == columns
+    assert shapes_of(copied) is None
     assert "shape" not in repr(columns)
     assert hash(columns) == hash(AlertColumns.of(rows))
+    assert list(attrs.asdict(columns)) == ["timestamps", "device_ids", "codes", "recipients"]
+    assert attrs.evolve(columns) == columns
 
 
 @pytest.mark.parametrize("bad", [-1, 2, True, 1.0, None, "0"])

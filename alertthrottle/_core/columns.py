@@ -43,8 +43,18 @@ _INTEGERS = frozenset((int,))
 _TEXT = frozenset((str,))
 
 
+class _ShapeSlots:
+    """Where :func:`shaped_columns` keeps a block's shapes: each row's index into the
+    table its other columns were gathered from, and the table. Slots of a base, not
+    attrs fields: not part of the value (equality, hash, repr, ``asdict``, pickles)."""
+
+    __slots__ = ("_shapes", "_table")
+    _shapes: tuple[int, ...]
+    _table: ShapeTable
+
+
 @attrs.frozen(slots=True, init=False, eq=True)
-class AlertColumns:
+class AlertColumns(_ShapeSlots):
     """Alerts as four parallel tuples: ``timestamps``, ``device_ids``, ``codes``, ``recipients``.
 
     Row ``i`` is the alert ``Alert(timestamps[i], device_ids[i], codes[i],
@@ -60,10 +70,6 @@ class AlertColumns:
     device_ids: tuple[str, ...]
     codes: tuple[int, ...]
     recipients: tuple[tuple[str, ...], ...]
-    # Set by shaped_columns (a reader's blocks): each row's index into the table the
-    # three other columns were gathered from. Not part of the value (equality, repr).
-    _shapes: tuple[int, ...] | None = attrs.field(eq=False, repr=False)
-    _table: ShapeTable | None = attrs.field(eq=False, repr=False)
 
     def __init__(
         self,
@@ -87,8 +93,6 @@ class AlertColumns:
         set_field(self, "device_ids", _canonical_ids(ids))
         set_field(self, "codes", _checked_codes(numbers))
         set_field(self, "recipients", lists)
-        set_field(self, "_shapes", None)
-        set_field(self, "_table", None)
 
     @classmethod
     def of(cls, alerts: Iterable[Alert]) -> AlertColumns:
@@ -173,8 +177,9 @@ def _check_shapes(index: tuple[object, ...], size: int) -> None:
 
 def shapes_of(columns: AlertColumns) -> tuple[tuple[int, ...], ShapeTable] | None:
     """Each row's shape index and the table, for columns made by :func:`shaped_columns`."""
-    table = columns._table
-    return None if table is None else (cast("tuple[int, ...]", columns._shapes), table)
+    # Unset unless shaped_columns made them (a copy or a pickle has no shapes).
+    table: ShapeTable | None = getattr(columns, "_table", None)
+    return None if table is None else (columns._shapes, table)
 
 
 def _same_length(field: str, column: tuple[object, ...], size: int) -> None:
