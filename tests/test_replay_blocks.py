@@ -260,7 +260,30 @@ def test_counts_by_shape_hold_one_table_at_a_time(monkeypatch: pytest.MonkeyPatc
         replay._decide_columns(block)
         tables.update(id(table) for _, table, _ in replay._tally.shaped)
         assert len({id(table) for _, table, _ in replay._tally.shaped}) <= 1
+        # Nor the cells of another table than the blocks' own (kept from fold to fold).
+        assert replay._tally._cells_table in (None, shapes_of(block)[1])  # type: ignore[index]
     assert len(tables) > 1
+
+
+def test_counts_by_shape_folded_between_blocks_of_one_table_are_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each fold extends the cells of the table it folded before with the shapes added
+    # since: report at every progress step (every 97 alerts), then compare.
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 97)
+    traffic = _mixed(4, 3000)
+    replay = Replay(SPECS[:1])
+    reports: list[int] = []
+
+    def progress(count: int) -> None:
+        replay.report()
+        reports.append(count)
+
+    replay.run(_reader(_csv(traffic)), progress)
+    alone = Replay(SPECS[:1], observers=[_ignore])
+    alone.run(list(_reader(_csv(traffic))))
+    assert len(reports) > 10
+    assert replay.report() == alone.report()
 
 
 def test_blocks_cut_at_progress_keep_their_shapes() -> None:

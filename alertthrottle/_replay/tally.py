@@ -56,7 +56,17 @@ class Tally:
     :meth:`kinds` tells a decision that is one of them by identity alone.
     """
 
-    __slots__ = ("hours", "kept", "mixed", "offered", "plain", "shaped")
+    __slots__ = (
+        "_cells",
+        "_cells_table",
+        "_unique",
+        "hours",
+        "kept",
+        "mixed",
+        "offered",
+        "plain",
+        "shaped",
+    )
 
     def __init__(self, width: int) -> None:
         self.hours: dict[int, Counter[tuple[Any, ...]]] = {}
@@ -68,6 +78,10 @@ class Tally:
         #: keyed by shape + size * (kinds + 3 ** width * (row's hour - hour)), ``size``
         #: the table's and ``kinds`` each policy ``i``'s kind times ``3 ** i``.
         self.shaped: list[tuple[int, ShapeTable, Counter[int]]] = []
+        # Each shape's cell of the last table folded (see _cells_of), and the cells by value.
+        self._cells_table: ShapeTable | None = None
+        self._cells: list[tuple[int, tuple[str, ...]]] = []
+        self._unique: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
 
     def values(self, index: int, table: ShapeTable) -> tuple[int, int, int]:
         """The values of policy ``index``'s kinds of verdict in a shaped block's keys."""
@@ -159,6 +173,8 @@ class Tally:
         """
         if self.offered or (self.shaped and self.shaped[-1][1] is not table):
             self.fold(counts)
+        if self._cells_table is not None and self._cells_table is not table:
+            self._cells_table, self._cells, self._unique = None, [], {}  # nor its cells
         shaped = self.shaped
         if isinstance(hours, int):
             if not shaped or shaped[-1][0] != hours or shaped[-1][1] is not table:
@@ -169,9 +185,7 @@ class Tally:
             shaped.append((hours[0], table, Counter()))
         step = table.size * 3 ** len(self.kept)
         base = shaped[-1][0]
-        shaped[-1][2].update(
-            map(operator.add, keys, [(hour - base) * step for hour in hours])
-        )
+        shaped[-1][2].update(map(operator.add, keys, [(hour - base) * step for hour in hours]))
 
     def fold(self, counts: Counts) -> None:
         """Add the counts to ``counts`` (new devices in the order they came) and start
@@ -210,17 +224,8 @@ class Tally:
     def _fold_shaped(self, counts: Counts) -> None:
         """Fold the blocks with shapes: each distinct key's cell and device counted once."""
         hours = counts.hours
-        cells: list[tuple[int, tuple[str, ...]]] = []
-        last: ShapeTable | None = None
         for base, table, counted in self.shaped:
-            if table is not last:
-                # One tuple per distinct cell: the hour rows' lookups then match by identity.
-                unique: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
-                cells = [
-                    unique.setdefault(cell, cell)
-                    for cell in zip(table.codes, table.recipients, strict=True)
-                ]
-                last = table
+            cells = self._cells_of(table)
             rows = hours.get(base)
             if rows is None:
                 rows = hours[base] = {}
@@ -229,6 +234,27 @@ class Tally:
             else:
                 self._fold_many(counts, base, rows, cells, table, counted)
         self.shaped.clear()
+
+    def _cells_of(self, table: ShapeTable) -> list[tuple[int, tuple[str, ...]]]:
+        """Each shape's (code, recipients) cell, one tuple per distinct cell, so the hour
+        rows' lookups match by identity.
+
+        Kept from fold to fold and extended by the shapes added since: a table is
+        append-only, and rebuilding the list for a whole table at every fold would
+        cost a pass over the table per fold (a file whose blocks alternate between
+        plain and unusual ones folds at every turn). Only the current table's are
+        kept: :meth:`add_shaped` drops them when blocks of another table come.
+        """
+        if table is not self._cells_table:
+            self._cells_table, self._cells, self._unique = table, [], {}
+        cells, unique = self._cells, self._unique
+        known = len(cells)
+        if known < len(table.codes):
+            cells.extend(
+                unique.setdefault(cell, cell)
+                for cell in zip(table.codes[known:], table.recipients[known:], strict=True)
+            )
+        return cells
 
     @staticmethod
     def _fold_one(
