@@ -320,6 +320,11 @@ _BLOCK_TEXT = 1 << 20
 #: The line breaks of str.splitlines in ASCII text, besides \n and \r.
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _COMMAS = itertools.repeat(",")
+_QUOTES = itertools.repeat('"')
+#: What stands between two quoted cells.
+_SEPARATORS = itertools.repeat('","')
+_LINE_ENDS = itertools.repeat("\r\n")
+_NOTHING = itertools.repeat("")
 #: Separators a header may use instead of commas, named for the hint that says so.
 _OTHER_SEPARATORS = (("semicolons", ";"), ("tabs", "\t"), ("'|'", "|"))
 _NUMBERS = frozenset((int, float))
@@ -480,6 +485,33 @@ def _plain_times(stamps: tuple[str, ...], unit: str) -> list[int | float] | None
             return whole  # type: ignore[return-value]  # list is invariant
         # As _scaled: an int when it is whole seconds.
         return [t // divisor if not t % divisor else t / divisor for t in whole]
+    return None
+
+
+def _unquoted(taken: list[str], width: int) -> list[str] | None:
+    """The lines of a block whose every cell is quoted and plain, with the quotes taken
+    out; None if any line is otherwise (read row by row then).
+
+    Exports often quote every cell: ``"1705276800","00-0D-...","8014"``. Such a line
+    is ``"`` + the cells joined by ``","`` + ``"`` exactly when, its ending aside, it
+    starts and ends with a quote (neither of them part of a ``","``) and has ``width``
+    - 1 commas, as many ``","`` and 2 * ``width`` quotes: then every comma is between
+    cells and every quote at a cell's edge, so no cell holds a quote, a comma or a
+    line break, and the csv module reads each cell as the text between its quotes.
+    """
+    # A line holds no line break but its ending (\n, \r\n or \r): rstrip takes just that.
+    lines = list(map(str.rstrip, taken, _LINE_ENDS))
+    size = len(lines)
+    if (
+        operator.countOf(map(str.count, lines, _QUOTES), 2 * width) == size
+        and operator.countOf(map(str.count, lines, _COMMAS), width - 1) == size
+        and operator.countOf(map(str.count, lines, _SEPARATORS), width - 1) == size
+        and all(map(str.startswith, lines, _QUOTES))
+        and all(map(str.endswith, lines, _QUOTES))
+        and not any(map(str.startswith, lines, _SEPARATORS))
+        and not any(map(str.endswith, lines, _SEPARATORS))
+    ):
+        return list(map(str.replace, taken, _QUOTES, _NOTHING))
     return None
 
 
@@ -1041,10 +1073,15 @@ class TrafficReader:
         good row: then only the rows not seen before are parsed one by one.
         """
         text = "".join(taken)
-        if '"' in text or (len(text) > MAX_RECORD and max(map(len, taken)) > MAX_RECORD):
+        if len(text) > MAX_RECORD and max(map(len, taken)) > MAX_RECORD:
             return None
         if not text.isascii() and _not_utf8(text) is not None:
             return None
+        if '"' in text:
+            unquoted = _unquoted(taken, layout.width)
+            if unquoted is None:
+                return None
+            taken = unquoted
         # Not strict: each partition is a tuple of one width, and a strict zip of a block's
         # rows asks each of their iterators once more at the end.
         stamps, _, rests = zip(*map(str.partition, taken, _COMMAS), strict=False)
