@@ -115,12 +115,11 @@ class Batch:
     codes and recipients (if any) are all :class:`Coded` and none is null, holds the
     distinct (device id, code, recipients) of the batch as tuples of their positions in
     those columns' values (recipients 0 without the column), with each row's position.
-    ``makes`` holds, when the
-    file has make columns and they are all text, the distinct (manufacturer,
-    model, firmware) of the batch as tuples of the columns the file has (in
-    that order), with each row's position; ``pairs``, when each device of the
-    batch comes with one make only, holds per distinct (device, make) its
-    first row, the device's position and the make's, in row order (else None).
+    ``makes`` holds, when the file has make columns and they are all text, the
+    distinct (manufacturer, model, firmware) of the batch as tuples of the columns
+    the file has (in that order), with each row's position; ``pairs``, when each
+    device of the batch comes with one make only, holds per distinct (device, make)
+    its first row, the device's position and the make's, in row order (else None).
     """
 
     __slots__ = ("columns", "makes", "nulls", "pairs", "shapes", "size")
