@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import random
 import statistics
 import sys
@@ -243,6 +244,11 @@ def run_build_streamed(rows: Sequence[tuple[float, str, int]]) -> None:
     ThrottlePolicy(target_config()).feed_many(Alert(t, d, c) for t, d, c in rows)
 
 
+def run_build_starmap(rows: Sequence[tuple[float, str, int]]) -> None:
+    """``run_build_streamed`` without the generator's frame: ``starmap`` calls ``Alert``."""
+    ThrottlePolicy(target_config()).feed_many(itertools.starmap(Alert, rows))
+
+
 def run_columns_from_raw(rows: Sequence[tuple[float, str, int]]) -> None:
     """Raw ``(t, d, c)`` values made ``AlertColumns`` (every value checked) and decided."""
     columns = AlertColumns([t for t, _, _ in rows], [d for _, d, _ in rows], [c for *_, c in rows])
@@ -261,6 +267,7 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
         "feed_many": lambda: run_feed_many(alerts, target_config),
         "feed_columns": lambda: ThrottlePolicy(target_config()).feed_columns(columns),
         "streamed": lambda: run_build_streamed(rows),
+        "starmap": lambda: run_build_starmap(rows),
         "listed": lambda: run_build_and_feed_many(rows),
         "raw_columns": lambda: run_columns_from_raw(rows),
         "storm": lambda: run_feed_many(storm_shapes["storm (keys in an episode)"]),
@@ -276,7 +283,7 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     def line(label: str, name: str, unit: str = "decisions/s") -> None:
         rate = n / statistics.median(times[name])
         middle, low, high = ratios(times, name, "floor")
-        print(f"  {label:34} {rate:11,.0f} {unit:11} {middle:5.1f}x  ({low:.1f}-{high:.1f})")
+        print(f"  {label:36} {rate:11,.0f} {unit:11} {middle:5.1f}x  ({low:.1f}-{high:.1f})")
 
     print(f"target day: {n:,} alerts from {devices:,} devices, Threshold(10, 3600), 8F35 exempt")
     print(f"  {rounds} interleaved rounds, collector on, CPU time; each ratio to the floor of its")
@@ -286,6 +293,7 @@ def target_day(n: int, devices: int, rounds: int, seed: int) -> None:
     line("feed_many", "feed_many")
     line("feed_columns (columns made before)", "feed_columns")
     line("Alert(t, d, c) made as fed", "streamed")
+    line("starmap(Alert, rows) fed", "starmap")
     line("Alert(...) list, then feed_many", "listed")
     line("AlertColumns(raw), then feed_columns", "raw_columns")
     middle, low, high = ratios(times, "feed_columns", "feed_many")
