@@ -393,3 +393,27 @@ def test_clean_batches_come_in_blocks_with_their_shapes(
     assert len(table) == 3 and all(item[1] is table for item in shaped)  # type: ignore[index]
     assert [i for item in shaped for i in item[0]] == [i % 3 for i in range(40)]  # type: ignore[index]
     assert [alert for block in blocks for alert in block] == list(TrafficReader(path))
+
+
+@pytest.mark.parametrize(
+    "kind", ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float32", "float64"]
+)
+def test_numbers_read_from_their_buffer_are_to_pylist(kind: str) -> None:
+    # Read from the buffer, slices too (an offset into it); with a null, as to_pylist.
+    arrow_type = getattr(pa, kind)()
+    bits = arrow_type.bit_width
+    if pa.types.is_floating(arrow_type):
+        values: list[object] = [0.0, -0.0, 1.5, 1e30, float("inf"), 0.25]
+    elif pa.types.is_unsigned_integer(arrow_type):
+        values = [0, 1, 2, 2**bits - 1, 7, 2 ** (bits - 1)]
+    else:
+        values = [-(2 ** (bits - 1)), -1, 0, 1, 2 ** (bits - 1) - 1, 5]
+    array = pa.array(values * 3, type=arrow_type)
+    for part in (array, array.slice(1), array.slice(4, 5), array.slice(3, 0)):
+        got, want = columnar.pylist(part), part.to_pylist()
+        assert got == want and list(map(type, got)) == list(map(type, want))
+        assert str(got) == str(want)  # -0.0 kept
+    with_null = pa.array([*values, None], type=arrow_type)
+    assert columnar.pylist(with_null) == with_null.to_pylist()
+    assert columnar.pylist(with_null.slice(1)) == with_null.to_pylist()[1:]
+    assert columnar.pylist(pa.array(["a", None])) == ["a", None]

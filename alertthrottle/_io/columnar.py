@@ -20,6 +20,7 @@ import itertools
 import math
 import operator
 import os
+import struct
 from collections.abc import Iterator, Sequence
 from typing import IO, Any, cast
 
@@ -44,6 +45,16 @@ _MAKES = ("manufacturer", "model", "firmware")
 #: Combined keys (make, device and make) are int64: products of widths must stay below.
 _KEY_LIMIT = 1 << 62
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
+_NUMBER_FORMATS = (
+    ("int8", "b", 1), ("int16", "h", 2), ("int32", "i", 4), ("int64", "q", 8),
+    ("uint8", "B", 1), ("uint16", "H", 2), ("uint32", "I", 4), ("uint64", "Q", 8),
+    ("float", "f", 4), ("double", "d", 8),
+)  # fmt: skip
+#: The memoryview format and size of each Arrow number type read from its buffer, by the
+#: type's name (a format of another size on this platform is left out).
+_FORMATS = {
+    name: (fmt, size) for name, fmt, size in _NUMBER_FORMATS if struct.calcsize(fmt) == size
+}
 
 
 class ColumnarError(Exception):
@@ -93,12 +104,27 @@ class Coded:
     def positions(self) -> list[int]:
         """Each row's position in ``values``."""
         if self._positions is None:
-            self._positions = self._indices.to_pylist()
+            self._positions = pylist(self._indices)
         return self._positions
 
     def rows(self) -> list[Any]:
         """Each row's value."""
         return list(gather(self.values, self.positions))
+
+
+def pylist(array: Any) -> list[Any]:
+    """``array.to_pylist()``: an array of numbers without nulls read from its buffer.
+
+    ``memoryview.tolist`` makes the same ints and floats as pyarrow's ``to_pylist`` at a
+    fraction of the cost per value (Arrow buffers hold numbers in the machine's order).
+    """
+    found = _FORMATS.get(str(array.type))
+    if found is None or array.null_count or not len(array):
+        return cast("list[Any]", array.to_pylist())
+    fmt, size = found
+    start = array.offset * size
+    data: Any = memoryview(array.buffers()[1])[start : start + len(array) * size]
+    return cast("list[Any]", data.cast(fmt).tolist())
 
 
 def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
@@ -259,7 +285,7 @@ class ColumnarTable:
             if divisor != 1:
                 # Unsafe: nanoseconds since 1970 pass 2**53 (float64 keeps them to 256 ns).
                 column = pa.compute.divide(column.cast(pa.float64(), safe=False), float(divisor))
-        return list(column.to_pylist())
+        return pylist(column)
 
 
 def _is_text(pa: Any, kind: Any) -> bool:
