@@ -417,3 +417,67 @@ def test_numbers_read_from_their_buffer_are_to_pylist(kind: str) -> None:
     assert columnar.pylist(with_null) == with_null.to_pylist()
     assert columnar.pylist(with_null.slice(1)) == with_null.to_pylist()[1:]
     assert columnar.pylist(pa.array(["a", None])) == ["a", None]
+
+
+def test_distinct_combinations_of_columns_too_wide_for_one_key() -> None:
+    # Widths whose product passes 2**62: the key so far is encoded before it would
+    # overflow int64, and each row's combination still comes back whole.
+    widths = [2**40, 3, 2**30, 2**20, 5]
+    rows = [
+        (2**40 - 1, 2, 2**30 - 1, 2**20 - 1, 4),
+        (0, 0, 0, 0, 0),
+        (2**40 - 1, 2, 2**30 - 1, 2**20 - 1, 4),
+        (12345678901, 1, 7, 2**19, 3),
+        (2**40 - 2, 2, 2**30 - 1, 2**20 - 1, 4),
+        (0, 0, 0, 0, 1),
+    ]
+    arrays = [pa.array(column, type=pa.int64()) for column in zip(*rows, strict=True)]
+    found = columnar._distinct(pa, arrays, widths)
+    assert found is not None
+    index, digits = found
+    distinct = list(dict.fromkeys(rows))
+    assert list(zip(*(part.to_pylist() for part in digits), strict=True)) == distinct
+    assert index.to_pylist() == [distinct.index(row) for row in rows]
+    assert columnar._firsts(pa, index).to_pylist() == [0, 1, 3, 4, 5]
+
+
+def _by_batches_and_rows(path: Path, **options: object) -> tuple[object, object]:
+    """The read of ``path`` by clean batches, and row by row."""
+    by_batches = _devices_in_order(_columnar_read(path, 512, **options))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
+        patch.setattr(TrafficReader, "_column_block", lambda *args: None)
+        by_rows = _devices_in_order(_columnar_read(path, 512, **options))
+    return by_batches, by_rows
+
+
+def test_a_device_whose_make_changes_in_a_batch_keeps_its_last(tmp_path: Path) -> None:
+    # Two makes for one device: no (device, make) pairs; each row's make is given in turn.
+    path = tmp_path / "day.parquet"
+    makes = ["Acme", "Beta", "Acme", None]
+    columns = {"timestamp": [float(T0 + i) for i in range(4)], "device_id": [DEV] * 4,
+               "code": [0x8014] * 4, "recipients": ["DNO"] * 4, "manufacturer": makes}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+    by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    assert by_rows[3] == [(DEV, DeviceInfo(manufacturer="Acme"))]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"), [("int64", -1), ("int16", -0x8000), ("uint64", 2**64 - 1), ("int64", 0x10000)]
+)
+def test_integer_codes_out_of_range_are_bad_rows(tmp_path: Path, kind: str, code: int) -> None:
+    # Codes are combined into a batch's keys as they are only when 0 to 0xFFFF: a negative
+    # or a wide one is a bad row, read as the row-by-row loop reads it.
+    path = tmp_path / "day.parquet"
+    codes = [0x1234, 7, code, 0x1234, 0x7FFF if kind == "int16" else 0xFFFF]
+    columns = {
+        "timestamp": [float(T0 + i) for i in range(5)],
+        "device_id": [DEV, OTHER, DEV, OTHER, DEV],
+        "code": pa.array(codes, type=getattr(pa, kind)()),
+        "recipients": ["DNO"] * 5,
+    }
+    pq.write_table(pa.table(columns), path)
+    by_batches, by_rows = _by_batches_and_rows(path, on_error="skip")
+    assert by_batches == by_rows
+    assert by_rows[2][1] == 1  # type: ignore[index]  # one skipped row

@@ -21,7 +21,7 @@ import math
 import operator
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, cast
 
 __all__ = [
@@ -44,6 +44,9 @@ _REQUIRED = ("timestamp", "device_id", "code")
 _MAKES = ("manufacturer", "model", "firmware")
 #: Combined keys (make, device and make) are int64: products of widths must stay below.
 _KEY_LIMIT = 1 << 62
+#: The greatest device alert code: an integer code column within 0 to this goes into a
+#: batch's keys as it is.
+_CODES = 0xFFFF
 _UNITS = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}
 _NUMBER_FORMATS = (
     ("int8", "b", 1), ("int16", "h", 2), ("int32", "i", 4), ("int64", "q", 8),
@@ -88,23 +91,30 @@ class Coded:
 
     A null row's position is that of a ``None`` at the end of ``values``. A
     reader checks or converts each distinct value once, then :func:`gather`
-    gives each row's. Positions are made Python ints only when first asked for.
+    gives each row's. Positions are made Python ints only when first asked for:
+    each row's Arrow index, or the Arrow array ``through`` at that index when given.
     """
 
-    __slots__ = ("_indices", "_positions", "nulls", "values")
+    __slots__ = ("_indices", "_positions", "_through", "nulls", "values")
 
-    def __init__(self, values: list[Any], indices: Any, nulls: bool = False) -> None:
+    def __init__(
+        self, values: list[Any], indices: Any, nulls: bool = False, through: Any = None
+    ) -> None:
         self.values = values
         #: Whether any row is null (at the ``None`` ending ``values``).
         self.nulls = nulls
         self._indices = indices
+        self._through = through
         self._positions: list[int] | None = None
 
     @property
     def positions(self) -> list[int]:
         """Each row's position in ``values``."""
         if self._positions is None:
-            self._positions = pylist(self._indices)
+            indices = self._indices
+            if self._through is not None:
+                indices = self._through.take(indices)
+            self._positions = pylist(indices)
         return self._positions
 
     def rows(self) -> list[Any]:
@@ -139,8 +149,10 @@ class Batch:
 
     ``nulls`` names the columns with a null row. ``shapes``, when the device ids,
     codes and recipients (if any) are all :class:`Coded` and none is null, holds the
-    distinct (device id, code, recipients) of the batch as tuples of their positions in
-    those columns' values (recipients 0 without the column), with each row's position.
+    (device id, code, recipients) of the batch as tuples of their positions in those
+    columns' values (recipients 0 without the column), with each row's position: one
+    per distinct combination of a row's values, so with make columns a device whose
+    make changes may give a shape twice.
     ``makes`` holds, when the file has make columns and they are all text, the
     distinct (manufacturer, model, firmware) of the batch as tuples of the columns
     the file has (in that order), with each row's position; ``pairs``, when each
@@ -249,17 +261,31 @@ class ColumnarTable:
         pa = self._pa
         try:
             for batch in self._batches():
-                indices: dict[str, Any] = {}
-                columns = {
-                    name: self._values(name, batch.column(i), time_unit, indices)
-                    for i, name in enumerate(self._fields)
-                }
-                nulls = frozenset(
-                    name for i, name in enumerate(self._fields) if batch.column(i).null_count
-                )
-                yield _batch(pa, Batch(batch.num_rows, columns, nulls), indices)
+                yield self._batch(batch, time_unit)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise ColumnarError(f"cannot be read further ({exc})") from None
+
+    def _batch(self, batch: Any, time_unit: str) -> Batch:
+        """A record batch as a :class:`Batch` with its shapes, makes and pairs (:func:`_combine`).
+
+        An integer code column without nulls is left to :func:`_combine`, which
+        may take its codes into the batch's keys as they are.
+        """
+        pa = self._pa
+        indices: dict[str, Any] = {}
+        columns: dict[str, list[Any] | Coded] = {}
+        codes = None
+        for i, name in enumerate(self._fields):
+            column = batch.column(i)
+            if name == "code" and pa.types.is_integer(column.type) and not column.null_count:
+                codes = column
+                columns[name] = []  # set by _combine (the key keeps the column's place)
+            else:
+                columns[name] = self._values(name, column, time_unit, indices)
+        nulls = frozenset(name for i, name in enumerate(self._fields) if batch.column(i).null_count)
+        coded = Batch(batch.num_rows, columns, nulls)
+        _combine(pa, coded, indices, codes)
+        return coded
 
     def _values(
         self, name: str, column: Any, time_unit: str, indices: dict[str, Any] | None = None
@@ -308,75 +334,161 @@ def _coded(pa: Any, name: str, column: Any, indices: dict[str, Any] | None) -> C
     return Coded(values, filled, bool(column.null_count))
 
 
-def _shapes(pa: Any, batch: Batch, indices: dict[str, Any]) -> None:
-    """Give ``batch`` its shapes when its device ids, codes and recipients are coded and
-    none is null: each row's positions combined into one int64 key, encoded by Arrow."""
-    names = [name for name in ("device_id", "code", "recipients") if name in batch.columns]
-    if not all(name in indices for name in names) or batch.nulls.intersection(names):
-        return
-    compute = pa.compute
-    widths = [len(cast("Coded", batch.columns[name]).values) for name in names]
-    if math.prod(widths) >= _KEY_LIMIT:
-        return
-    key = indices[names[0]].cast(pa.int64())
-    for name, width in zip(names[1:], widths[1:], strict=True):
-        key = compute.add(compute.multiply(key, width), indices[name].cast(pa.int64()))
-    encoded = key.dictionary_encode()
-    # Each distinct key's positions, by Arrow's integer division (the keys are >= 0).
-    rest = encoded.dictionary
-    digits = []
-    for width in reversed(widths[1:]):
-        high = compute.divide(rest, width)
-        digits.append(compute.subtract(rest, compute.multiply(high, width)).to_pylist())
-        rest = high
-    digits.append(rest.to_pylist())
-    if len(digits) == 2:
-        digits.insert(0, itertools.repeat(0))  # no recipients column
-    device, code, names = reversed(digits)
-    batch.shapes = Coded(list(zip(device, code, names, strict=False)), encoded.indices)
+def _combine(pa: Any, batch: Batch, indices: dict[str, Any], codes: Any) -> None:
+    """Give ``batch`` its shapes, makes and pairs (see :class:`Batch`), and its integer
+    ``codes`` column (without nulls) as :class:`Coded`.
 
-
-def _batch(pa: Any, batch: Batch, indices: dict[str, Any]) -> Batch:
-    """``batch`` with its shapes (see :func:`_shapes`), and its makes and (device, make)
-    pairs when its make columns are text: each row's combined into one int64 key, encoded
-    by Arrow."""
-    _shapes(pa, batch, indices)
+    One key per row combines the positions of the row's device id, code and
+    recipients (when all are coded and none is null: shapes) and of its make
+    columns (when all are text: makes), encoded by Arrow once; the distinct
+    combinations are then split in Arrow, a few thousand values rather than a row
+    each. Codes of 0 to 0xFFFF go into the key as they are (the distinct codes are
+    found among the combinations).
+    """
     columns = batch.columns
-    makes = [name for name in _MAKES if name in columns]
-    if not makes or not all(name in indices for name in makes):
-        return batch
-    compute = pa.compute
-    widths = [len(cast("Coded", columns[name]).values) for name in makes]
-    if math.prod(widths) >= _KEY_LIMIT:
-        return batch
-    key = indices[makes[0]].cast(pa.int64())
-    for name, width in zip(makes[1:], widths[1:], strict=True):
-        key = compute.add(compute.multiply(key, width), indices[name].cast(pa.int64()))
-    encoded = key.dictionary_encode()
-    combos = []
-    for number in encoded.dictionary.to_pylist():
-        digits = []
-        for name, width in zip(reversed(makes), reversed(widths), strict=True):
-            number, digit = divmod(number, width)
-            digits.append(cast("Coded", columns[name]).values[digit])
-        combos.append(tuple(reversed(digits)))
-    batch.makes = Coded(combos, encoded.indices)
-    device = indices.get("device_id")
-    count = len(combos)
-    if device is None or len(cast("Coded", columns["device_id"]).values) * count >= _KEY_LIMIT:
-        return batch
-    pair = compute.add(
-        compute.multiply(device.cast(pa.int64()), count), encoded.indices.cast(pa.int64())
+    parts = [name for name in ("device_id", "code", "recipients") if name in columns]
+    shaped = not batch.nulls.intersection(parts) and all(
+        name in indices or (name == "code" and codes is not None) for name in parts
     )
-    distinct = compute.unique(pair)
-    if len(distinct) == compute.count_distinct(device).as_py():
-        # unique keeps the order rows first show a pair in; index_in finds that first row.
-        firsts = compute.index_in(distinct, value_set=pair).to_pylist()
-        batch.pairs = [
-            (first, key // count, key % count)
-            for first, key in zip(firsts, distinct.to_pylist(), strict=True)
-        ]
-    return batch
+    raw = _small_codes(pa, codes) if shaped and codes is not None else None
+    if codes is not None and raw is None:
+        columns["code"] = _coded(pa, "code", codes.dictionary_encode(), indices)
+    makes = [name for name in _MAKES if name in columns]
+    if not all(name in indices for name in makes):
+        makes = []
+    if not shaped:
+        parts = ["device_id"] if makes and "device_id" in indices else []
+    arrays = [raw[0] if name == "code" and raw else indices[name] for name in parts + makes]
+    widths = [raw[1] if name == "code" and raw else _width(columns[name]) for name in parts + makes]
+    found = _distinct(pa, arrays, widths)
+    if found is None:
+        if raw is not None:
+            columns["code"] = _coded(pa, "code", codes.dictionary_encode(), indices)
+        return
+    rows, digits = found
+    if raw is not None:
+        # The distinct codes, numbered in the order rows first show them (as a dictionary's).
+        code = digits[1].dictionary_encode()
+        columns["code"] = Coded([*pylist(code.dictionary), None], rows, through=code.indices)
+        digits[1], widths[1] = code.indices, len(code.dictionary)
+    if shaped:
+        _shaped(batch, rows, digits[: len(parts)])
+    if makes:
+        _made(pa, batch, rows, digits, widths, makes)
+
+
+def _width(column: list[Any] | Coded) -> int:
+    return len(cast("Coded", column).values)
+
+
+def _shaped(batch: Batch, rows: Any, digits: list[Any]) -> None:
+    """Give ``batch`` its shapes: the positions of the device id, code and recipients (if
+    any; recipients 0 without the column) in the distinct combinations of its rows."""
+    positions: list[Iterable[int]] = [pylist(part) for part in digits]
+    if len(positions) == 2:
+        positions.append(itertools.repeat(0))
+    batch.shapes = Coded(list(zip(*positions, strict=False)), rows)
+
+
+def _made(
+    pa: Any, batch: Batch, rows: Any, digits: list[Any], widths: list[int], makes: list[str]
+) -> None:
+    """Give ``batch`` its makes, and its (device, make) pairs when each device comes with one
+    make, from the positions in the distinct combinations of its rows (the make columns
+    last, the device first when there are more)."""
+    compute = pa.compute
+    count = len(makes)
+    found = _distinct(pa, digits[-count:], widths[-count:])
+    if found is None:
+        return
+    index, distinct = found
+    values = [cast("Coded", batch.columns[name]).values for name in makes]
+    combos = zip(*map(pylist, distinct), strict=True)
+    made = [tuple(map(operator.getitem, values, combo)) for combo in combos]
+    batch.makes = Coded(made, rows, through=index)
+    if len(digits) == count:
+        return  # no device
+    device = digits[0]
+    paired = _distinct(pa, [device, index], [widths[0], len(made)])
+    if paired is None:
+        return
+    pair, (devices, pair_makes) = paired
+    if len(devices) == compute.count_distinct(device).as_py():
+        # A pair's first row: that of its first combination.
+        firsts = _firsts(pa, rows).take(_firsts(pa, pair))
+        batch.pairs = list(zip(pylist(firsts), pylist(devices), pylist(pair_makes), strict=True))
+
+
+def _small_codes(pa: Any, codes: Any) -> tuple[Any, int] | None:
+    """An integer code column as int64 with its width (the greatest code + 1) when every
+    code is 0 to 0xFFFF (a device alert code's range; a batch with others is not combined
+    as it is)."""
+    if not len(codes):
+        return None
+    bounds = pa.compute.min_max(codes).as_py()
+    if bounds["min"] < 0 or bounds["max"] > _CODES:
+        return None
+    return codes.cast(pa.int64()), bounds["max"] + 1
+
+
+def _distinct(pa: Any, arrays: list[Any], widths: list[int]) -> tuple[Any, list[Any]] | None:
+    """Each row's combination of ``arrays`` (ints of 0 to their width - 1) as Arrow dictionary
+    indices, numbered in the order rows first show them, and the distinct combinations'
+    values, an array per one of ``arrays``; None without arrays (or when too wide).
+
+    The arrays are combined into one int64 key; when the next width would take it
+    past :data:`_KEY_LIMIT`, the key so far is encoded first (a position among its
+    distinct combinations, at most one per row).
+    """
+    compute = pa.compute
+    int64 = pa.int64()
+    key: Any = None
+    radix: list[int] = []
+    known: list[Any] | None = None
+    for array, width in zip(arrays, widths, strict=True):
+        if key is not None and math.prod(radix) * width >= _KEY_LIMIT:
+            encoded = key.dictionary_encode()
+            known = _digits(pa, encoded.dictionary, radix, known)
+            key, radix = encoded.indices.cast(int64), [len(encoded.dictionary)]
+            if radix[0] * width >= _KEY_LIMIT:
+                return None
+        column = array.cast(int64)
+        key = column if key is None else compute.add(compute.multiply(key, width), column)
+        radix.append(width)
+    if key is None:
+        return None
+    encoded = key.dictionary_encode()
+    return encoded.indices, _digits(pa, encoded.dictionary, radix, known)
+
+
+def _digits(pa: Any, keys: Any, radix: list[int], known: list[Any] | None) -> list[Any]:
+    """The digits of ``keys`` (>= 0) in the mixed ``radix``, an Arrow array per digit, by
+    integer division; a first digit standing for combinations of ``known`` (arrays of
+    their values) is replaced by their values."""
+    compute = pa.compute
+    digits = []
+    rest = keys
+    for width in reversed(radix[1:]):
+        high = compute.divide(rest, width)
+        digits.append(compute.subtract(rest, compute.multiply(high, width)))
+        rest = high
+    digits.append(rest)
+    digits.reverse()
+    if known is None:
+        return digits
+    return [part.take(digits[0]) for part in known] + digits[1:]
+
+
+def _firsts(pa: Any, indices: Any) -> Any:
+    """Where each of ``indices`` (dictionary indices, numbered in the order they first show)
+    first shows, as an int64 array: where their running greatest rises."""
+    compute = pa.compute
+    int64 = pa.int64()
+    if not len(indices):
+        return pa.array([], int64)
+    top = compute.cumulative_max(indices)
+    rises = compute.indices_nonzero(compute.not_equal(top[1:], top[:-1])).cast(int64)
+    return pa.concat_arrays([pa.array([0], int64), compute.add(rises, 1)])
 
 
 def _check_type(pa: Any, name: str, kind: Any) -> None:
