@@ -481,3 +481,22 @@ def test_integer_codes_out_of_range_are_bad_rows(tmp_path: Path, kind: str, code
     by_batches, by_rows = _by_batches_and_rows(path, on_error="skip")
     assert by_batches == by_rows
     assert by_rows[2][1] == 1  # type: ignore[index]  # one skipped row
+
+
+def test_a_batch_keeps_the_values_of_an_equal_dictionary_only(tmp_path: Path) -> None:
+    # Row groups with dictionaries of one size but other values, then equal ones: each
+    # batch reads its own dictionary's values.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, "00-0D-6F-00-0A-BC-12-36", "00-0D-6F-00-0A-BC-12-37", DEV, OTHER]
+    names = ["A", "B", "C", "D", "A", "B"]
+    columns = {"timestamp": [float(T0 + i) for i in range(6)], "device_id": ids,
+               "code": ["8014"] * 6, "recipients": names, "manufacturer": names}  # fmt: skip
+    pq.write_table(pa.table(columns), path, row_group_size=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BATCH_ROWS", 2)
+        by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    alerts = [alert for alert, _ in by_rows[0]]  # type: ignore[index]
+    assert [(a.device_id, a.recipients) for a in alerts] == [
+        (device, (name,)) for device, name in zip(ids, names, strict=True)
+    ]

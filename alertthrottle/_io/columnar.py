@@ -223,6 +223,8 @@ class ColumnarTable:
             )
         self._fields = {name: schema.names[names.index(name)] for name in _COLUMNS if name in names}
         self.columns = tuple(self._fields)
+        #: Each text column's last dictionary and its values (see _coded).
+        self._dictionaries: dict[str, tuple[Any, list[Any]]] = {}
 
     def _open_ipc(self, source: str | os.PathLike[str] | IO[bytes]) -> Any:
         ipc = self._pa.ipc
@@ -295,13 +297,13 @@ class ColumnarTable:
         kind = column.type
         if pa.types.is_dictionary(kind):
             if _is_text(pa, kind.value_type):
-                return _coded(pa, name, column, indices)
+                return _coded(pa, name, column, indices, self._dictionaries)
             column = column.dictionary_decode()
             kind = column.type
         _check_type(pa, name, kind)
         if _is_text(pa, kind) or (name == "code" and pa.types.is_integer(kind)):
             # Integer codes too: a few distinct codes, each checked once.
-            return _coded(pa, name, column.dictionary_encode(), indices)
+            return _coded(pa, name, column.dictionary_encode(), indices, self._dictionaries)
         if name == "timestamp":
             divisor = 1
             if pa.types.is_timestamp(kind):
@@ -318,14 +320,30 @@ def _is_text(pa: Any, kind: Any) -> bool:
     return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def _coded(pa: Any, name: str, column: Any, indices: dict[str, Any] | None) -> Coded:
+def _coded(
+    pa: Any,
+    name: str,
+    column: Any,
+    indices: dict[str, Any] | None,
+    last: dict[str, tuple[Any, list[Any]]] | None = None,
+) -> Coded:
     """A dictionary-encoded text column as :class:`Coded`, one str object per distinct value.
 
     The reader hashes and compares repeated values (device ids, makes): a
-    str computes its hash once, and equal objects compare by identity.
+    str computes its hash once, and equal objects compare by identity. A
+    dictionary equal to the column's in the batch before (a Parquet reader gives
+    each batch of a row group the whole dictionary) keeps that batch's values:
+    the same list, read-only, with the same str objects.
     """
-    values = column.dictionary.to_pylist()
-    values.append(None)
+    known = None if last is None else last.get(name)
+    dictionary = column.dictionary
+    if known is not None and known[0].equals(dictionary):
+        values = known[1]
+    else:
+        values = dictionary.to_pylist()
+        values.append(None)
+        if last is not None:
+            last[name] = (dictionary, values)
     filled = column.indices
     if filled.null_count:
         filled = pa.compute.fill_null(filled, len(values) - 1)
