@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from value_helpers import LOOKALIKES
 
 from alertthrottle import Alert, AlertColumns, InvalidAlertError
+from alertthrottle._core.alert import parse_device_id
 from alertthrottle._core.columns import shaped_columns, shapes_of
-from alertthrottle._core.shapes import ShapeTable
+from alertthrottle._core.shapes import ShapeTable, all_canonical
 from alertthrottle.testing import alerts
 
 DEVICE = "00-0D-6F-00-0A-BC-12-34"
@@ -148,3 +149,95 @@ def test_indices_equal_to_the_tables_but_other_objects_are_taken() -> None:
     assert shapes_of(columns) == ((299, 0, 257, 299), table)
     with pytest.raises(InvalidAlertError, match=r"shapes\[1\]"):
         shaped_columns([1, 2], [299, 300], table)
+
+
+@given(
+    st.lists(
+        st.text("0123456789ABCDEFabcdefG-:", min_size=21, max_size=25)
+        | st.sampled_from(
+            [DEVICE, DEVICE.lower(), DEVICE.replace("-", ":"), "00-0D-6F-00-0A-BC1-2-34"]
+        ),
+        max_size=5,
+    )
+)
+def test_ids_are_all_canonical_as_parse_device_id_says(ids: list[str]) -> None:
+    def canonical(value: str) -> bool:
+        try:
+            return parse_device_id(value) == value
+        except InvalidAlertError:
+            return False
+
+    assert all_canonical(ids) == all(map(canonical, ids))
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [DEVICE, "00-0D-6F-00-0A-BC1-2-34"],  # the dashes counted right, one out of place
+        [DEVICE, DEVICE.lower()],
+        ["00-0D-6F-00-0A-BC-12-3G"],
+        ["00-0D-6F-00-0A-BC-12-345", "0-0D-6F-00-0A-BC-12-34"],  # lengths that add up
+        ["00-0D-6F-00-0A-BC-12-3\u0663"],
+    ],
+)
+def test_ids_not_all_canonical_are_told(ids: list[str]) -> None:
+    assert not all_canonical(ids)
+    assert all_canonical([DEVICE, "FF-FF-FF-FF-FF-FF-FF-FF"]) and all_canonical([])
+
+
+@given(st.lists(alerts(), max_size=20))
+def test_shapes_added_together_are_those_added_one_by_one(rows: list[Alert]) -> None:
+    one, many = ShapeTable(), ShapeTable()
+    one.add(DEVICE, 1)
+    many.add(DEVICE, 1)
+    spelled = [
+        alert.device_id.lower() if i % 2 else alert.device_id for i, alert in enumerate(rows)
+    ]
+    lists = [list(alert.recipients) for alert in rows]
+    for device, alert, names in zip(spelled, rows, lists, strict=True):
+        one.add(device, alert.code, names)
+    assert many.add_many(spelled, [alert.code for alert in rows], lists) == list(
+        range(1, len(rows) + 1)
+    )
+    assert (many.device_ids, many.codes, many.recipients, many.positions) == (
+        one.device_ids, one.codes, one.recipients, one.positions
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "field"),
+    [
+        (0, "nope", "device_ids[1]"),
+        (0, 7, "device_ids[1]"),
+        (1, 0x10000, "codes[1]"),
+        (1, True, "codes[1]"),
+        (1, "zz", "codes[1]"),
+        (2, ("",), "recipients[1]"),
+        (2, "DNO", "recipients[1]"),
+    ],
+)
+def test_shapes_added_together_are_all_or_nothing(column: int, bad: object, field: str) -> None:
+    table = ShapeTable()
+    shapes: list[list[object]] = [[DEVICE, DEVICE], [1, 2], [(), ("DNO",)]]
+    shapes[column][1] = bad
+    with pytest.raises(InvalidAlertError) as info:
+        table.add_many(*shapes)  # type: ignore[arg-type]
+    assert (info.value.field, info.value.value) == (field, bad)
+    assert len(table) == 0
+
+
+def test_shapes_added_together_take_the_indices_handed_out() -> None:
+    table = ShapeTable(3)
+    table.add(DEVICE, 1)
+    indices = [int(str(i)) for i in (1, 2)]
+    assert table.add_many([DEVICE, DEVICE], [2, 3], [(), ()], indices) == indices
+    assert table.positions[1] is indices[0] and table.positions[2] is indices[1]
+    assert shaped_columns([5, 6], indices, table).codes == (2, 3)
+    for wrong in ([1], [-1], [False], [0.0]):
+        with pytest.raises(InvalidAlertError, match="indices"):
+            ShapeTable().add_many([DEVICE], [1], [()], wrong)  # type: ignore[list-item]
+    with pytest.raises(InvalidAlertError, match="full"):
+        table.add_many([DEVICE], [4], [()])
+    with pytest.raises(InvalidAlertError, match="as many"):
+        table.add_many([DEVICE], [4, 5], [()])
+    assert len(table) == 3

@@ -141,6 +141,10 @@ def csv_data(rows: list[tuple[str, str]], last_ending: bool = True) -> bytes:
     [(f"1,{DEV},8014,DNO,Acme", "\n"), (f"2,{DEV},8014,DNO,Beta", "\n")], 512, "skip", "s", True
 )
 @example([("1.5", "\n"), (f"2,{DEV},8014,DNO,Acme", "\n")], 2, "fail", "s", False)
+# A block whose new rows all have a field too many (or too few), and one of the few.
+@example([(f"1,{DEV},8014,DNO,Acme,extra", "\n")], 512, "skip", "s", True)
+@example([(f"1,{DEV},8014,DNO", "\n"), (f"2,{DEV},8014,DNO", "\n")], 512, "fail", "s", True)
+@example([(f"1,{DEV},8014,DNO,Acme", "\n"), (f"2,{DEV},8014,DNO", "\n")], 512, "skip", "s", True)
 # Quotes and commas counted right, yet not every cell quoted: the csv module reads 4 cells.
 @example([(f'"3","{DEV}","8014","DNO"","', "\n")], 1, "skip", "s", True)
 def test_csv_blocks_read_as_row_by_row(

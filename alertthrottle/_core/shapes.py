@@ -10,12 +10,16 @@ the table in C, and a replay counts the rows by shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import operator
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 from .alert import (
+    _MAX_CODE,
     _NO_RECIPIENTS,
     _checked_recipients,
+    _device_lookup,
     _recipients,
     _remember_recipients,
     parse_code,
@@ -23,7 +27,7 @@ from .alert import (
 )
 from .errors import InvalidAlertError
 
-__all__ = ["SHAPES", "ShapeTable"]
+__all__ = ["SHAPES", "ShapeTable", "all_canonical"]
 
 #: How many shapes a table holds. A reader starts a new table when one is full, so
 #: memory stays bounded whatever the input (some 200 bytes a shape).
@@ -66,17 +70,7 @@ class ShapeTable:
         """
         canonical = parse_device_id(device_id)
         number = parse_code(code)
-        if recipients is _NO_RECIPIENTS or (
-            # A tuple checked before, as Alert.from_parsed knows one: by identity.
-            type(recipients) is tuple
-            and _checked_recipients.get(id(recipients), _checked_recipients) is recipients
-        ):
-            names: tuple[str, ...] = cast("tuple[str, ...]", recipients)
-        else:
-            names = _recipients(recipients)
-            if type(recipients) is tuple and names == recipients:
-                names = recipients  # the caller's tuple: blocks pass it by identity
-            _remember_recipients(names)
+        names = _checked_names(recipients)
         if len(self.codes) >= self.size:
             raise InvalidAlertError("shapes", self.size, "the shape table is full")
         index = len(self.codes)
@@ -85,3 +79,110 @@ class ShapeTable:
         self.recipients.append(names)
         self.positions.append(index)
         return index
+
+    def add_many(
+        self,
+        device_ids: Sequence[object],
+        codes: Sequence[object],
+        recipients: Sequence[Iterable[str]],
+        indices: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Check shapes as :meth:`add` checks each, add them all, return their indices.
+
+        A reader adds a block's new shapes at once: the usual values (device ids in
+        canonical spelling, device codes as ints, recipient tuples checked before) are
+        checked a column at a time, the rest one by one. ``indices``, if given, are the
+        int objects to give the shapes (each equal to its index: a reader may hand them
+        out before it adds the shapes). All or nothing: a bad value raises
+        :class:`InvalidAlertError` naming the field and row (``codes[3]``), and shapes
+        that do not all fit raise it too, adding none.
+        """
+        ids = tuple(device_ids)
+        numbers = tuple(codes)
+        lists = tuple(recipients)
+        count = len(ids)
+        start = len(self.codes)
+        added = list(range(start, start + count)) if indices is None else list(indices)
+        if len(numbers) != count or len(lists) != count or len(added) != count:
+            problem = f"must be as many as device_ids ({count})"
+            raise InvalidAlertError("shapes", (len(numbers), len(lists), len(added)), problem)
+        if operator.countOf(map(type, added), int) != count or added != list(
+            range(start, start + count)
+        ):
+            problem = f"must be the next indices of the table ({start}..)"
+            raise InvalidAlertError("indices", indices, problem)
+        canonical = _canonical(ids)
+        ints = cast("tuple[int, ...]", numbers)
+        if operator.countOf(map(type, numbers), int) != count or (
+            count and (min(ints) < 0 or max(ints) > _MAX_CODE)
+        ):
+            ints = tuple(parse_code(code, f"codes[{i}]") for i, code in enumerate(numbers))
+        # The table itself is the default of each lookup: it is no tuple, so None is not one.
+        _checked_recipients[id(_NO_RECIPIENTS)] = _NO_RECIPIENTS  # (a clear may have dropped it)
+        known = map(_checked_recipients.get, map(id, lists), itertools.repeat(_checked_recipients))
+        if not all(map(operator.is_, known, lists)):
+            lists = tuple(map(_indexed_names, lists, itertools.count()))
+        if start + count > self.size:
+            raise InvalidAlertError("shapes", self.size, "the shape table is full")
+        self.device_ids += canonical
+        self.codes += ints
+        self.recipients += cast("tuple[tuple[str, ...], ...]", lists)
+        self.positions += added
+        return added
+
+
+def _canonical(ids: tuple[object, ...]) -> list[str]:
+    """The canonical spelling of each id: looked up or checked in one pass, else each parsed."""
+    if operator.countOf(map(type, ids), str) == len(ids):
+        texts = cast("tuple[str, ...]", ids)
+        found = list(map(_device_lookup, texts))
+        if None not in found:
+            return cast("list[str]", found)
+        if all_canonical(texts):
+            return list(texts)
+    return [parse_device_id(value, f"device_ids[{i}]") for i, value in enumerate(ids)]
+
+
+#: Deletes the characters of a canonical device id's bytes (upper-case hexadecimal digits).
+_NOT_HEX = str.maketrans("", "", "0123456789ABCDEF")
+
+
+def all_canonical(ids: Sequence[str]) -> bool:
+    """Whether every id (a str) is a device id in canonical spelling, as
+    :func:`parse_device_id` gives them (``00-0D-6F-00-0A-BC-12-34``): checked together
+    in a few passes over their joined text, where matching a pattern costs more per id.
+
+    Each of 23 characters, joined by ``-`` with one more after the last, the ids take 24
+    characters each: eight bytes of two characters, each byte followed by a ``-`` (the
+    last by the joining one). Every third character a ``-``, and nothing left but those
+    ``-`` once the upper-case hexadecimal digits are deleted: the canonical spelling.
+    """
+    count = len(ids)
+    if operator.countOf(map(len, ids), 23) != count:
+        return False
+    text = "-".join(ids) + "-" if count else ""
+    dashes = "-" * (8 * count)
+    return text[2::3] == dashes and text.translate(_NOT_HEX) == dashes
+
+
+def _checked_names(recipients: Iterable[str]) -> tuple[str, ...]:
+    """A recipient list as :meth:`ShapeTable.add` keeps it: a checked tuple, remembered."""
+    if recipients is _NO_RECIPIENTS or (
+        # A tuple checked before, as Alert.from_parsed knows one: by identity.
+        type(recipients) is tuple
+        and _checked_recipients.get(id(recipients), _checked_recipients) is recipients
+    ):
+        return cast("tuple[str, ...]", recipients)
+    names = _recipients(recipients)
+    if type(recipients) is tuple and names == recipients:
+        names = recipients  # the caller's tuple: blocks pass it by identity
+    _remember_recipients(names)
+    return names
+
+
+def _indexed_names(recipients: Iterable[str], row: int) -> tuple[str, ...]:
+    """:func:`_checked_names`, a bad list named by its row (``recipients[3]``)."""
+    try:
+        return _checked_names(recipients)
+    except InvalidAlertError as exc:
+        raise InvalidAlertError(f"recipients[{row}]", recipients, exc.problem) from None

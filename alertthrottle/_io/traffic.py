@@ -52,7 +52,7 @@ from .._core.errors import (
     TrafficError,
     shown,
 )
-from .._core.shapes import ShapeTable
+from .._core.shapes import ShapeTable, all_canonical
 from .._core.text import write_csv
 from .._core.validation import check_timestamp
 from .columnar import (
@@ -293,6 +293,35 @@ _DEVICE_CACHE = 1 << 20
 _ROW_CACHE = 1 << 17
 #: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
 _Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
+
+
+class _Remembered(dict[str, int]):
+    """A CSV reader's remembered rows: the text after a line's timestamp, to its shape.
+
+    Subscripted (a block's lookup), a text not remembered gets the next shape index of
+    the table at once (from ``start``), noted in ``new`` (text to index, in the order
+    first met), so the lookup tells the block's new rows without another pass over it.
+    The reader then adds their shapes with those very index objects, or forgets them
+    all (:meth:`forget`): a remembered index is always a shape of the table.
+    ``get`` gives None for a text not remembered, as a dict's does.
+    """
+
+    __slots__ = ("new", "start")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.new: dict[str, int] = {}
+        self.start = 0
+
+    def __missing__(self, rest: str) -> int:
+        index = self[rest] = self.new[rest] = self.start + len(self.new)
+        return index
+
+    def forget(self) -> None:
+        """Forget the texts noted in ``new`` (their shapes are not added)."""
+        for rest in self.new:
+            del self[rest]
+        self.new.clear()
 
 
 @attrs.frozen(slots=True)
@@ -633,7 +662,7 @@ class TrafficReader:
         #: A CSV row's shape in ``_shapes`` by the text after its timestamp (see _read_csv),
         #: and each shape's make; ``_makes_of`` the make of each device of the table's shapes
         #: while each has one (``_one_make``).
-        self._remembered: dict[str, int] = {}
+        self._remembered = _Remembered()
         self._shapes = ShapeTable(_ROW_CACHE)
         self._shape_infos: list[DeviceInfo | None] = []
         self._makes_of: dict[str, DeviceInfo] = {}
@@ -997,9 +1026,7 @@ class TrafficReader:
         text = row[layout.device]
         device_id = self._device_ids.get(text)
         if device_id is None:
-            device_id = parse_device_id(text)
-            if len(self._device_ids) < _DEVICE_CACHE:
-                self._device_ids[text] = device_id
+            device_id = self._csv_device(text)
         info = None
         if layout.has_makes:
             if layout.pad:
@@ -1009,6 +1036,13 @@ class TrafficReader:
             if info is _UNKNOWN:
                 info = self._device_info(key)
         return device_id, code, recipients, info
+
+    def _csv_device(self, text: str) -> str:
+        """A device id cell in canonical spelling, remembered (while the cache has room)."""
+        device_id = parse_device_id(text)
+        if len(self._device_ids) < _DEVICE_CACHE:
+            self._device_ids[text] = device_id
+        return device_id
 
     def _row(
         self, line: str, lines: Iterator[str], layout: _Layout, at: int
@@ -1094,7 +1128,9 @@ class TrafficReader:
                 return None  # a block longer than a table: read row by row
         table = self._shapes
         before = len(table)
-        shapes = list(map(self._remembered.get, rests))
+        remembered = self._remembered
+        remembered.start = before
+        shapes: list[int | None] = list(map(remembered.__getitem__, rests))
         columns = self._shaped(times, shapes, taken, rests, layout)
         if columns is None:
             if len(table) > before:
@@ -1129,8 +1165,7 @@ class TrafficReader:
     ) -> AlertColumns | None:
         """The columns of a plain block, rows not remembered parsed and added as shapes;
         None at a row that is not good or a time out of range (the careful path words it)."""
-        # A scan for None, stopping at the first: far cheaper than shaped_columns refusing it.
-        if None in shapes and not self._fill_shapes(shapes, taken, rests, layout):
+        if self._remembered.new and not self._add_new(shapes, taken, rests, layout):
             return None
         try:
             return shaped_columns(times, shapes, self._shapes)  # type: ignore[arg-type]
@@ -1156,12 +1191,95 @@ class TrafficReader:
             self._one_make = False
         return shape
 
-    def _fill_shapes(
+    def _add_new(
         self, shapes: list[int | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
     ) -> bool:
-        """Parse the rows of a block the reader does not remember, each new one added as a
-        shape (the table has room for the block); False at one that is not a good row
-        (blank, the wrong width, a bad cell): the block is read row by row then."""
+        """Add the shapes of the rows of a block the reader did not remember (each given
+        its index by the lookup), parsed a column at a time; else (a row that is not good)
+        forget them and parse the rows one by one, up to the bad one (then False)."""
+        remembered = self._remembered
+        new = remembered.new
+        cells = self._new_cells(list(new), layout)
+        if cells is not None:
+            self._add_shapes(*cells, list(new.values()))
+            new.clear()
+            return True
+        # The state the row-by-row read of the block starts from: the shapes of the rows
+        # before the bad one added, as they were when a row at a time was all there was.
+        remembered.forget()
+        shapes[:] = map(remembered.get, rests)
+        return self._fill_shapes_one_by_one(shapes, taken, rests, layout)
+
+    def _new_cells(
+        self, rests: list[str], layout: _Layout
+    ) -> tuple[list[str], list[int], list[tuple[str, ...]], list[DeviceInfo | None]] | None:
+        """The cells after the timestamp (the first cell) of plain lines, as :meth:`_cells`
+        parses each, a column at a time (each distinct value looked up, the new ones
+        parsed); None if any is not a good row."""
+        rows = list(map(str.split, map(str.rstrip, rests, _LINE_ENDS), _COMMAS))
+        count = len(rows)
+        if operator.countOf(map(len, rows), layout.width - 1) != count:
+            return None
+        # Column i of the row: the timestamp's left out, the make cells the header has not
+        # at ``width``.
+        columns: list[Sequence[str]] = [(), *zip(*rows, strict=True), ("",) * count]
+        infos: list[DeviceInfo | None] = [None] * count
+        try:
+            codes = _looked_up(self._codes, columns[layout.code], self._code)  # type: ignore[arg-type]
+            names: list[tuple[str, ...]] = [()] * count
+            if layout.recipients >= 0:
+                cells = columns[layout.recipients]
+                names = _looked_up(self._recipients, cells, self._recipient_list)  # type: ignore[arg-type]
+            ids = self._csv_devices(columns[layout.device])
+            if layout.has_makes:
+                keys = list(zip(*layout.makes(columns), strict=True))
+                infos = list(map(self._infos.get, keys, itertools.repeat(_UNKNOWN)))
+                for i in _indices(infos, _UNKNOWN):
+                    infos[i] = self._device_info(keys[i])
+        except InvalidAlertError:
+            return None
+        return ids, codes, names, infos
+
+    def _csv_devices(self, texts: Sequence[str]) -> list[str]:
+        """Device id cells in canonical spelling: looked up, the new ones checked together
+        when all are canonical already (as exports write them), else parsed one by one."""
+        cache = self._device_ids
+        ids = list(map(cache.get, texts))
+        missing = list(_indices(ids, None))
+        new = list(map(texts.__getitem__, missing))
+        if new and len(cache) + len(new) <= _DEVICE_CACHE and all_canonical(new):
+            cache.update(zip(new, new, strict=True))
+            for i in missing:
+                ids[i] = texts[i]
+            return cast("list[str]", ids)
+        for i in missing:
+            ids[i] = self._csv_device(texts[i])
+        return cast("list[str]", ids)
+
+    def _add_shapes(
+        self,
+        ids: list[str],
+        codes: list[int],
+        names: list[tuple[str, ...]],
+        infos: list[DeviceInfo | None],
+        indices: list[int],
+    ) -> None:
+        """Add good rows' cells as shapes of the table (which has room) with ``indices``, as
+        :meth:`_add_shape` adds each."""
+        self._shapes.add_many(ids, codes, names, indices)
+        self._shape_infos += infos
+        if any(infos):
+            # Each make (a DeviceInfo is true, None false) set as its device's if it has none.
+            makes = cast("list[DeviceInfo]", list(itertools.compress(infos, infos)))
+            firsts = map(self._makes_of.setdefault, itertools.compress(ids, infos), makes)
+            if not all(map(operator.is_, list(firsts), makes)):
+                self._one_make = False
+
+    def _fill_shapes_one_by_one(
+        self, shapes: list[int | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
+    ) -> bool:
+        """:meth:`_fill_shapes` a row at a time, each new one added as a shape up to the
+        first row that is not good (then False)."""
         remembered = self._remembered
         i = -1
         with contextlib.suppress(ValueError):  # index() finds no more
