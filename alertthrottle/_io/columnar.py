@@ -35,8 +35,10 @@ __all__ = [
     "sniff_columnar",
 ]
 
-#: Rows per record batch read from a Parquet file.
-BATCH_ROWS = 1 << 16
+#: Rows per record batch read from a Parquet file: memory holds one batch, and the
+#: reader's work per batch grows with its distinct values (each batch of a row group
+#: carries the row group's whole dictionary), not with its rows.
+BATCH_ROWS = 1 << 17
 #: The columnar formats: Parquet, and Arrow IPC (file or stream).
 COLUMNAR_FORMATS = ("parquet", "arrow")
 _COLUMNS = ("timestamp", "device_id", "code", "recipients", "manufacturer", "model", "firmware")
