@@ -414,7 +414,8 @@ def test_crlf_lines_are_read_as_readline_reads_them(parts: list[str], step: int,
 @pytest.mark.parametrize(
     "text",
     ["a\r\nb\r\n", "a\r\nb", "a\r\nb\r", "a\r\nb\nc\r\n", "a\r\nb\rc\r\n", "a\rb\r\n",
-     "a\r\n\x0bb\r\n", "\u00e9\r\nb\n", "\u00e9\nb\n", "a\r\n\u2028\r\n"],
+     "a\r\n\x0bb\r\n", "\u00e9\r\nb\n", "\u00e9\nb\n", "a\r\n\u2028\r\n", "a\rb\rc",
+     "a\r\rb\r\n\r", "a\r\n\x1cb\r", "a\rb\x0c\r\n", "\r\n\r\n\n\r"],
 )  # fmt: skip
 def test_crlf_text_is_cut_at_every_break(text: str) -> None:
     data = text.encode()

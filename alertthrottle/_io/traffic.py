@@ -453,10 +453,10 @@ class _Lines:
             self._ended = not data
             text = self._tail + self._decode(data, self._ended)
             lines = text.splitlines(True)
-            # Regular text: a short stretch whose only line ends are \n and \r\n (each
-            # makes one line; the last may be unfinished). Else cut as readline cuts.
+            # Regular text: a short stretch that splitlines cuts at readline's breaks only
+            # (the last line may be unfinished). Else cut as readline cuts.
             unfinished = not text.endswith("\n")
-            if len(text) > MAX_RECORD or not _newlines_only(text, lines, unfinished):
+            if len(text) > MAX_RECORD or not _readline_breaks_only(text, lines, unfinished):
                 lines = _readline_pieces(text)
                 unfinished = not (lines and _finished(lines[-1]))
             self._tail = lines.pop() if unfinished and lines and not self._ended else ""
@@ -467,14 +467,16 @@ class _Lines:
         return False
 
 
-def _newlines_only(text: str, lines: list[str], unfinished: bool) -> bool:
-    """Whether ``lines``, ``text`` as ``str.splitlines`` cuts it, end at ``\n`` or ``\r\n``
-    only (the last may be unfinished): splitlines also cuts at ``\r`` and other breaks."""
-    if "\r" not in text and text.isascii():
-        return not any(map(text.__contains__, _OTHER_BREAKS))  # each a fast scan
-    # Each \r\n is one break: as many lines as \r\n (less an unfinished last one) leave
-    # no room for another break. Counting a two-character pattern skips ahead, so it is
-    # the cheaper count in a CRLF file; text that has \n alone is counted again.
+def _readline_breaks_only(text: str, lines: list[str], unfinished: bool) -> bool:
+    """Whether ``lines``, ``text`` as ``str.splitlines`` cuts it, end where readline in
+    universal-newline mode ends them: at ``\n``, ``\r\n`` or ``\r`` (the last may be
+    unfinished). splitlines also cuts at other breaks: ``\x0b``, ``\x0c``, ``\x1c`` to
+    ``\x1e`` and, beyond ASCII, ``\x85``, ``\u2028`` and ``\u2029``."""
+    if text.isascii():
+        # Each a fast scan (a count of \r\n in a CRLF file costs several times more).
+        return not any(map(text.__contains__, _OTHER_BREAKS))
+    # Each \r\n or \n is one break: as many lines as either (less an unfinished last one)
+    # leave no room for another break.
     lines_left = len(lines) - unfinished
     if "\r" in text and lines_left == text.count("\r\n"):
         return True
