@@ -31,6 +31,8 @@ from alertthrottle import (
     Threshold,
     ThrottlePolicy,
 )
+from alertthrottle._core.columns import shaped_columns, shapes_of
+from alertthrottle._core.shapes import ShapeTable
 from alertthrottle.testing import alert_streams, policy_configs
 
 late_modes = st.sampled_from(["clamp", "reject"])
@@ -77,10 +79,38 @@ def _same_state(columns: ThrottlePolicy, alerts: ThrottlePolicy) -> None:
     columns._check()
 
 
-def _feed_block(columns: ThrottlePolicy, alerts: ThrottlePolicy, block: list[Alert]) -> None:
-    """Feed ``block`` to both, the rest of it again after each late alert that stops it."""
+class _Shapes:
+    """Makes blocks of shapes as a reader does: shapes added to a table as they come,
+    a new table when one has no room for a block's new shapes (tables of ``size``)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.table = ShapeTable(size)
+        self.known: dict[tuple[object, ...], int] = {}
+
+    def __call__(self, block: list[Alert]) -> AlertColumns:
+        keys = [(alert.device_id, alert.code, alert.recipients) for alert in block]
+        new = set(keys) - set(self.known)
+        if len(new) > self.table.room:
+            self.table = ShapeTable(max(self.size, len(set(keys))))
+            self.known = {}
+        for key in dict.fromkeys(keys):
+            if key not in self.known:
+                self.known[key] = self.table.add(*key)
+        shapes = [self.known[key] for key in keys]
+        return shaped_columns([alert.timestamp for alert in block], shapes, self.table)
+
+
+def _feed_block(
+    columns: ThrottlePolicy,
+    alerts: ThrottlePolicy,
+    block: list[Alert],
+    make: Callable[[list[Alert]], AlertColumns] = AlertColumns.of,
+) -> None:
+    """Feed ``block`` to both (as columns made by ``make``), the rest of it again after
+    each late alert that stops it."""
     while block:
-        got, got_error, got_stop = _outcome(columns.feed_columns, AlertColumns.of(block))
+        got, got_error, got_stop = _outcome(columns.feed_columns, make(block))
         want, want_error, want_stop = _outcome(alerts.feed_many, block)
         assert (got_error, got_stop) == (want_error, want_stop)
         assert got == want
@@ -95,17 +125,18 @@ def _play(
     steps: list[Any],
     data: st.DataObject,
     between: Callable[[str, Any], None] | None = None,
+    make: Callable[[list[Alert]], AlertColumns] = AlertColumns.of,
 ) -> None:
     """Feed ``steps`` (``("feed", alert)`` or ``("advance", t)``) to both in blocks cut
-    at random, advancing both at each advance; ``between`` runs after each step that
-    ends a block."""
+    at random (made by ``make``), advancing both at each advance; ``between`` runs after
+    each step that ends a block."""
     block: list[Alert] = []
     for kind, value in [*steps, ("end", None)]:
         if kind == "feed":
             block.append(value)
             if data.draw(st.integers(0, 5)) > 0:
                 continue
-        _feed_block(columns, alerts, block)
+        _feed_block(columns, alerts, block, make)
         block = []
         if kind == "advance":
             assert columns.advance(value) == alerts.advance(value)
@@ -193,6 +224,70 @@ def test_blocks_between_advance_and_reconfigure(
     _play(columns, alerts, steps, data, reconfigure_sometimes)
 
 
+@given(
+    config=policy_configs(),
+    stream=alert_streams(max_size=80) | _long_gaps(),
+    cuts=st.lists(st.integers(0, 80), max_size=6),
+    late=late_modes,
+    max_keys=st.none() | st.integers(1, 4),
+    size=st.integers(1, 8),
+)
+def test_shaped_blocks_decide_as_feed_many(
+    config: PolicyConfig,
+    stream: list[Alert],
+    cuts: list[int],
+    late: Any,
+    max_keys: int | None,
+    size: int,
+) -> None:
+    """Blocks of shapes, decided from the shapes: small tables that fill and are replaced,
+    codes whose rule is made mid-block, blocks of a table seen before."""
+    columns, alerts = _pair(config, late=late, max_keys=max_keys)
+    make = _Shapes(size)
+    for block in _cut(stream, cuts):
+        _feed_block(columns, alerts, block, make)
+
+
+@given(config=configs(), steps=streams(), data=st.data(), size=st.integers(1, 8))
+def test_shaped_blocks_between_advance_and_reconfigure(
+    config: PolicyConfig, steps: list[Any], data: st.DataObject, size: int
+) -> None:
+    """Blocks of shapes with ``reconfigure`` between them: every rule is made anew."""
+    columns, alerts = _pair(config)
+    make = _Shapes(size)
+
+    def reconfigure_sometimes(kind: str, value: Any) -> None:
+        if data.draw(st.integers(0, 3)) == 0:
+            new = data.draw(configs() | st.just(PolicyConfig()))
+            at = max(value if kind == "advance" else value.timestamp, columns.clock or 0)
+            assert columns.reconfigure(new, at=at, reason="test") == alerts.reconfigure(
+                new, at=at, reason="test"
+            )
+            _same_state(columns, alerts)
+
+    _play(columns, alerts, steps, data, reconfigure_sometimes, make)
+
+
+def test_a_shaped_block_after_reconfigure_uses_the_new_rules() -> None:
+    """The shapes' rules are those in force: a reconfigure between two blocks of one
+    table changes the second block's decisions as it changes feed_many's."""
+    rows = [Alert(t, DEVICES[0], CODES[0]) for t in range(6)]
+    make = _Shapes(4)
+    columns, alerts = _pair(PolicyConfig(Threshold(limit=5, period=100)))
+    # The second block finds the shape's rule made by the first: planned.
+    _feed_block(columns, alerts, rows[:2], make)
+    _feed_block(columns, alerts, rows[2:3], make)
+    tight = PolicyConfig(Threshold(limit=1, period=100))
+    assert columns.reconfigure(tight, at=3, reason="t") == alerts.reconfigure(
+        tight, at=3, reason="t"
+    )
+    block = make(rows[3:])
+    assert shapes_of(block) is not None and shapes_of(block)[1] is make.table  # type: ignore[index]
+    assert columns.feed_columns(block) == alerts.feed_many(rows[3:])
+    assert columns.stats.throttled == alerts.stats.throttled > 0
+    _same_state(columns, alerts)
+
+
 @given(case=crowded(), data=st.data(), max_keys=st.integers(1, 3))
 def test_bounded_blocks_decide_as_feed_many(
     case: tuple[PolicyConfig, list[Any]], data: st.DataObject, max_keys: int
@@ -233,6 +328,45 @@ def test_plain_rows_make_no_alert(config: PolicyConfig, stream: list[Alert]) -> 
         if d.events or d.metadata.previously_throttled or d.sampled
     }
     assert set(made) == telling | set(firsts.values())
+
+
+@given(
+    config=policy_configs(),
+    stream=alert_streams(late=False),
+    cuts=st.lists(st.integers(0, 80), max_size=4),
+    size=st.integers(1, 8),
+)
+def test_plain_shaped_rows_make_no_alert(
+    config: PolicyConfig, stream: list[Alert], cuts: list[int], size: int
+) -> None:
+    """In blocks of shapes, only rows whose decision says more than a verdict, or whose
+    code had no rule when their block began, make an Alert: the shapes' rules are found
+    from block to block, on a table seen before or a new one."""
+    made: list[int] = []
+    offset = 0
+    real = AlertColumns.alert
+
+    def counted(self: AlertColumns, index: int) -> Alert:
+        made.append(offset + index)
+        return real(self, index)
+
+    policy, make = ThrottlePolicy(config), _Shapes(size)
+    decisions: list[Decision] = []
+    unknown: set[int] = set()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AlertColumns, "alert", counted)
+        for block in _cut(stream, cuts):
+            known = {alert.code for alert in stream[:offset]}
+            unknown |= {offset + i for i, alert in enumerate(block) if alert.code not in known}
+            decisions += policy.feed_columns(make(block))
+            offset += len(block)
+    assert decisions == ThrottlePolicy(config).feed_many(stream)
+    telling = {
+        i
+        for i, d in enumerate(decisions)
+        if d.events or d.metadata.previously_throttled or d.sampled
+    }
+    assert set(made) == telling | unknown
 
 
 def test_a_late_alert_stops_the_block_where_feed_many_stops() -> None:

@@ -85,6 +85,32 @@ def test_a_full_table_takes_no_more() -> None:
         ShapeTable(0)
 
 
+@given(st.lists(alerts(), max_size=30), st.integers(0, 3))
+def test_shaped_columns_are_their_rows_before_their_columns_are_read(
+    rows: list[Alert], read: int
+) -> None:
+    """The columns from the table are gathered when first read (any one of them first);
+    a row is read from the table before."""
+    table = ShapeTable()
+    known: dict[tuple[object, ...], int] = {}
+    for alert in rows:
+        key = (alert.device_id, alert.code, alert.recipients)
+        if key not in known:
+            known[key] = table.add(*key)
+    shapes = [known[alert.device_id, alert.code, alert.recipients] for alert in rows]
+    columns = shaped_columns([alert.timestamp for alert in rows], shapes, table)
+    assert [columns.alert(i) for i in range(len(rows))] == rows
+    want = AlertColumns.of(rows)
+    fields = ["timestamps", "device_ids", "codes", "recipients"]
+    first = fields[read]
+    assert getattr(columns, first) == getattr(want, first)
+    for field in fields:
+        assert getattr(columns, field) == getattr(want, field)
+    assert [columns.alert(i) for i in range(len(rows))] == rows
+    with pytest.raises(AttributeError):
+        columns.nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
 @given(st.lists(alerts(), max_size=30))
 def test_shaped_columns_are_the_columns_of_their_rows(rows: list[Alert]) -> None:
     table = ShapeTable()

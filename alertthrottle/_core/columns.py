@@ -14,7 +14,7 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -41,6 +41,8 @@ __all__ = ["AlertColumns", "shaped_columns", "shapes_of"]
 _NUMBERS = frozenset((int, float))
 _INTEGERS = frozenset((int,))
 _TEXT = frozenset((str,))
+#: The columns of a shaped block that come from its table, in the table's order.
+_GATHERED = ("device_ids", "codes", "recipients")
 
 
 class _ShapeSlots:
@@ -50,7 +52,7 @@ class _ShapeSlots:
 
     __slots__ = ("_shapes", "_table")
     _shapes: tuple[int, ...]
-    _table: ShapeTable
+    _table: ShapeTable | None
 
 
 @attrs.frozen(slots=True, init=False, eq=True)
@@ -93,6 +95,7 @@ class AlertColumns(_ShapeSlots):
         set_field(self, "device_ids", _canonical_ids(ids))
         set_field(self, "codes", _checked_codes(numbers))
         set_field(self, "recipients", lists)
+        set_field(self, "_table", None)  # no shapes
 
     @classmethod
     def of(cls, alerts: Iterable[Alert]) -> AlertColumns:
@@ -117,12 +120,39 @@ class AlertColumns(_ShapeSlots):
 
     def alert(self, index: int) -> Alert:
         """Row ``index`` as an :class:`Alert`."""
+        table: ShapeTable | None = self._table
+        if table is not None:
+            # From the table: the other columns of a block need not be gathered for one row.
+            shape = self._shapes[index]
+            return checked_alert(
+                self.timestamps[index],
+                table.device_ids[shape],
+                table.codes[shape],
+                table.recipients[shape],
+            )
         return checked_alert(
             self.timestamps[index],
             self.device_ids[index],
             self.codes[index],
             self.recipients[index],
         )
+
+    if not TYPE_CHECKING:  # (typed as the fields they stand for)
+
+        def __getattr__(self, name: str) -> Any:
+            """A column :func:`shaped_columns` left to gather, gathered from the table when
+            first read (a slot left unset reads as missing), and kept."""
+            if name == "_table":
+                return None  # (unset in a copy: it has no shapes)
+            if name not in _GATHERED:
+                raise AttributeError(name)
+            index, table = self._shapes, self._table
+            get = operator.itemgetter(*index) if len(index) > 1 else _each(index)
+            for field, source in zip(
+                _GATHERED, (table.device_ids, table.codes, table.recipients), strict=True
+            ):
+                object.__setattr__(self, field, get(source))
+            return object.__getattribute__(self, name)
 
 
 def shaped_columns(
@@ -150,9 +180,8 @@ def shaped_columns(
     columns: AlertColumns = AlertColumns.__new__(AlertColumns)
     set_field = object.__setattr__
     set_field(columns, "timestamps", _checked_times(times))
-    set_field(columns, "device_ids", get(table.device_ids))
-    set_field(columns, "codes", get(table.codes))
-    set_field(columns, "recipients", get(table.recipients))
+    # The other columns are gathered when first read: a consumer that decides and
+    # counts by shape (a replay) reads none of them.
     set_field(columns, "_shapes", index)
     set_field(columns, "_table", table)
     return columns
@@ -177,8 +206,8 @@ def _check_shapes(index: tuple[object, ...], size: int) -> None:
 
 def shapes_of(columns: AlertColumns) -> tuple[tuple[int, ...], ShapeTable] | None:
     """Each row's shape index and the table, for columns made by :func:`shaped_columns`."""
-    # Unset unless shaped_columns made them (a copy or a pickle has no shapes).
-    table: ShapeTable | None = getattr(columns, "_table", None)
+    # None unless shaped_columns made them (a copy or a pickle has no shapes).
+    table: ShapeTable | None = columns._table
     return None if table is None else (columns._shapes, table)
 
 

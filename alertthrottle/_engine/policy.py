@@ -7,13 +7,14 @@ The core never reads the wall clock: time arrives with the alerts.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from .._core.alert import Alert, parse_timestamp
-from .._core.columns import AlertColumns
+from .._core.columns import AlertColumns, shapes_of
 from .._core.config import PolicyConfig
 from .._core.decision import (
     NO_METADATA,
@@ -26,6 +27,7 @@ from .._core.decision import (
 )
 from .._core.errors import AlertThrottleError, InvalidAlertError, LateAlertError
 from .._core.events import Event, ThrottlingStarted, checked_started
+from .._core.shapes import ShapeTable
 from .capacity import CapacityGuard
 from .history import ConfigChange
 from .reconfigure import apply_config
@@ -77,6 +79,13 @@ def _decorated(decision: Decision, late: bool, ended: Sequence[Event]) -> Decisi
     )
 
 
+def _gathered(index: Sequence[int], values: Sequence[Any]) -> Sequence[Any]:
+    """``values[i]`` for each ``i`` in ``index``, gathered in C."""
+    if len(index) > 1:
+        return itemgetter(*index)(values)  # type: ignore[no-any-return]
+    return [values[i] for i in index]
+
+
 def _complete(decisions: list[Decision], marks: list[Any]) -> None:
     """Complete the decisions of the alerts off the common path: ``_decide``'s ``marks``,
     flat (index in ``decisions``, late, events due before it) for each alert."""
@@ -85,6 +94,22 @@ def _complete(decisions: list[Decision], marks: list[Any]) -> None:
         index, late, ended = marks[start : start + 3]
         if index < len(decisions):  # (not the alert that raised)
             decisions[index] = _decorated(decisions[index], late, ended)
+
+
+class _Plan:
+    """A policy's rules for the shapes of one table (``ThrottlePolicy._plan_of``)."""
+
+    __slots__ = ("made", "missing", "rules", "size", "table")
+
+    def __init__(self, table: ShapeTable, made: int) -> None:
+        self.table = table
+        #: Each planned shape's rule, by index; a shape whose code had no rule has none.
+        self.rules: dict[int, Rule] = {}
+        #: Those shapes, by code.
+        self.missing: dict[int, list[int]] = {}
+        #: How many shapes are planned, and how many rules the policy had then.
+        self.size = 0
+        self.made = made
 
 
 class ThrottlePolicy(EngineState):
@@ -112,6 +137,9 @@ class ThrottlePolicy(EngineState):
         engage_at: EngageAt = "always",
     ) -> None:
         super().__init__(config, late, max_keys, capacity, engage_at)
+        # The rule of each shape of the table last decided from (see _plan_of). One
+        # attribute: a few more and CPython no longer specialises `self.` loads.
+        self._plan: _Plan | None = None
 
     # -- public state ---------------------------------------------------------------
 
@@ -333,14 +361,24 @@ class ThrottlePolicy(EngineState):
         # Decisions already added to self._total (those made by _decide count themselves).
         counted = 0
         one: list[Decision] = []
+        row = columns.alert
+        # Each row's rule is rules[key]: by code, or a shaped block's by shape (its
+        # device ids gathered from the shapes, its other columns not read).
+        shaped = shapes_of(columns)
+        row_keys: Sequence[int]
+        ids: Sequence[str]
+        if shaped is None:
+            row_keys, ids = columns.codes, columns.device_ids
+        else:
+            row_keys, table = shaped
+            rules = self._plan_of(table)
+            ids = _gathered(row_keys, table.device_ids)
         # Bound once: a local is cheaper than a global per row. A key's state is the
         # engine's own, so its class is read as `__class__` (cheaper than type()).
         window_type = KeyWindow
         deliver, throttle, exempted = _DELIVER, _THROTTLE, _EXEMPT
         try:
-            for t, device_id, code in zip(
-                columns.timestamps, columns.device_ids, columns.codes, strict=True
-            ):
+            for t, device_id, key in zip(columns.timestamps, ids, row_keys, strict=True):
                 if clock <= t < due or (clock <= t and not self._ends_by(t)):
                     if t >= due:
                         # Step 1 with no episode ending by t: stale episode-end
@@ -353,7 +391,7 @@ class ThrottlePolicy(EngineState):
                         due = self._due
                     clock = t
                     try:
-                        rule = rules[code]
+                        rule = rules[key]
                     except KeyError:
                         pass
                     else:
@@ -367,7 +405,7 @@ class ThrottlePolicy(EngineState):
                         keys = rule.keys
                         window = keys.get(device_id)
                         if window is None:
-                            if not (bounded or (pending and (device_id, code) in pending)):
+                            if not (bounded or (pending and (device_id, rule.code) in pending)):
                                 # A key's first alert: its bare time, queued.
                                 keys[device_id] = t
                                 queued = rule.fifo_times
@@ -457,7 +495,7 @@ class ThrottlePolicy(EngineState):
                 self._throttled += throttled
                 exempt = tracked = throttled = 0
                 counted = len(decisions)
-                self._decide((columns.alert(counted),), one)
+                self._decide((row(counted),), one)
                 decisions.append(one.pop())
                 counted += 1
                 clock = self._clock
@@ -471,6 +509,40 @@ class ThrottlePolicy(EngineState):
                 self._tracked += tracked
             if throttled:
                 self._throttled += throttled
+
+    def _plan_of(self, table: ShapeTable) -> dict[int, Rule]:
+        """Each shape of ``table``'s rule, by shape index; a shape whose code has no rule
+        yet has none (its rows go to ``_decide``, which makes the rule).
+
+        Kept from block to block and extended by the shapes added since (a table is
+        append-only); started again for another table, and after ``reconfigure``
+        (which makes every rule anew). Until then a rule, once made, stays its code's
+        and rules are only added (``_rule_for``): a shape without one gets its code's
+        at the first block after the rule was made.
+        """
+        plan, rules = self._plan, self._rules
+        if plan is None or plan.table is not table:
+            plan = self._plan = _Plan(table, len(rules))
+        if plan.made != len(rules):
+            # Rules made since: a dict keeps its order, so they are the last ones.
+            for code in itertools.islice(reversed(rules), len(rules) - plan.made):
+                rule = rules[code]
+                for shape in plan.missing.pop(code, ()):
+                    plan.rules[shape] = rule
+            plan.made = len(rules)
+        known, size = plan.size, len(table.codes)
+        if known < size:
+            found, missing = plan.rules, plan.missing
+            # The table's own index objects: a block's indices are these.
+            shapes = zip(table.positions[known:size], table.codes[known:size], strict=True)
+            for shape, code in shapes:
+                made = rules.get(code)
+                if made is None:
+                    missing.setdefault(code, []).append(shape)
+                else:
+                    found[shape] = made
+            plan.size = size
+        return plan.rules
 
     def _ends_by(self, t: float) -> bool:
         """Whether an episode ends by ``t``: ``_housekeeping(t)`` would return events.
@@ -731,6 +803,8 @@ class ThrottlePolicy(EngineState):
         (also appended to :attr:`config_history`) carries those events and the
         ones the change itself causes. docs/reconfiguration.md gives the rules.
         """
+        # Every rule is made anew: the shapes' rules are looked up again.
+        self._plan = None
         return apply_config(self, new_config, at, reason)
 
     def snapshot(self, *, compress: bool = False, key: bytes | None = None) -> bytes:
@@ -804,3 +878,14 @@ class ThrottlePolicy(EngineState):
     def _check(self) -> None:
         """Assert the policy's invariants (tests run it after every step)."""
         EngineState._check(self)
+        plan = self._plan
+        if plan is not None:
+            # A planned shape's rule is its code's rule in force; one without is missing.
+            codes, missing = plan.table.codes, plan.missing
+            assert plan.size <= len(codes)
+            assert sum(map(len, missing.values())) + len(plan.rules) == plan.size
+            for shape in range(plan.size):
+                if shape in plan.rules:
+                    assert plan.rules[shape] is self._rules[codes[shape]]
+                else:
+                    assert shape in missing[codes[shape]]

@@ -212,7 +212,11 @@ class Replay:
                     rows = _rows(rows, 0, len(decisions))
                 error = error or _as_fed_alone(exc)
             results.append(decisions)
-        self._count_block(block, block.device_ids, block.codes, block.recipients, results)
+        if shapes_of(block) is None:
+            self._count_block(block, block.device_ids, block.codes, block.recipients, results)
+        else:
+            # Counted by shape: the columns from the table are not gathered.
+            self._count_block(block, (), (), (), results)
         if error is not None:
             raise error
 
@@ -263,8 +267,9 @@ class Replay:
         recipients: Sequence[tuple[str, ...]],
         results: list[list[Decision]],
     ) -> None:
-        """Count the alerts of a block (with its columns) that every lane decided, as
-        :meth:`_feed_many` would one by one; ``results`` are each lane's decisions."""
+        """Count the alerts of a block (with its columns, none for a shaped block) that
+        every lane decided, as :meth:`_feed_many` would one by one; ``results`` are each
+        lane's decisions."""
         totals = self._totals
         for i, decisions in enumerate(results):
             totals[i] += len(decisions)
@@ -273,7 +278,7 @@ class Replay:
         clock = lanes[0].policy.clock
         if done:
             shaped = shapes_of(block) if isinstance(block, AlertColumns) else None
-            if done < len(device_ids):
+            if done < len(block):
                 device_ids, codes, recipients = device_ids[:done], codes[:done], recipients[:done]
                 results = [decisions[:done] for decisions in results]
                 if shaped is not None:
