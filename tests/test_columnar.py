@@ -420,16 +420,16 @@ def test_numbers_read_from_their_buffer_are_to_pylist(kind: str) -> None:
 
 
 def test_distinct_combinations_of_columns_too_wide_for_one_key() -> None:
-    # Widths whose product passes 2**62: the key so far is encoded before it would
-    # overflow int64, and each row's combination still comes back whole.
-    widths = [2**40, 3, 2**30, 2**20, 5]
+    # Widths whose product passes 2**62 (and 2**31 for a few): the keys so far are
+    # encoded before they would overflow, and each row's combination comes back whole.
+    widths = [2**31, 3, 2**30, 2**20, 5, 2**40]
     rows = [
-        (2**40 - 1, 2, 2**30 - 1, 2**20 - 1, 4),
-        (0, 0, 0, 0, 0),
-        (2**40 - 1, 2, 2**30 - 1, 2**20 - 1, 4),
-        (12345678901, 1, 7, 2**19, 3),
-        (2**40 - 2, 2, 2**30 - 1, 2**20 - 1, 4),
-        (0, 0, 0, 0, 1),
+        (2**31 - 1, 2, 2**30 - 1, 2**20 - 1, 4, 2**40 - 1),
+        (0, 0, 0, 0, 0, 0),
+        (2**31 - 1, 2, 2**30 - 1, 2**20 - 1, 4, 2**40 - 1),
+        (1234567890, 1, 7, 2**19, 3, 12345678901),
+        (2**31 - 2, 2, 2**30 - 1, 2**20 - 1, 4, 2**40 - 1),
+        (0, 0, 0, 0, 1, 0),
     ]
     arrays = [pa.array(column, type=pa.int64()) for column in zip(*rows, strict=True)]
     found = columnar._distinct(pa, arrays, widths)
