@@ -562,8 +562,9 @@ def _looked_up(
         found = list(map(known.get, values))
     except TypeError:  # unhashable values (lists): each one parsed
         found = [None] * len(values)
-    for i in _indices(found, None):
-        found[i] = parse(values[i])
+    if None in found:  # (a scan that stops at the first, cheaper than finding them all)
+        for i in _indices(found, None):
+            found[i] = parse(values[i])
     return found
 
 
@@ -1247,6 +1248,8 @@ class TrafficReader:
         when all are canonical already (as exports write them), else parsed one by one."""
         cache = self._device_ids
         ids = list(map(cache.get, texts))
+        if None not in ids:
+            return cast("list[str]", ids)
         missing = list(_indices(ids, None))
         new = list(map(texts.__getitem__, missing))
         if new and len(cache) + len(new) <= _DEVICE_CACHE and all_canonical(new):
