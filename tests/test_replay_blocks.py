@@ -24,7 +24,8 @@ from alertthrottle import (
     generate_scenario,
     write_traffic,
 )
-from alertthrottle._core.columns import shapes_of
+from alertthrottle._core.columns import shaped_columns, shapes_of
+from alertthrottle._core.shapes import ShapeTable
 from alertthrottle._io import traffic as traffic_module
 from alertthrottle._replay import replay as replay_module
 from alertthrottle._replay.report import Report
@@ -222,6 +223,37 @@ def test_column_replay_counted_by_shape_is_exact(
     assert columns.policies[0].totals.late > 0
     assert columns == reference
     assert list(columns.policies[0].busiest) == list(reference.policies[0].busiest)
+
+
+@pytest.mark.parametrize("policies", [1, 2])
+def test_blocks_of_shapes_across_hour_ends_are_counted_in_their_hours(policies: int) -> None:
+    # In time order, blocks (of 97 rows) spanning one or many hour ends, rows at an hour's
+    # very start and just before it: each run of an hour is counted in its hour.
+    devices = [f"00-0D-6F-00-00-00-00-{i:02X}" for i in range(1, 5)]
+    times = sorted(
+        {3600 * h + d for h in range(1, 9) for d in (-1, -0.5, 0, 0, 0.25, 7)}
+        | {3600.0 + 37.5 * i for i in range(1, 500)}
+        | {3600 * h + 5 for h in range(10, 60)}  # one an hour: blocks of many hours
+    )
+    traffic = [
+        Alert(t, devices[i % 4], 0x8F0C if i % 3 else 0x8F35) for i, t in enumerate(times)
+    ]
+    replay = Replay(SPECS[:policies])
+    replay._counts.first = traffic[0].timestamp
+    table = ShapeTable()
+    known: dict[tuple[object, ...], int] = {}
+    for start in range(0, len(traffic), 97):
+        part = traffic[start : start + 97]
+        for alert in part:
+            key = (alert.device_id, alert.code, alert.recipients)
+            if key not in known:
+                known[key] = table.add(*key)
+        shapes = [known[alert.device_id, alert.code, alert.recipients] for alert in part]
+        replay._decide_columns(shaped_columns([a.timestamp for a in part], shapes, table))
+    alone = Replay(SPECS[:policies], observers=[_ignore])
+    alone.run(traffic)
+    assert len({row.hour for row in alone.report().policies[0].hourly}) > 50
+    assert replay.report() == alone.report()
 
 
 @pytest.mark.parametrize("table", [3, 1 << 17])

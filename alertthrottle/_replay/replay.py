@@ -11,6 +11,7 @@ see exactly the same traffic; :mod:`.tables` turns what it counted into a
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -18,6 +19,7 @@ from .._core.alert import Alert, DeviceInfo
 from .._core.columns import AlertColumns, shaped_columns, shapes_of
 from .._core.decision import Decision, Verdict
 from .._core.errors import AlertThrottleError, PolicyError
+from .._core.shapes import ShapeTable
 from .._core.timefmt import HOUR
 from .._engine.policy import ThrottlePolicy
 from .._io.policyfile import PolicySpec
@@ -298,15 +300,38 @@ class Replay:
                 for decision in noted:
                     if decision.events:
                         lane.note(decision.events)
-            hours = _hours(block, done, late, clock)
             if shaped is None:
-                tally.add(hours, device_ids, codes, recipients, kinds)
+                tally.add(_hours(block, done, late, clock), device_ids, codes, recipients, kinds)
+            elif late or clock is None:
+                tally.add_shaped(_hours(block, done, late, clock), keys, shaped[1], self._counts)  # type: ignore[arg-type]
             else:
-                tally.add_shaped(hours, keys, shaped[1], self._counts)  # type: ignore[arg-type]
+                self._count_runs(block.timestamps, done, clock, keys, shaped[1])  # type: ignore[arg-type, union-attr]
         self._count = min(totals)
         # A policy's clock is the latest timestamp fed to it: late alerts are
         # clamped to it and never move it back.
         self._counts.last = clock
+
+    def _count_runs(
+        self,
+        times: Sequence[int | float],
+        done: int,
+        clock: float,
+        keys: list[int],
+        table: ShapeTable,
+    ) -> None:
+        """Count the first ``done`` rows of a block of shapes with no late alert (so in time
+        order, ``clock`` at least their latest time) an hour's run at a time, each run's
+        rows with one hour: most blocks are one run, the others end an hour."""
+        tally, counts = self._tally, self._counts
+        start = 0
+        while start < done:
+            hour = int(times[start]) // HOUR
+            end = (hour + 1) * HOUR
+            stop = done if clock < end else bisect.bisect_left(times, end, start, done)
+            tally.add_shaped(
+                hour, keys if stop - start == len(keys) else keys[start:stop], table, counts
+            )
+            start = stop
 
     def _feed_many(self, alerts: Iterable[Alert]) -> None:
         """Feed ``alerts`` to every policy, count them and show them to the observers."""
