@@ -500,3 +500,78 @@ def test_a_batch_keeps_the_values_of_an_equal_dictionary_only(tmp_path: Path) ->
     assert [(a.device_id, a.recipients) for a in alerts] == [
         (device, (name,)) for device, name in zip(ids, names, strict=True)
     ]
+
+
+def test_a_batch_s_new_device_ids_are_taken_as_they_are_only_when_canonical(
+    tmp_path: Path,
+) -> None:
+    # A dictionary's new ids are checked together: taken as they are when all are in
+    # canonical spelling, else (other spellings, not text) each parsed, as the rows read.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, DEV.lower(), "00:0d:6f:00:0a:bc:12:36", OTHER, DEV]
+    columns = {"timestamp": [float(T0 + i) for i in range(6)], "device_id": ids,
+               "code": [0x8014] * 6, "recipients": ["DNO"] * 6}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+    by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    alerts = [alert for alert, _ in by_rows[0]]  # type: ignore[index]
+    canonical = [DEV, OTHER, DEV, "00-0D-6F-00-0A-BC-12-36", OTHER, DEV]
+    assert [alert.device_id for alert in alerts] == canonical
+    reader = TrafficReader(path)
+    assert reader._batch_devices([OTHER, DEV, None]) == [OTHER, DEV]
+    with pytest.raises(traffic.InvalidAlertError, match="must be a str"):
+        reader._batch_devices([DEV.encode(), None])
+
+
+def test_a_repeated_dictionary_s_device_ids_are_converted_once(tmp_path: Path) -> None:
+    # The batches of a row group share its dictionary (the very list of values): its
+    # device ids are converted for the first only.
+    path = tmp_path / "day.parquet"
+    pq.write_table(pa.table(_day(12)), path)
+    given: list[list[str]] = []
+    convert = TrafficReader._batch_devices
+
+    def spy(reader: TrafficReader, values: list[object]) -> list[str]:
+        given.append(convert(reader, values))  # type: ignore[arg-type]
+        return given[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BATCH_ROWS", 4)
+        patch.setattr(TrafficReader, "_batch_devices", spy)
+        by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    assert len(given) == 3 and given[1] is given[0] and given[2] is given[0]
+
+
+def test_a_batch_s_shapes_are_added_one_by_one_when_not_all_at_once(tmp_path: Path) -> None:
+    # Should the table refuse a batch's new shapes at once, they are added one by one:
+    # the same shapes, the same read.
+    path = tmp_path / "day.parquet"
+    pq.write_table(pa.table(_day(40)), path)
+
+    def refuse(*args: object) -> None:
+        raise traffic.InvalidAlertError("shapes", 0, "refused")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic.ShapeTable, "add_many", refuse)
+        blocks = list(TrafficReader(path).blocks(16))
+        by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    shaped = [shapes_of(block) for block in blocks]
+    assert all(item is not None and len(item[1]) == 3 for item in shaped)
+    assert [i for item in shaped for i in item[0]] == [i % 3 for i in range(40)]  # type: ignore[index]
+
+
+def test_two_spellings_of_a_device_are_one_shape_of_a_batch(tmp_path: Path) -> None:
+    # Distinct dictionary positions, one (device id, code, recipients): one shape.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, DEV.lower(), OTHER, DEV.lower(), DEV]
+    columns = {"timestamp": [float(T0 + i) for i in range(5)], "device_id": ids,
+               "code": ["8014"] * 5, "recipients": ["DNO"] * 5}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic.ShapeTable, "add", None)  # added at once, not one by one
+        shaped = [shapes_of(block) for block in TrafficReader(path).blocks(512)]
+    assert len(shaped) == 1 and shaped[0] is not None
+    assert shaped[0][0] == (0, 0, 1, 0, 0) and len(shaped[0][1]) == 2
+    assert shaped[0][1].device_ids == [DEV, OTHER]

@@ -377,6 +377,10 @@ class _Block:
     pairs: Iterable[tuple[str, DeviceInfo]] | None = None
 
 
+#: A shape: (device id, code, recipients).
+_Key = tuple[str, int, tuple[str, ...]]
+
+
 @attrs.frozen(slots=True)
 class _Clean:
     """A record batch whose every value checked out, as columns of values per row (each
@@ -676,7 +680,9 @@ class TrafficReader:
         #: Whether the reader is iterated alert by alert (each row's make is wanted).
         self._by_alert = False
         #: A columnar batch's shapes in ``_shapes`` by (device id, code, recipients).
-        self._shape_of: dict[tuple[str, int, tuple[str, ...]], int] = {}
+        self._shape_of: dict[_Key, int] = {}
+        #: The last batch's distinct device ids (Coded.values) and their canonical spelling.
+        self._batch_ids: tuple[list[Any], list[str]] | None = None
         #: The line (or columnar row) read last.
         self._at = 0
         self._started = False
@@ -1424,8 +1430,7 @@ class TrafficReader:
         ):
             return None
         try:
-            # The last value is that of a null row: there is none.
-            found = [self._device_ids.get(v) or self._column_device(v) for v in ids.values[:-1]]
+            found = self._batch_devices(ids.values)
             distinct = None
             if isinstance(codes, Coded):
                 distinct = [self._column_code(v) for v in codes.values[:-1]]
@@ -1466,16 +1471,77 @@ class TrafficReader:
             self._new_shapes()  # the batch's shapes in one table
             if self._shapes.room < len(coded.values):
                 return None
+        keys: list[_Key]
+        if lists is None:
+            keys = [(found[device], codes[code], ()) for device, code, _ in coded.values]
+        else:
+            keys = [(found[d], codes[c], lists[n]) for d, c, n in coded.values]
+        shapes: list[int | None] = list(map(self._shape_of.get, keys))
+        if None in shapes and not self._add_batch_shapes(keys, shapes):
+            shapes = list(self._add_shapes_one_by_one(keys))
+        # The table's own int objects, which shaped_columns checks by identity.
+        return list(gather(cast("list[int]", shapes), coded.positions))
+
+    def _add_batch_shapes(self, keys: list[_Key], shapes: list[int | None]) -> bool:
+        """Fill in the new shapes (None) of a batch's ``keys``, added to the table at once
+        with the indices handed out here (a key twice gets one); False, adding none, if
+        the table will not take them (then they are added one by one, as before)."""
+        table = self._shapes
+        start = len(table)
+        new: dict[_Key, int] = {}
+        for i in _indices(shapes, None):
+            key = keys[i]
+            shape = new.get(key)
+            if shape is None:
+                shape = new[key] = start + len(new)
+            shapes[i] = shape
+        ids, numbers, names = zip(*new, strict=True)
+        try:
+            table.add_many(ids, numbers, names, list(new.values()))
+        except InvalidAlertError:
+            return False
+        self._shape_of.update(new)
+        return True
+
+    def _add_shapes_one_by_one(self, keys: list[_Key]) -> list[int]:
+        """Each of a batch's ``keys`` looked up, or added to the table as a shape."""
         table, known = self._shapes, self._shape_of
         shapes = []
-        for device, code, names in coded.values:
-            key = (found[device], codes[code], () if lists is None else lists[names])
+        for key in keys:
             shape = known.get(key)
             if shape is None:
                 shape = known[key] = table.add(*key)
             shapes.append(shape)
-        # The table's own int objects, which shaped_columns checks by identity.
-        return list(gather(shapes, coded.positions))
+        return shapes
+
+    def _batch_devices(self, values: list[Any]) -> list[str]:
+        """The canonical spelling of each of a batch's distinct device ids (``values``,
+        whose last is a null row's: there is none): the last batch's when ``values`` is
+        the very list it had (a repeated dictionary), else looked up, the new ones checked
+        together when all are canonical text (as exports write them), else each parsed."""
+        last = self._batch_ids
+        if last is not None and last[0] is values:  # held, so no other list has its id
+            return last[1]
+        texts = values[:-1]
+        cache = self._device_ids
+        found = list(map(cache.get, texts))
+        if None in found:
+            missing = list(_indices(found, None))
+            new = list(map(texts.__getitem__, missing))
+            if (
+                operator.countOf(map(type, new), str) == len(new)
+                and len(cache) + len(new) <= _DEVICE_CACHE
+                and all_canonical(new)
+            ):
+                cache.update(zip(new, new, strict=True))
+                for i in missing:
+                    found[i] = texts[i]
+            else:
+                for i in missing:
+                    found[i] = self._column_device(texts[i])
+        ids = cast("list[str]", found)
+        self._batch_ids = (values, ids)
+        return ids
 
     @staticmethod
     def _made(
