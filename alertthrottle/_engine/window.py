@@ -203,7 +203,10 @@ class Rule:
         self.span = float(threshold.period)
         self.resume_below = threshold.resume_below
         self.sample_every = threshold.sample_every or 0
-        self.sample_interval = threshold.sample_interval
+        # A float for the same reason as `span` (a sample's test compares it with a
+        # difference of float times); None when the threshold samples by count or not.
+        interval = threshold.sample_interval
+        self.sample_interval = None if interval is None else float(interval)
         self.sampling = threshold.sample_every is not None or threshold.sample_interval is not None
         self.size = threshold.limit + 1
 
