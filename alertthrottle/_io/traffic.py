@@ -1464,7 +1464,7 @@ class TrafficReader:
         found: list[str],
         codes: list[int],
         lists: list[tuple[str, ...]] | None,
-    ) -> list[int] | None:
+    ) -> tuple[int, ...] | None:
         """Each row's shape in the reader's table, from a batch's distinct (device, code,
         recipients) positions (each looked up or added once); None if they do not fit."""
         if self._shapes.room < len(coded.values):
@@ -1479,8 +1479,9 @@ class TrafficReader:
         shapes: list[int | None] = list(map(self._shape_of.get, keys))
         if None in shapes and not self._add_batch_shapes(keys, shapes):
             shapes = list(self._add_shapes_one_by_one(keys))
-        # The table's own int objects, which shaped_columns checks by identity.
-        return list(gather(cast("list[int]", shapes), coded.positions))
+        # The table's own int objects, which shaped_columns checks by identity; a tuple,
+        # whose slices shaped_columns takes as they are (a list's it copies).
+        return gather(cast("list[int]", shapes), coded.positions)
 
     def _add_batch_shapes(self, keys: list[_Key], shapes: list[int | None]) -> bool:
         """Fill in the new shapes (None) of a batch's ``keys``, added to the table at once
