@@ -145,6 +145,24 @@ def _play(
             between(kind, value)
 
 
+def _reconfigures(
+    columns: ThrottlePolicy, alerts: ThrottlePolicy, data: st.DataObject, *, one_in: int
+) -> Callable[[str, Any], None]:
+    """A ``between`` for :func:`_play` that, once in ``one_in`` steps, reconfigures both
+    policies alike (at the step's time, or the clock if later) and compares them."""
+
+    def reconfigure_sometimes(kind: str, value: Any) -> None:
+        if data.draw(st.integers(0, one_in - 1)) == 0:
+            new = data.draw(configs() | st.just(PolicyConfig()))
+            at = max(value if kind == "advance" else value.timestamp, columns.clock or 0)
+            assert columns.reconfigure(new, at=at, reason="test") == alerts.reconfigure(
+                new, at=at, reason="test"
+            )
+            _same_state(columns, alerts)
+
+    return reconfigure_sometimes
+
+
 def _cut(stream: list[Alert], cuts: list[int]) -> list[list[Alert]]:
     """``stream`` in blocks ending at the ``cuts`` (taken modulo its length)."""
     ends = sorted({cut % (len(stream) + 1) for cut in cuts} | {len(stream)})
@@ -211,17 +229,7 @@ def test_blocks_between_advance_and_reconfigure(
 ) -> None:
     """Float times, large epoch times, ``advance`` and ``reconfigure`` between blocks."""
     columns, alerts = _pair(config, late=late, guarded=guarded)
-
-    def reconfigure_sometimes(kind: str, value: Any) -> None:
-        if data.draw(st.integers(0, 7)) == 0:
-            new = data.draw(configs() | st.just(PolicyConfig()))
-            at = max(value if kind == "advance" else value.timestamp, columns.clock or 0)
-            assert columns.reconfigure(new, at=at, reason="test") == alerts.reconfigure(
-                new, at=at, reason="test"
-            )
-            _same_state(columns, alerts)
-
-    _play(columns, alerts, steps, data, reconfigure_sometimes)
+    _play(columns, alerts, steps, data, _reconfigures(columns, alerts, data, one_in=8))
 
 
 @given(
@@ -254,18 +262,8 @@ def test_shaped_blocks_between_advance_and_reconfigure(
 ) -> None:
     """Blocks of shapes with ``reconfigure`` between them: every rule is made anew."""
     columns, alerts = _pair(config)
-    make = _Shapes(size)
-
-    def reconfigure_sometimes(kind: str, value: Any) -> None:
-        if data.draw(st.integers(0, 3)) == 0:
-            new = data.draw(configs() | st.just(PolicyConfig()))
-            at = max(value if kind == "advance" else value.timestamp, columns.clock or 0)
-            assert columns.reconfigure(new, at=at, reason="test") == alerts.reconfigure(
-                new, at=at, reason="test"
-            )
-            _same_state(columns, alerts)
-
-    _play(columns, alerts, steps, data, reconfigure_sometimes, make)
+    reconfigures = _reconfigures(columns, alerts, data, one_in=4)
+    _play(columns, alerts, steps, data, reconfigures, _Shapes(size))
 
 
 def test_a_shaped_block_after_reconfigure_uses_the_new_rules() -> None:
