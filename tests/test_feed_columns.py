@@ -207,14 +207,23 @@ def _long_gaps(draw: st.DrawFn) -> list[Alert]:
     cuts=st.lists(st.integers(0, 80), max_size=6),
     late=late_modes,
     max_keys=st.none() | st.integers(1, 4),
+    size=st.none() | st.integers(1, 8),
 )
 def test_blocks_decide_as_feed_many(
-    config: PolicyConfig, stream: list[Alert], cuts: list[int], late: Any, max_keys: int | None
+    config: PolicyConfig,
+    stream: list[Alert],
+    cuts: list[int],
+    late: Any,
+    max_keys: int | None,
+    size: int | None,
 ) -> None:
-    """Any block split of a stream (long quiet spells too), with any key bound or late mode."""
+    """Any block split of a stream (long quiet spells too), with any key bound or late mode;
+    with a table ``size``, blocks of shapes decided from the shapes: small tables that fill
+    and are replaced, codes whose rule is made mid-block, blocks of a table seen before."""
     columns, alerts = _pair(config, late=late, max_keys=max_keys)
+    make = AlertColumns.of if size is None else _Shapes(size)
     for block in _cut(stream, cuts):
-        _feed_block(columns, alerts, block)
+        _feed_block(columns, alerts, block, make)
 
 
 @given(
@@ -230,30 +239,6 @@ def test_blocks_between_advance_and_reconfigure(
     """Float times, large epoch times, ``advance`` and ``reconfigure`` between blocks."""
     columns, alerts = _pair(config, late=late, guarded=guarded)
     _play(columns, alerts, steps, data, _reconfigures(columns, alerts, data, one_in=8))
-
-
-@given(
-    config=policy_configs(),
-    stream=alert_streams(max_size=80) | _long_gaps(),
-    cuts=st.lists(st.integers(0, 80), max_size=6),
-    late=late_modes,
-    max_keys=st.none() | st.integers(1, 4),
-    size=st.integers(1, 8),
-)
-def test_shaped_blocks_decide_as_feed_many(
-    config: PolicyConfig,
-    stream: list[Alert],
-    cuts: list[int],
-    late: Any,
-    max_keys: int | None,
-    size: int,
-) -> None:
-    """Blocks of shapes, decided from the shapes: small tables that fill and are replaced,
-    codes whose rule is made mid-block, blocks of a table seen before."""
-    columns, alerts = _pair(config, late=late, max_keys=max_keys)
-    make = _Shapes(size)
-    for block in _cut(stream, cuts):
-        _feed_block(columns, alerts, block, make)
 
 
 @given(config=configs(), steps=streams(), data=st.data(), size=st.integers(1, 8))
