@@ -1289,8 +1289,9 @@ class TrafficReader:
     def _fill_shapes_one_by_one(
         self, shapes: list[int | None], taken: list[str], rests: tuple[str, ...], layout: _Layout
     ) -> bool:
-        """:meth:`_fill_shapes` a row at a time, each new one added as a shape up to the
-        first row that is not good (then False)."""
+        """Fill in the shapes (None) of a block's rows not remembered, parsing them a row
+        at a time, each new one added as a shape, up to the first row that is not good
+        (then False: the block is read row by row)."""
         remembered = self._remembered
         i = -1
         with contextlib.suppress(ValueError):  # index() finds no more
