@@ -4,8 +4,9 @@ Traffic repeats itself: a device sends the same code to the same recipients
 again and again, and only the time changes. A reader that finds repeated rows
 cheaply (a remembered line, an Arrow dictionary position) adds each distinct
 shape to a :class:`ShapeTable` once and gives every row its shape's index;
-``shaped_columns`` (in :mod:`.columns`) then gathers a block's columns from
-the table in C, and a replay counts the rows by shape.
+``shaped_columns`` (in :mod:`.columns`) makes a block from the times and those
+indices (its other columns gathered from the table in C when first read), a
+policy decides it by shape, and a replay counts the rows by shape.
 """
 
 from __future__ import annotations
