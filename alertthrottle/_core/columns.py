@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -36,7 +36,7 @@ from .errors import InvalidAlertError
 from .shapes import ShapeTable
 from .validation import check_timestamp
 
-__all__ = ["AlertColumns", "shaped_columns", "shapes_of"]
+__all__ = ["AlertColumns", "gather", "shaped_columns", "shapes_of"]
 
 _NUMBERS = frozenset((int, float))
 _INTEGERS = frozenset((int,))
@@ -147,11 +147,10 @@ class AlertColumns(_ShapeSlots):
             if name not in _GATHERED:
                 raise AttributeError(name)
             index, table = self._shapes, self._table
-            get = operator.itemgetter(*index) if len(index) > 1 else _each(index)
             for field, source in zip(
                 _GATHERED, (table.device_ids, table.codes, table.recipients), strict=True
             ):
-                object.__setattr__(self, field, get(source))
+                object.__setattr__(self, field, gather(source, index))
             return object.__getattribute__(self, name)
 
 
@@ -167,12 +166,11 @@ def shaped_columns(
     times = tuple(timestamps)
     index = tuple(shapes)
     _same_length("shapes", index, len(times))
-    get = operator.itemgetter(*index) if len(index) > 1 else _each(index)
     try:
         # The indices a table gave are its own int objects: gathered from its positions,
         # each must come back as the very object asked for (not a bool, a negative index
         # counted from the end, an equal int of another type).
-        checked = all(map(operator.is_, get(table.positions), index))
+        checked = all(map(operator.is_, gather(table.positions, index), index))
     except (IndexError, TypeError):
         checked = False
     if not checked:
@@ -187,9 +185,11 @@ def shaped_columns(
     return columns
 
 
-def _each(index: tuple[int, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """What ``itemgetter(*index)`` is for two or more indices, for none or one: a tuple."""
-    return lambda values: tuple(values[i] for i in index)
+def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
+    """``values[i]`` for each ``i`` in ``positions``, in C (the objects are shared)."""
+    if len(positions) < 2:
+        return tuple(values[i] for i in positions)
+    return cast("tuple[Any, ...]", operator.itemgetter(*positions)(values))
 
 
 def _check_shapes(index: tuple[object, ...], size: int) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Sequence
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from .._core.alert import Alert, parse_timestamp
-from .._core.columns import AlertColumns, shapes_of
+from .._core.columns import AlertColumns, gather, shapes_of
 from .._core.config import PolicyConfig
 from .._core.decision import (
     NO_METADATA,
@@ -77,13 +77,6 @@ def _decorated(decision: Decision, late: bool, ended: Sequence[Event]) -> Decisi
     return made_decision(
         decision.verdict, decision.metadata, late, (*ended, *decision.events), decision.sampled
     )
-
-
-def _gathered(index: Sequence[int], values: Sequence[Any]) -> Sequence[Any]:
-    """``values[i]`` for each ``i`` in ``index``, gathered in C."""
-    if len(index) > 1:
-        return itemgetter(*index)(values)  # type: ignore[no-any-return]
-    return [values[i] for i in index]
 
 
 def _complete(decisions: list[Decision], marks: list[Any]) -> None:
@@ -372,7 +365,7 @@ class ThrottlePolicy(EngineState):
         else:
             row_keys, table = shaped
             rules = self._plan_of(table)
-            ids = _gathered(row_keys, table.device_ids)
+            ids = gather(table.device_ids, row_keys)
         # Bound once: a local is cheaper than a global per row. A key's state is the
         # engine's own, so its class is read as `__class__` (cheaper than type()).
         window_type = KeyWindow

@@ -21,8 +21,10 @@ import math
 import operator
 import os
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, cast
+
+from .._core.columns import gather
 
 __all__ = [
     "BATCH_ROWS",
@@ -139,13 +141,6 @@ def pylist(array: Any) -> list[Any]:
     start = array.offset * size
     data: Any = memoryview(array.buffers()[1])[start : start + len(array) * size]
     return cast("list[Any]", data.cast(fmt).tolist())
-
-
-def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
-    """``values[i]`` for each ``i`` in ``positions``, in C (the objects are shared)."""
-    if len(positions) < 2:
-        return tuple(values[i] for i in positions)
-    return cast("tuple[Any, ...]", operator.itemgetter(*positions)(values))
 
 
 class Batch:

@@ -45,7 +45,7 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.columns import AlertColumns, shaped_columns
+from .._core.columns import AlertColumns, gather, shaped_columns
 from .._core.errors import (
     InvalidAlertError,
     PolicyError,
@@ -60,7 +60,6 @@ from .columnar import (
     Batch,
     Coded,
     ColumnarError,
-    gather,
     open_columnar,
     sniff_columnar,
 )
