@@ -1238,7 +1238,7 @@ class TrafficReader:
             if layout.recipients >= 0:
                 cells = columns[layout.recipients]
                 names = _looked_up(self._recipients, cells, self._recipient_list)  # type: ignore[arg-type]
-            ids = self._csv_devices(columns[layout.device])
+            ids = self._devices(columns[layout.device], self._csv_device)
             if layout.has_makes:
                 keys = list(zip(*layout.makes(columns), strict=True))
                 infos = list(map(self._infos.get, keys, itertools.repeat(_UNKNOWN)))
@@ -1248,22 +1248,27 @@ class TrafficReader:
             return None
         return ids, codes, names, infos
 
-    def _csv_devices(self, texts: Sequence[str]) -> list[str]:
-        """Device id cells in canonical spelling: looked up, the new ones checked together
-        when all are canonical already (as exports write them), else parsed one by one."""
+    def _devices(self, values: Sequence[Any], parse: Callable[[Any], str]) -> list[str]:
+        """Device ids (CSV cells, a batch's distinct values) in canonical spelling: looked
+        up, the new ones checked together when all are canonical text already (as exports
+        write them), else each through ``parse`` (which remembers it, or refuses it)."""
         cache = self._device_ids
-        ids = list(map(cache.get, texts))
+        ids = list(map(cache.get, values))
         if None not in ids:
             return cast("list[str]", ids)
         missing = list(_indices(ids, None))
-        new = list(map(texts.__getitem__, missing))
-        if new and len(cache) + len(new) <= _DEVICE_CACHE and all_canonical(new):
+        new = list(map(values.__getitem__, missing))
+        if (
+            operator.countOf(map(type, new), str) == len(new)
+            and len(cache) + len(new) <= _DEVICE_CACHE
+            and all_canonical(new)
+        ):
             cache.update(zip(new, new, strict=True))
             for i in missing:
-                ids[i] = texts[i]
+                ids[i] = values[i]
             return cast("list[str]", ids)
         for i in missing:
-            ids[i] = self._csv_device(texts[i])
+            ids[i] = parse(values[i])
         return cast("list[str]", ids)
 
     def _add_shapes(
@@ -1523,24 +1528,7 @@ class TrafficReader:
         last = self._batch_ids
         if last is not None and last[0] is values:  # held, so no other list has its id
             return last[1]
-        texts = values[:-1]
-        cache = self._device_ids
-        found = list(map(cache.get, texts))
-        if None in found:
-            missing = list(_indices(found, None))
-            new = list(map(texts.__getitem__, missing))
-            if (
-                operator.countOf(map(type, new), str) == len(new)
-                and len(cache) + len(new) <= _DEVICE_CACHE
-                and all_canonical(new)
-            ):
-                cache.update(zip(new, new, strict=True))
-                for i in missing:
-                    found[i] = texts[i]
-            else:
-                for i in missing:
-                    found[i] = self._column_device(texts[i])
-        ids = cast("list[str]", found)
+        ids = self._devices(values[:-1], self._column_device)
         self._batch_ids = (values, ids)
         return ids
 
