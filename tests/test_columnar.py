@@ -575,3 +575,34 @@ def test_two_spellings_of_a_device_are_one_shape_of_a_batch(tmp_path: Path) -> N
     assert len(shaped) == 1 and shaped[0] is not None
     assert shaped[0][0] == (0, 0, 1, 0, 0) and len(shaped[0][1]) == 2
     assert shaped[0][1].device_ids == [DEV, OTHER]
+
+
+def test_alert_by_alert_a_clean_batch_gives_each_make_as_its_row_is_read(
+    tmp_path: Path,
+) -> None:
+    # Each device with one make (one without): iterated alert by alert, a device's make is
+    # known once its first row is read, as the row-by-row loop tells it.
+    path = tmp_path / "day.parquet"
+    third, fourth = "00-0D-6F-00-0A-BC-12-36", "00-0D-6F-00-0A-BC-12-37"
+    ids = [OTHER, DEV, OTHER, fourth, DEV, third, OTHER]
+    makes = {DEV: "Acme", OTHER: "Beta", third: "Acme", fourth: None}
+    columns = {"timestamp": [float(T0 + i) for i in range(7)], "device_id": ids,
+               "code": [0x8014] * 7, "recipients": ["DNO"] * 7,
+               "manufacturer": [makes[device] for device in ids]}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+
+    def read() -> list[tuple[Alert, list[tuple[str, DeviceInfo]]]]:
+        reader = TrafficReader(path)
+        return [(alert, list(reader.devices.items())) for alert in reader]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "BLOCK_ROWS", 3)  # a block's rows are counted from its start
+        by_batches = read()
+        patch.setattr(TrafficReader, "_clean_batch", lambda *args: None)
+        patch.setattr(TrafficReader, "_column_block", lambda *args: None)
+        by_rows = read()
+    assert by_batches == by_rows
+    assert [len(devices) for _, devices in by_rows] == [1, 2, 2, 2, 2, 3, 3]
+    assert by_rows[-1][1] == [
+        (OTHER, DeviceInfo("Beta")), (DEV, DeviceInfo("Acme")), (third, DeviceInfo("Acme")),
+    ]  # fmt: skip

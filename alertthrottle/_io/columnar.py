@@ -155,8 +155,9 @@ class Batch:
     ``makes`` holds, when the file has make columns and they are all text, the
     distinct (manufacturer, model, firmware) of the batch as tuples of the columns
     the file has (in that order), with each row's position; ``pairs``, when each
-    device of the batch comes with one make only, holds per distinct (device, make)
-    its first row, the device's position and the make's, in row order (else None).
+    device of the batch comes with one make only, holds the distinct (device, make)
+    in row order as three lists: their first rows, the devices' positions and the
+    makes' (else None).
     """
 
     __slots__ = ("columns", "makes", "nulls", "pairs", "shapes", "size")
@@ -167,7 +168,7 @@ class Batch:
         columns: dict[str, list[Any] | Coded],
         nulls: frozenset[str] = frozenset(),
         makes: Coded | None = None,
-        pairs: list[tuple[int, int, int]] | None = None,
+        pairs: tuple[list[int], list[int], list[int]] | None = None,
     ) -> None:
         self.size = size
         self.columns = columns
@@ -433,7 +434,7 @@ def _made(
     if len(devices) == compute.count_distinct(device).as_py():
         # A pair's first row: that of its first combination.
         firsts = _firsts(pa, rows).take(_firsts(pa, pair))
-        batch.pairs = list(zip(pylist(firsts), pylist(devices), pylist(pair_makes), strict=True))
+        batch.pairs = (pylist(firsts), pylist(devices), pylist(pair_makes))
 
 
 def _small_codes(pa: Any, codes: Any) -> tuple[Any, int] | None:

@@ -383,16 +383,19 @@ _Key = tuple[str, int, tuple[str, ...]]
 @attrs.frozen(slots=True)
 class _Clean:
     """A record batch whose every value checked out, as columns of values per row (each
-    distinct value converted once): ``made`` is as in :class:`_Block`, with the batch's
-    rows and ``firsts`` their rows alone; ``infos`` the make of each row when not."""
+    distinct value converted once): when each device of the batch comes with one make,
+    ``firsts`` the rows where a device's make first shows, in order, with that device
+    and make in ``made_ids`` and ``made_infos`` (as ``made`` in :class:`_Block`); else
+    ``infos`` the make of each row, if any."""
 
     times: Sequence[int | float]
     ids: Sequence[str]
     codes: Sequence[int]
     names: Sequence[tuple[str, ...]] | None
     infos: Sequence[DeviceInfo | None] | None
-    made: list[tuple[int, str, DeviceInfo]] | None
-    firsts: list[int]
+    firsts: Sequence[int] | None
+    made_ids: Sequence[str]
+    made_infos: Sequence[DeviceInfo]
     #: Each row's shape in ``table``, when the batch has shapes (``ids``, ``codes`` and
     #: ``names`` are then not gathered per row).
     shapes: Sequence[int] | None = None
@@ -1445,11 +1448,11 @@ class TrafficReader:
                 infos = [self._column_make(combo, makes) for combo in batch.makes.values]
         except InvalidAlertError:
             return None
-        made, firsts, per_row = self._made(batch, found, infos)
+        per_row, made = self._made(batch, found, infos)
         if batch.shapes is not None and distinct is not None:
             shapes = self._batch_shapes(batch.shapes, found, distinct, lists)
             if shapes is not None:
-                return _Clean(times, (), (), None, per_row, made, firsts, shapes, self._shapes)
+                return _Clean(times, (), (), None, per_row, *made, shapes, self._shapes)
         numbers: Sequence[int] = cast("list[int]", codes)
         if distinct is not None:
             numbers = gather(distinct, cast("Coded", codes).positions)
@@ -1459,8 +1462,7 @@ class TrafficReader:
             numbers,
             None if names is None or not any(lists or ()) else gather(lists or [], names.positions),
             per_row,
-            made,
-            firsts,
+            *made,
         )
 
     def _batch_shapes(
@@ -1536,20 +1538,26 @@ class TrafficReader:
     def _made(
         batch: Batch, found: list[str], infos: list[DeviceInfo | None] | None
     ) -> tuple[
-        list[tuple[int, str, DeviceInfo]] | None, list[int], Sequence[DeviceInfo | None] | None
+        Sequence[DeviceInfo | None] | None,
+        tuple[Sequence[int] | None, Sequence[str], Sequence[DeviceInfo]],
     ]:
-        """The makes of a clean batch: (``made``, its rows, None) when each device comes
-        with one make (two spellings of an id are one device), else (None, [], each row's)."""
+        """The makes of a clean batch: (None, (its first rows, devices, makes)) when each
+        device comes with one make (two spellings of an id are one device; a make of
+        nothing is given to none), else (each row's make, (None, (), ())).
+
+        Gathered a column at a time: no tuple per device."""
         if infos is None or batch.makes is None:
-            return None, [], None
+            return None, (None, (), ())
         if batch.pairs is None or len(set(found)) != len(found):
-            return None, [], gather(infos, batch.makes.positions)
-        made = []
-        for row, device, make in batch.pairs:
-            info = infos[make]
-            if info is not None:
-                made.append((row, found[device], info))
-        return made, [row for row, _, _ in made], None
+            return gather(infos, batch.makes.positions), (None, (), ())
+        rows, devices, makes = batch.pairs
+        given = gather(infos, makes)
+        ids = gather(found, devices)
+        if not all(given):  # a DeviceInfo is true, None false
+            rows = list(itertools.compress(rows, given))
+            ids = tuple(itertools.compress(ids, given))
+            given = tuple(itertools.compress(given, given))
+        return None, (rows, ids, cast("tuple[DeviceInfo, ...]", given))
 
     def _clean_block(self, clean: _Clean, start: int, stop: int) -> _Block | None:
         """Rows ``start`` to ``stop`` of a clean batch as a block; None if they fail."""
@@ -1571,13 +1579,17 @@ class TrafficReader:
         self._at += stop - start
         self.rows = self._at
         lines = range(first, self._at + 1)
-        if clean.made is None:
+        firsts = clean.firsts
+        if firsts is None:
             infos = None if clean.infos is None else clean.infos[start:stop]
             return self._block(columns, lines, infos)
-        low = bisect.bisect_left(clean.firsts, start)
-        high = bisect.bisect_left(clean.firsts, stop)
-        made = [(row - start, device, info) for row, device, info in clean.made[low:high]]
-        return self._block(columns, lines, None, made)
+        low = bisect.bisect_left(firsts, start)
+        high = bisect.bisect_left(firsts, stop)
+        ids, makes = clean.made_ids[low:high], clean.made_infos[low:high]
+        if not self._by_alert:  # blocks() needs the pairs only, not their rows
+            return self._block(columns, lines, None, None, zip(ids, makes, strict=True))
+        rows = map(operator.sub, firsts[low:high], itertools.repeat(start))
+        return self._block(columns, lines, None, list(zip(rows, ids, makes, strict=True)))
 
     def _column_block(
         self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
