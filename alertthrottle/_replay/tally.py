@@ -2,7 +2,8 @@
 
 The replay decides alerts a block at a time; :class:`Tally` counts each block
 with a few C-level ``Counter`` passes over its columns (no Python code per
-alert but a comprehension of identity tests on the decisions) and folds what
+alert: the decisions that are not the plain THROTTLE one are found by identity
+at C speed, and only those are looked at one by one) and folds what
 it counted into the replay's :class:`Counts` only when they are read. A block
 a reader made of shapes (see :mod:`.._core.shapes`) is counted in one pass of
 one small int per row (its shape and each policy's verdict); the cells and
@@ -59,6 +60,7 @@ class Tally:
     __slots__ = (
         "_cells",
         "_cells_table",
+        "_indices",
         "_unique",
         "hours",
         "kept",
@@ -82,6 +84,8 @@ class Tally:
         self._cells_table: ShapeTable | None = None
         self._cells: list[tuple[int, tuple[str, ...]]] = []
         self._unique: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+        #: 0, 1, 2, ...: the indices of the longest block of decisions met so far.
+        self._indices: list[int] = []
 
     def values(self, index: int, table: ShapeTable) -> tuple[int, int, int]:
         """The values of policy ``index``'s kinds of verdict in a shaped block's keys."""
@@ -91,32 +95,47 @@ class Tally:
     def kinds(self, decisions: list[Decision]) -> tuple[list[int], list[Decision]]:
         """Each decision's verdict as a small int (0 THROTTLE, 1 DELIVER, 2 EXEMPT), and
         the decisions with events or late, in order."""
-        throttle, deliver, exempt = self.plain
+        _, deliver, exempt = self.plain
         noted: list[Decision] = []
         note = self._noter(noted, KINDS)
-        # Identity tests only: no attribute is loaded for a plain decision.
-        kinds = [
-            0 if d is throttle else 1 if d is deliver else 2 if d is exempt else note(d)
-            for d in decisions
-        ]
+        kinds = [0] * len(decisions)
+        for i in self._others(decisions):
+            d = decisions[i]
+            kinds[i] = 1 if d is deliver else 2 if d is exempt else note(d)
         return kinds, noted
 
     def add_kinds(
         self, decisions: list[Decision], keys: Sequence[int], values: tuple[int, int, int]
-    ) -> tuple[list[int], list[Decision]]:
+    ) -> tuple[Sequence[int], list[Decision]]:
         """Each row's key in ``keys`` plus its decision's kind of verdict as its value in
-        ``values`` (THROTTLE's is 0), and the decisions with events or late, in order."""
-        throttle, deliver, exempt = self.plain
+        ``values`` (THROTTLE's is 0), and the decisions with events or late, in order:
+        ``keys`` itself if every decision is the plain THROTTLE one."""
+        others = self._others(decisions)
+        if not others:
+            return keys, []
+        _, deliver, exempt = self.plain
         _, v1, v2 = values
         noted: list[Decision] = []
         note = self._noter(noted, values)
         # A throttled row's key is its key so far: most rows in a storm.
-        added = [
-            k if d is throttle else k + v1 if d is deliver else k + v2 if d is exempt
-            else k + note(d)
-            for k, d in zip(keys, decisions, strict=False)
-        ]  # fmt: skip
+        added = list(keys)
+        for i in others:
+            d = decisions[i]
+            added[i] += v1 if d is deliver else v2 if d is exempt else note(d)
         return added, noted
+
+    def _others(self, decisions: list[Decision]) -> list[int]:
+        """The indices of the decisions that are not the plain THROTTLE one, in order.
+
+        Found at C speed, by identity alone (a decision's ``==`` is Python code): in a
+        storm most rows are throttled, and only the others are looked at one by one.
+        """
+        indices = self._indices
+        if len(indices) < len(decisions):
+            # Made once: compress hands these very ints out, making none per row.
+            indices.extend(range(len(indices), len(decisions)))
+        throttle = itertools.repeat(self.plain[0])
+        return list(itertools.compress(indices, map(operator.is_not, decisions, throttle)))
 
     def _noter(
         self, noted: list[Decision], values: tuple[int, int, int]
