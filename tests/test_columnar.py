@@ -606,3 +606,77 @@ def test_alert_by_alert_a_clean_batch_gives_each_make_as_its_row_is_read(
     assert by_rows[-1][1] == [
         (OTHER, DeviceInfo("Beta")), (DEV, DeviceInfo("Acme")), (third, DeviceInfo("Acme")),
     ]  # fmt: skip
+
+
+def test_a_repeated_dictionary_s_device_ids_are_checked_for_two_spellings_once(
+    tmp_path: Path,
+) -> None:
+    # Whether two of a batch's ids are one device is found once per dictionary: row groups
+    # of one spelling each, then of two (each device with one make: pairs are kept only
+    # when no device is there under two spellings).
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, OTHER, DEV, DEV, DEV.lower(), DEV.lower(), DEV]
+    columns = {"timestamp": [float(T0 + i) for i in range(8)], "device_id": ids,
+               "code": [0x8014] * 8, "recipients": ["DNO"] * 8,
+               "manufacturer": ["Acme"] * 8}  # fmt: skip
+    table = pa.table(columns)
+    with pq.ParquetWriter(path, table.schema) as out:
+        out.write_table(table.slice(0, 4))
+        out.write_table(table.slice(4))
+    checked: list[list[object]] = []
+    each_once = traffic._each_once
+
+    def spy(values: list[object]) -> bool:
+        checked.append(values)
+        return each_once(values)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BATCH_ROWS", 2)
+        patch.setattr(traffic, "_each_once", spy)
+        by_batches, by_rows = _by_batches_and_rows(path)
+    assert by_batches == by_rows
+    assert checked == [[DEV, OTHER], [DEV, DEV]]
+
+
+@pytest.mark.parametrize(
+    ("times", "ordered"),
+    [
+        ([T0, T0, T0 + 0.5, T0 + 9], True),
+        ([T0 + 1, T0, T0 + 2, T0 + 3], False),
+        ([T0, T0 + 1, float("nan"), T0 + 3], False),
+        ([T0, None, T0 + 2, T0 + 3], False),
+        ([T0 + 3], True),
+    ],
+)
+def test_a_batch_whose_times_are_in_order_is_known_so(
+    tmp_path: Path, times: list[float | None], ordered: bool
+) -> None:
+    # Told by Arrow for the batch: its blocks' time range and disorder are then found
+    # without a sort, as the sort finds them.
+    path = tmp_path / "day.parquet"
+    n = len(times)
+    columns = {"timestamp": pa.array(times, type=pa.float64()), "device_id": [DEV] * n,
+               "code": [0x8014] * n, "recipients": ["DNO"] * n}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+    (batch,) = columnar.open_columnar(path, "parquet").batches()
+    assert batch.ordered is ordered
+    sorts: list[object] = []
+
+    def spy(values: list[float]) -> list[float]:
+        sorts.append(values)
+        return sorted(values)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "sorted", spy, raising=False)
+        read = _devices_in_order(_columnar_read(path, 512, on_error="skip"))
+    assert read == _by_batches_and_rows(path, on_error="skip")[1]
+    assert bool(sorts) is not ordered
+
+
+def test_text_times_are_not_taken_as_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "day.parquet"
+    columns = {"timestamp": ["2024-01-15T00:00:00Z", "2024-01-15T00:00:01Z"],
+               "device_id": [DEV] * 2, "code": [0x8014] * 2}  # fmt: skip
+    pq.write_table(pa.table(columns), path)
+    (batch,) = columnar.open_columnar(path, "parquet").batches()
+    assert not batch.ordered

@@ -160,7 +160,7 @@ class Batch:
     makes' (else None).
     """
 
-    __slots__ = ("columns", "makes", "nulls", "pairs", "shapes", "size")
+    __slots__ = ("columns", "makes", "nulls", "ordered", "pairs", "shapes", "size")
 
     def __init__(
         self,
@@ -176,6 +176,8 @@ class Batch:
         self.makes = makes
         self.pairs = pairs
         self.shapes: Coded | None = None
+        #: Whether the timestamps are numbers in time order (none earlier than one before).
+        self.ordered = False
 
     def plain(self, start: int = 0) -> dict[str, list[Any]]:
         """Each column's values per row, from row ``start`` on."""
@@ -286,13 +288,16 @@ class ColumnarTable:
                 columns[name] = self._values(name, column, time_unit, indices)
         nulls = frozenset(name for i, name in enumerate(self._fields) if batch.column(i).null_count)
         coded = Batch(batch.num_rows, columns, nulls)
+        times = indices.pop("timestamp", None)  # numbers (or a text column's indices)
+        coded.ordered = isinstance(columns["timestamp"], list) and _in_order(pa, times)
         _combine(pa, coded, indices, codes)
         return coded
 
     def _values(
         self, name: str, column: Any, time_unit: str, indices: dict[str, Any] | None = None
     ) -> list[Any] | Coded:
-        """A column's values; a text one's Arrow indices (nulls at the end) go to ``indices``."""
+        """A column's values; a text one's Arrow indices (nulls at the end) go to ``indices``,
+        and number timestamps (seconds) as Arrow has them too (to tell their order)."""
         pa = self._pa
         kind = column.type
         if pa.types.is_dictionary(kind):
@@ -313,7 +318,19 @@ class ColumnarTable:
             if divisor != 1:
                 # Unsafe: nanoseconds since 1970 pass 2**53 (float64 keeps them to 256 ns).
                 column = pa.compute.divide(column.cast(pa.float64(), safe=False), float(divisor))
+            if indices is not None:
+                indices[name] = column
         return pylist(column)
+
+
+def _in_order(pa: Any, times: Any) -> bool:
+    """Whether number ``times`` have no null and none is earlier than one before it (with
+    two or more, a NaN is not: it compares false)."""
+    if times.null_count:
+        return False
+    if len(times) < 2:
+        return True
+    return bool(pa.compute.all(pa.compute.less_equal(times[:-1], times[1:])).as_py())
 
 
 def _is_text(pa: Any, kind: Any) -> bool:

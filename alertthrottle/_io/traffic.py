@@ -400,6 +400,8 @@ class _Clean:
     #: ``names`` are then not gathered per row).
     shapes: Sequence[int] | None = None
     table: ShapeTable | None = None
+    #: Whether the times are in order (none earlier than one before it).
+    ordered: bool = False
 
 
 class _Lines:
@@ -560,6 +562,11 @@ def _indices(values: list[Any], missing: object) -> Iterator[int]:
     )
 
 
+def _each_once(values: list[Any]) -> bool:
+    """Whether no value (hashable) is in ``values`` twice."""
+    return len(set(values)) == len(values)
+
+
 def _looked_up(
     known: Mapping[Any, Any], values: list[Any], parse: Callable[[Any], Any]
 ) -> list[Any]:
@@ -685,6 +692,8 @@ class TrafficReader:
         self._shape_of: dict[_Key, int] = {}
         #: The last batch's distinct device ids (Coded.values) and their canonical spelling.
         self._batch_ids: tuple[list[Any], list[str]] | None = None
+        #: The last batch's canonical device ids and whether no two of them are one device.
+        self._spellings: tuple[list[str], bool] | None = None
         #: The line (or columnar row) read last.
         self._at = 0
         self._started = False
@@ -847,12 +856,14 @@ class TrafficReader:
         infos: Sequence[DeviceInfo | None] | None,
         made: Sequence[tuple[int, str, DeviceInfo]] | None = None,
         pairs: Iterable[tuple[str, DeviceInfo]] | None = None,
+        in_order: bool = False,
     ) -> _Block:
-        """The block of ``columns``, with the read's time range and disorder brought up to date."""
+        """The block of ``columns``, with the read's time range and disorder brought up to date
+        (``in_order``: its times are known to be in order, none earlier than one before it)."""
         times = columns.timestamps
         newest: float = -1 if self.latest is None else self.latest
-        ordered = sorted(times)
-        if ordered == list(times):
+        ordered = times if in_order else sorted(times)
+        if in_order or ordered == list(times):
             # In time order: the alerts before the newest time seen are a prefix.
             disorder = bisect.bisect_left(ordered, newest)
             earliest = times[0]
@@ -1452,7 +1463,9 @@ class TrafficReader:
         if batch.shapes is not None and distinct is not None:
             shapes = self._batch_shapes(batch.shapes, found, distinct, lists)
             if shapes is not None:
-                return _Clean(times, (), (), None, per_row, *made, shapes, self._shapes)
+                return _Clean(
+                    times, (), (), None, per_row, *made, shapes, self._shapes, batch.ordered
+                )
         numbers: Sequence[int] = cast("list[int]", codes)
         if distinct is not None:
             numbers = gather(distinct, cast("Coded", codes).positions)
@@ -1463,6 +1476,7 @@ class TrafficReader:
             None if names is None or not any(lists or ()) else gather(lists or [], names.positions),
             per_row,
             *made,
+            ordered=batch.ordered,
         )
 
     def _batch_shapes(
@@ -1534,8 +1548,16 @@ class TrafficReader:
         self._batch_ids = (values, ids)
         return ids
 
-    @staticmethod
+    def _one_spelling(self, found: list[str]) -> bool:
+        """Whether no two of a batch's device ids (``found``, canonical) are one device: the
+        last batch's answer when ``found`` is the very list it had (a repeated dictionary)."""
+        last = self._spellings
+        if last is None or last[0] is not found:  # held, so no other list has its id
+            last = self._spellings = (found, _each_once(found))
+        return last[1]
+
     def _made(
+        self,
         batch: Batch, found: list[str], infos: list[DeviceInfo | None] | None
     ) -> tuple[
         Sequence[DeviceInfo | None] | None,
@@ -1548,7 +1570,7 @@ class TrafficReader:
         Gathered a column at a time: no tuple per device."""
         if infos is None or batch.makes is None:
             return None, (None, (), ())
-        if batch.pairs is None or len(set(found)) != len(found):
+        if batch.pairs is None or not self._one_spelling(found):
             return gather(infos, batch.makes.positions), (None, (), ())
         rows, devices, makes = batch.pairs
         given = gather(infos, makes)
@@ -1579,17 +1601,19 @@ class TrafficReader:
         self._at += stop - start
         self.rows = self._at
         lines = range(first, self._at + 1)
-        firsts = clean.firsts
+        firsts, ordered = clean.firsts, clean.ordered
         if firsts is None:
             infos = None if clean.infos is None else clean.infos[start:stop]
-            return self._block(columns, lines, infos)
+            return self._block(columns, lines, infos, in_order=ordered)
         low = bisect.bisect_left(firsts, start)
         high = bisect.bisect_left(firsts, stop)
         ids, makes = clean.made_ids[low:high], clean.made_infos[low:high]
         if not self._by_alert:  # blocks() needs the pairs only, not their rows
-            return self._block(columns, lines, None, None, zip(ids, makes, strict=True))
+            pairs = zip(ids, makes, strict=True)
+            return self._block(columns, lines, None, None, pairs, ordered)
         rows = map(operator.sub, firsts[low:high], itertools.repeat(start))
-        return self._block(columns, lines, None, list(zip(rows, ids, makes, strict=True)))
+        made = list(zip(rows, ids, makes, strict=True))
+        return self._block(columns, lines, None, made, in_order=ordered)
 
     def _column_block(
         self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
