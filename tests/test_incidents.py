@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ops_helpers import DAY, DEVICES, REGISTRY, run, traffic
+from ops_helpers import DAY, DEVICES, RECIPIENTS, REGISTRY, run, traffic
 
 from alertthrottle import (
     Alert,
@@ -26,6 +26,7 @@ from alertthrottle import (
     ThrottlingStarted,
     incidents_per_recipient,
 )
+from alertthrottle._ops.incidents import incident_counts
 
 
 @settings(max_examples=150, deadline=None)
@@ -86,6 +87,33 @@ def _count(events: list[Any], strategy: str, route: Any) -> dict[str, int]:
         for recipient in incident.recipients or ("(unrouted)",):
             counts[recipient] = counts.get(recipient, 0) + 1
     return counts
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(DEVICES),
+            st.sampled_from([0x8014, 0x8F84]),
+            st.integers(0, 3 * DAY) | st.floats(0, 3 * DAY),
+            st.sampled_from(RECIPIENTS),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from([UTC, *(timezone(timedelta(hours=h)) for h in (2, -5))]),
+)
+def test_incident_counts_are_what_a_book_per_strategy_holds(rows: list[Any], tz: Any) -> None:
+    # What a replay's report shows: counted from the starts alone, without keeping incidents.
+    starts = [
+        ThrottlingStarted(device_id, code, at, i + 1, 3, recipients=recipients)
+        for i, (device_id, code, at, recipients) in enumerate(rows)
+    ]
+    books = [IncidentBook(s, devices=REGISTRY, tz=tz) for s in IncidentBook.STRATEGIES]
+    for book in books:
+        book.apply_all(starts)
+    assert incident_counts(starts, devices=REGISTRY, tz=tz) == {
+        book.strategy: (len(book), book.per_recipient()) for book in books
+    }
 
 
 def _storm(device: str, start: int, code: int = 0x8014, recipients: tuple[str, ...] = ("DNO",)):

@@ -29,7 +29,9 @@ from alertthrottle import (
     write_traffic,
 )
 from alertthrottle._replay import tables
+from alertthrottle._replay.lane import Lane
 from alertthrottle._replay.replay import PROGRESS_EVERY
+from alertthrottle.reports import MakeRow
 
 DAY = 86_400
 DEV = "00-0D-6F-00-0A-BC-12-34"
@@ -426,3 +428,52 @@ def test_equal_makes_of_distinct_objects_are_one_row() -> None:
     assert [(row.manufacturer, row.model, row.devices, row.offered) for row in policy.by_make] == [
         ("Acme", "M1", 2, 20), ("Beta", None, 2, 20),
     ]  # fmt: skip
+
+
+def _makes_one_device_at_a_time(
+    devices: dict[str, list[int]],
+    index: int,
+    episodes: dict[str, int],
+    infos: dict[str, DeviceInfo],
+) -> tuple[MakeRow, ...]:
+    """The make table added up device by device, each into the row of its make."""
+    rows: dict[DeviceInfo, list[int]] = {}
+    if infos:
+        for device_id, sent in devices.items():
+            row = rows.setdefault(infos.get(device_id, DeviceInfo()), [0] * 5)
+            started = episodes.get(device_id, 0)
+            for i, value in enumerate((1, started > 0, sent[0], sent[1 + index], started)):
+                row[i] += value
+    return tuple(sorted(
+        (MakeRow(manufacturer=info.manufacturer, model=info.model, firmware=info.firmware,
+                 devices=c[0], storming=c[1], offered=c[2], throttled=c[3], episodes=c[4])
+         for info, c in rows.items()),
+        key=lambda row: (-row.episodes, -row.offered),
+    ))  # fmt: skip
+
+
+# Two equal makes that are distinct objects (as a registry's are), another, and the unknown.
+_MAKES = [DeviceInfo("Acme", "M1"), DeviceInfo("Acme", "M1"), DeviceInfo("Beta"), DeviceInfo()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.integers(0, 20), st.lists(st.integers(0, 9), min_size=3, max_size=3),
+                    max_size=15),
+    st.dictionaries(st.integers(0, 20), st.integers(1, 4), max_size=8),
+    st.dictionaries(st.integers(0, 20), st.sampled_from(range(len(_MAKES))), max_size=20),
+    st.integers(0, 1),
+)  # fmt: skip
+def test_make_table_adds_up_each_device(
+    sent: dict[int, list[int]], started: dict[int, int], makes: dict[int, int], index: int
+) -> None:
+    # Per make object first, its devices' counts summed in C, then equal makes in one row;
+    # devices that started episodes but sent nothing counted (none in a replay) are left out.
+    devices = {device(n): counts for n, counts in sent.items()}
+    episodes = {device(n): count for n, count in started.items()}
+    infos = {device(n): _MAKES[i] for n, i in makes.items()}
+    lane = Lane(spec(None))
+    lane.device_episodes = episodes
+    assert tables._makes(devices, index, lane, infos) == _makes_one_device_at_a_time(
+        devices, index, episodes, infos
+    )

@@ -18,9 +18,10 @@ incident is updated, not duplicated).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, tzinfo
-from typing import ClassVar, Literal, TypeAlias
+from itertools import repeat
+from typing import ClassVar, Literal, TypeAlias, cast
 
 import attrs
 
@@ -40,6 +41,7 @@ __all__ = [
     "IncidentStrategy",
     "IncidentUpdate",
     "Router",
+    "incident_counts",
     "incidents_per_recipient",
     "route_recipients",
 ]
@@ -65,6 +67,44 @@ def route_recipients(event: ThrottlingStarted, route: Router | None) -> tuple[st
         if type(recipient) is not str or not recipient:
             raise PolicyError("route", recipients, "must return non-empty str recipients")
     return recipients
+
+
+# An incident's key under each strategy (see Incident.key), from the event that started one
+# of its episodes, the device registry and the time zone of days: the one definition of
+# how episodes are grouped, for IncidentBook and for incident_counts.
+def _episode_key(event: ThrottlingStarted, _: Mapping[str, DeviceInfo], __: tzinfo) -> IncidentKey:
+    return (event.sequence_id,)
+
+
+def _device_day_key(
+    event: ThrottlingStarted, _: Mapping[str, DeviceInfo], tz: tzinfo
+) -> IncidentKey:
+    return (event.device_id, day_text(event.at, tz))
+
+
+def _problem_key(
+    event: ThrottlingStarted, devices: Mapping[str, DeviceInfo], _: tzinfo
+) -> IncidentKey:
+    info = devices.get(event.device_id, UNKNOWN_MAKE)
+    return (info.manufacturer, info.model, info.firmware, format_code(event.code))
+
+
+_KeyOf: TypeAlias = Callable[[ThrottlingStarted, Mapping[str, DeviceInfo], tzinfo], IncidentKey]
+_KEY_OF: dict[IncidentStrategy, _KeyOf] = {
+    "per-episode": _episode_key,
+    "per-device-day": _device_day_key,
+    "per-problem": _problem_key,
+}
+
+
+def _per_recipient(incidents: Iterable[Collection[str]]) -> dict[str, int]:
+    """How many of ``incidents`` (given by their recipients) each recipient gets, by name;
+    an incident with no recipient counts for ``UNROUTED``."""
+    counts: dict[str, int] = {}
+    for recipients in incidents:
+        for recipient in recipients or (UNROUTED,):
+            counts[recipient] = counts.get(recipient, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 class IncidentState(enum.Enum):
@@ -204,6 +244,7 @@ class IncidentBook:
         if not isinstance(tz, tzinfo):
             raise PolicyError("tz", tz, "must be a datetime.tzinfo")
         self._strategy: IncidentStrategy = strategy
+        self._key_of = _KEY_OF[strategy]
         self._devices = device_table(devices)
         self._route = route
         self._tz = tz
@@ -223,14 +264,17 @@ class IncidentBook:
 
     def apply(self, event: Event) -> IncidentUpdate | None:
         """Account for one event; return what it did to its incident (``None`` for others)."""
-        if type(event) is ThrottlingStarted:
-            return self._started(event)
-        if type(event) is ThrottlingEnded:
-            return self._ended(event)
-        if type(event) is LevelChanged:
+        record = self._account(event)
+        if record is None:
             return None
-        raise EventError(
-            "event", event, "must be a ThrottlingStarted, ThrottlingEnded or LevelChanged"
+        return IncidentUpdate(
+            at=event.at,
+            incident_id=record.id,
+            key=record.key,
+            state=record.state,
+            recipients=tuple(record.recipients),
+            # A record comes back for a start or an end only.
+            event=cast(ThrottlingStarted | ThrottlingEnded, event),
         )
 
     def apply_all(self, events: Iterable[Event]) -> list[IncidentUpdate]:
@@ -269,22 +313,33 @@ class IncidentBook:
 
     def per_recipient(self) -> dict[str, int]:
         """How many incidents each recipient gets (``UNROUTED`` for those with none)."""
-        counts: dict[str, int] = {}
-        for record in self._records:
-            for recipient in record.recipients or (UNROUTED,):
-                counts[recipient] = counts.get(recipient, 0) + 1
-        return dict(sorted(counts.items()))
+        return _per_recipient(record.recipients for record in self._records)
 
     # -- the events ---------------------------------------------------------------------
 
-    def _started(self, event: ThrottlingStarted) -> IncidentUpdate:
+    def _account(self, event: Event) -> _Record | None:
+        """Account for one event: the bookkeeping of :meth:`apply`, without the update.
+
+        Returns the incident the event changed (``None`` for a ``LevelChanged``).
+        """
+        if type(event) is ThrottlingStarted:
+            return self._started(event)
+        if type(event) is ThrottlingEnded:
+            return self._ended(event)
+        if type(event) is LevelChanged:
+            return None
+        raise EventError(
+            "event", event, "must be a ThrottlingStarted, ThrottlingEnded or LevelChanged"
+        )
+
+    def _started(self, event: ThrottlingStarted) -> _Record:
         sequence = event.sequence_id
         if sequence in self._episode_record:
             raise EventError(
                 "sequence_id", sequence, "started twice (events of two policies in one book?)"
             )
         recipients = route_recipients(event, self._route)
-        key = self._key(event)
+        key = self._key_of(event, self._devices, self._tz)
         record = self._by_key.get(key)
         if record is None:
             record = _Record(len(self._records) + 1, key, event.at)
@@ -300,9 +355,9 @@ class IncidentBook:
         record.last_at = max(record.last_at, event.at)
         self._episode_record[sequence] = record
         self._open_episodes.add(sequence)
-        return self._update(record, event)
+        return record
 
-    def _ended(self, event: ThrottlingEnded) -> IncidentUpdate:
+    def _ended(self, event: ThrottlingEnded) -> _Record:
         sequence = event.sequence_id
         record = self._episode_record.get(sequence)
         if record is None:
@@ -319,27 +374,7 @@ class IncidentBook:
         record.sampled += event.sampled_count
         record.last_at = max(record.last_at, event.at)
         record.state = IncidentState.RESOLVED if record.open == 0 else IncidentState.UPDATED
-        return self._update(record, event)
-
-    def _key(self, event: ThrottlingStarted) -> IncidentKey:
-        strategy = self._strategy
-        if strategy == "per-episode":
-            return (event.sequence_id,)
-        if strategy == "per-device-day":
-            return (event.device_id, day_text(event.at, self._tz))
-        info = self._devices.get(event.device_id, UNKNOWN_MAKE)
-        return (info.manufacturer, info.model, info.firmware, format_code(event.code))
-
-    @staticmethod
-    def _update(record: _Record, event: ThrottlingStarted | ThrottlingEnded) -> IncidentUpdate:
-        return IncidentUpdate(
-            at=event.at,
-            incident_id=record.id,
-            key=record.key,
-            state=record.state,
-            recipients=tuple(record.recipients),
-            event=event,
-        )
+        return record
 
     def _snapshot(self, record: _Record) -> Incident:
         return Incident(
@@ -382,7 +417,40 @@ def incidents_per_recipient(
     as a few hundred, or as a handful of problems.
     """
     books = [IncidentBook(s, devices=devices, route=route, tz=tz) for s in INCIDENT_STRATEGIES]
+    # Each event to every book before the next, as apply would; no IncidentUpdate is built.
+    accounts = [book._account for book in books]
     for event in events:
-        for book in books:
-            book.apply(event)
+        for account in accounts:
+            account(event)
     return {book.strategy: book.per_recipient() for book in books}
+
+
+def incident_counts(
+    started: Iterable[ThrottlingStarted],
+    *,
+    devices: Mapping[str, DeviceInfo] | None = None,
+    tz: tzinfo = UTC,
+) -> dict[IncidentStrategy, tuple[int, dict[str, int]]]:
+    """Per strategy, how many incidents the episodes ``started`` make and who gets them.
+
+    The ``len(book)`` and ``book.per_recipient()`` of a book per strategy that took
+    these starts, counted without keeping the incidents: for a replay's report,
+    whose events come from one policy (a start given twice is not refused, as a
+    book refuses it).
+    """
+    table = device_table(devices)
+    events = list(started)
+    routed = [route_recipients(event, None) for event in events]
+    counts: dict[IncidentStrategy, tuple[int, dict[str, int]]] = {}
+    for strategy in INCIDENT_STRATEGIES:
+        # Per incident key, its recipients (a dict as an ordered set).
+        incidents: dict[IncidentKey, dict[str, None]] = {}
+        keys = map(_KEY_OF[strategy], events, repeat(table), repeat(tz))
+        for key, recipients in zip(keys, routed, strict=True):
+            known = incidents.get(key)
+            if known is None:
+                incidents[key] = dict.fromkeys(recipients)
+            else:
+                known.update(dict.fromkeys(recipients))
+        counts[strategy] = (len(incidents), _per_recipient(incidents.values()))
+    return counts

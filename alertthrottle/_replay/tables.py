@@ -11,13 +11,14 @@ from __future__ import annotations
 import heapq
 import operator
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 
 from .._core.alert import DeviceInfo, format_code
 from .._core.decision import Stats
 from .._core.events import CapacityLevel, LevelChanged
 from .._core.makes import UNKNOWN_MAKE
 from .._core.timefmt import DAY, HOUR, day_text
-from .._ops.incidents import INCIDENT_STRATEGIES, UNROUTED, IncidentBook
+from .._ops.incidents import UNROUTED, incident_counts
 from .lane import Cell, Lane
 from .report import (
     CapacityReport,
@@ -214,23 +215,7 @@ def _makes(
     """Devices, storming devices, alerts and episodes per make (empty without makes)."""
     makes: dict[DeviceInfo, list[int]] = {}
     if infos:
-        # Per make object first (a reader shares them; a DeviceInfo hashes in Python), then
-        # per make: equal makes in the order of their first device.
-        counted: dict[int, tuple[DeviceInfo, list[int]]] = {}
-        episodes_of = lane.device_episodes.get
-        for device, sent in devices.items():
-            info = infos.get(device, UNKNOWN_MAKE)
-            entry = counted.get(id(info))
-            if entry is None:
-                entry = counted[id(info)] = (info, [0, 0, 0, 0, 0])
-            row = entry[1]
-            episodes = episodes_of(device, 0)
-            row[0] += 1
-            row[1] += episodes > 0
-            row[2] += sent[0]
-            row[3] += sent[1 + index]
-            row[4] += episodes
-        for info, row in counted.values():
+        for info, row in _per_make_object(devices, index, lane, infos):
             total = makes.get(info)
             makes[info] = row if total is None else list(map(operator.add, total, row))
     rows = (
@@ -249,6 +234,38 @@ def _makes(
     return tuple(sorted(rows, key=lambda row: (-row.episodes, -row.offered)))
 
 
+def _per_make_object(
+    devices: DeviceCounts, index: int, lane: Lane, infos: Mapping[str, DeviceInfo]
+) -> Iterable[tuple[DeviceInfo, list[int]]]:
+    """Per make object, in the order of its first device: devices, storming devices,
+    alerts offered and throttled, episodes.
+
+    Keyed by identity (a reader shares its make objects; a DeviceInfo hashes in
+    Python): equal makes from a registry are added up by the caller. Each
+    device's counts are only put in their make's list; the sums are taken in C.
+    """
+    groups: dict[int, tuple[DeviceInfo, list[list[int]]]] = {}
+    makes = map(infos.get, devices, repeat(UNKNOWN_MAKE))
+    for info, sent in zip(makes, devices.values(), strict=True):
+        group = groups.get(id(info))
+        if group is None:
+            groups[id(info)] = (info, [sent])
+        else:
+            group[1].append(sent)
+    offered, throttled = operator.itemgetter(0), operator.itemgetter(1 + index)
+    counted = {
+        key: (info, [len(rows), 0, sum(map(offered, rows)), sum(map(throttled, rows)), 0])
+        for key, (info, rows) in groups.items()
+    }
+    # Only devices that started an episode add to storming devices and episodes.
+    for device, episodes in lane.device_episodes.items():
+        if device in devices:
+            row = counted[id(infos.get(device, UNKNOWN_MAKE))][1]
+            row[1] += 1
+            row[4] += episodes
+    return counted.values()
+
+
 def _incidents(lane: Lane, infos: Mapping[str, DeviceInfo]) -> tuple[IncidentCounts, ...]:
     """Each strategy's incidents from the lane's episode starts.
 
@@ -256,18 +273,12 @@ def _incidents(lane: Lane, infos: Mapping[str, DeviceInfo]) -> tuple[IncidentCou
     make new ones); the registry is cut down to the devices that stormed.
     """
     stormed = {d: infos[d] for d in lane.device_episodes if d in infos}
-    counts = []
-    for strategy in INCIDENT_STRATEGIES:
-        book = IncidentBook(strategy, devices=stormed)
-        book.apply_all(lane.started_events)
-        counts.append(
-            IncidentCounts(
-                strategy=strategy,
-                incidents=len(book),
-                per_recipient=_ranked(book.per_recipient()),
-            )
-        )
-    return tuple(counts)
+    return tuple(
+        IncidentCounts(strategy=strategy, incidents=n, per_recipient=_ranked(per_recipient))
+        for strategy, (n, per_recipient) in incident_counts(
+            lane.started_events, devices=stormed
+        ).items()
+    )
 
 
 def _capacity(lane: Lane, first: float | None, last: float | None) -> CapacityReport | None:
