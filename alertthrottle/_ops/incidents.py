@@ -451,6 +451,7 @@ def incident_counts(
             if known is None:
                 incidents[key] = dict.fromkeys(recipients)
             else:
-                known.update(dict.fromkeys(recipients))
+                for recipient in recipients:
+                    known[recipient] = None
         counts[strategy] = (len(incidents), _per_recipient(incidents.values()))
     return counts
