@@ -96,7 +96,7 @@ def _count(events: list[Any], strategy: str, route: Any) -> dict[str, int]:
             st.sampled_from(DEVICES),
             st.sampled_from([0x8014, 0x8F84]),
             st.integers(0, 3 * DAY) | st.floats(0, 3 * DAY),
-            st.sampled_from(RECIPIENTS),
+            st.sampled_from([*RECIPIENTS, ("DNO-A", "DNO-A")]),  # an Alert may repeat one
         ),
         max_size=40,
     ),
