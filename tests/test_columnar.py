@@ -627,7 +627,8 @@ def test_a_repeated_dictionary_s_device_ids_are_checked_for_two_spellings_once(
     each_once = traffic._each_once
 
     def spy(values: list[object]) -> bool:
-        checked.append(values)
+        if isinstance(values[0], str):  # device ids (not codes, recipient lists)
+            checked.append(values)
         return each_once(values)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -680,3 +681,112 @@ def test_text_times_are_not_taken_as_in_order(tmp_path: Path) -> None:
     pq.write_table(pa.table(columns), path)
     (batch,) = columnar.open_columnar(path, "parquet").batches()
     assert not batch.ordered
+
+
+def _shaped_read(path: Path, batch_rows: int = 2) -> tuple[list[int], list[object]]:
+    """Each row's shape index and the table's shapes, read by batches of ``batch_rows`` (and
+    the read checked against the row-by-row loop)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BATCH_ROWS", batch_rows)
+        by_batches, by_rows = _by_batches_and_rows(path, on_error="skip")
+        assert by_batches == by_rows
+        shaped = [shapes_of(block) for block in TrafficReader(path).blocks(512)]
+    tables = {id(item[1]): item[1] for item in shaped if item is not None}
+    assert len(tables) == 1 and all(item is not None for item in shaped)
+    (table,) = tables.values()
+    rows = [i for item in shaped for i in item[0]]  # type: ignore[index]
+    return rows, list(zip(table.device_ids, table.codes, table.recipients, strict=True))
+
+
+def _write(path: Path, groups: list[dict[str, list[object]]]) -> None:
+    """Row groups of these columns (a timestamp column added), each its own dictionaries."""
+    tables = []
+    for group in groups:
+        n = len(group["device_id"])
+        times = [float(T0 + len(tables) * 10 + i) for i in range(n)]
+        tables.append(pa.table({"timestamp": times, **group}))
+    with pq.ParquetWriter(path, tables[0].schema) as out:
+        for table in tables:
+            out.write_table(table)
+
+
+def test_a_batch_of_other_dictionaries_finds_the_shapes_added_by_key(tmp_path: Path) -> None:
+    # Shapes added by key (the first row group's), then a dictionary of other positions:
+    # its shapes are found by value, none added twice.
+    third = "00-0D-6F-00-0A-BC-12-36"
+    path = tmp_path / "day.parquet"
+    first = {"device_id": [DEV, OTHER, DEV, OTHER], "code": [0x8014] * 4, "recipients": ["A"] * 4}
+    second = {"device_id": [OTHER, third, DEV], "code": [0x8014] * 3, "recipients": ["A"] * 3}
+    _write(path, [first, second])
+    rows, table = _shaped_read(path)
+    assert rows == [0, 1, 0, 1, 1, 2, 0]
+    assert table == [(DEV, 0x8014, ("A",)), (OTHER, 0x8014, ("A",)), (third, 0x8014, ("A",))]
+
+
+@pytest.mark.parametrize(
+    ("codes", "names"),
+    [
+        (["8014", "0x8014", "8015", "8014"], ["A;B"] * 4),
+        (["8014"] * 4, ["A;B", "A; B", "C", "A;B"]),
+    ],
+)
+def test_two_spellings_of_a_code_or_recipients_are_one_shape(
+    tmp_path: Path, codes: list[str], names: list[str]
+) -> None:
+    # Distinct positions of one value: the batch's new shapes are found by value.
+    path = tmp_path / "day.parquet"
+    _write(path, [{"device_id": [DEV] * 4, "code": codes, "recipients": names}])
+    rows, table = _shaped_read(path)
+    assert rows == [0, 0, 1, 0] and len(table) == 2
+
+
+def test_a_device_whose_make_changes_gives_its_new_shape_once(tmp_path: Path) -> None:
+    path = tmp_path / "day.parquet"
+    makes = ["Acme", "Beta", None, "Acme"]
+    _write(path, [{"device_id": [DEV] * 4, "code": [0x8014] * 4, "manufacturer": makes}])
+    rows, table = _shaped_read(path, 4)
+    assert rows == [0, 0, 0, 0] and table == [(DEV, 0x8014, ())]
+
+
+def test_shapes_without_keys_are_found_by_value(tmp_path: Path) -> None:
+    # Keys too wide (made so here): every batch's shapes are found by value.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, DEV, OTHER, OTHER, DEV]
+    _write(path, [{"device_id": ids, "code": [0x8014, 7] * 3, "recipients": ["A"] * 6}])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "_KEY_LIMIT", 1 << 17)  # three device ids by the codes pass it
+        rows, table = _shaped_read(path)
+        reader = TrafficReader(path)
+        list(reader.blocks(512))
+    assert rows == [0, 1, 0, 1, 2, 3] and len(table) == 4
+    assert not reader._keyed
+
+
+def test_keys_of_shapes_are_forgotten_when_too_many(tmp_path: Path) -> None:
+    # Keys forgotten while the table keeps its shapes: found by value after, none twice.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, OTHER, DEV, DEV, "00-0D-6F-00-0A-BC-12-36", OTHER, DEV]
+    _write(path, [{"device_id": ids, "code": [0x8014] * 8, "recipients": ["A"] * 8}])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "_SHAPE_KEYS", 2)
+        rows, table = _shaped_read(path)
+        patch.setattr(columnar, "BATCH_ROWS", 2)
+        reader = TrafficReader(path)
+        list(reader.blocks(512))
+    assert rows == [0, 1, 1, 0, 0, 2, 1, 0] and len(table) == 3
+    assert 0 < len(reader._keyed) <= 2
+
+
+def test_new_shapes_by_key_are_added_one_by_one_when_not_all_at_once(tmp_path: Path) -> None:
+    # Should the table refuse a batch's new shapes at once, they are added one by one.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, OTHER, DEV, "00-0D-6F-00-0A-BC-12-36"]
+    _write(path, [{"device_id": ids, "code": [0x8014] * 5, "recipients": ["A"] * 5}])
+
+    def refuse(*args: object) -> None:
+        raise traffic.InvalidAlertError("shapes", 0, "refused")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic.ShapeTable, "add_many", refuse)
+        rows, table = _shaped_read(path)
+    assert rows == [0, 1, 1, 0, 2] and len(table) == 3

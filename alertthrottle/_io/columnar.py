@@ -21,7 +21,7 @@ import math
 import operator
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, cast
 
 from .._core.columns import gather
@@ -33,6 +33,7 @@ __all__ = [
     "Coded",
     "ColumnarError",
     "ColumnarTable",
+    "Shapes",
     "open_columnar",
     "sniff_columnar",
 ]
@@ -143,15 +144,57 @@ def pylist(array: Any) -> list[Any]:
     return cast("list[Any]", data.cast(fmt).tolist())
 
 
+class Shapes:
+    """A batch's distinct (device id, code, recipients) as the positions of their values in
+    those columns' (:class:`Coded`), and each row's.
+
+    One per distinct combination of a row's values, so with make columns a device
+    whose make changes may give a shape twice. ``keys``, when not None, gives each one
+    an int that stands for its positions in every batch whose ``scope`` holds the same
+    objects: the values lists of the device ids, codes (None: integer codes taken as
+    they are, standing for themselves) and recipients (if the column is there), which
+    a repeated dictionary keeps (see :func:`_coded`). A reader can then tell the
+    shapes it met in earlier batches by key, without their values.
+    """
+
+    __slots__ = ("_digits", "_rows", "keys", "scope")
+
+    def __init__(
+        self, digits: list[Any], rows: Any, keys: list[int] | None, scope: tuple[Any, ...]
+    ) -> None:
+        self._digits = digits
+        self._rows = rows
+        self.keys = keys
+        self.scope = scope
+
+    def __len__(self) -> int:
+        return len(self._digits[0])
+
+    @property
+    def positions(self) -> list[int]:
+        """Each row's position among the shapes."""
+        return pylist(self._rows)
+
+    def columns(self, which: Sequence[int]) -> list[tuple[int, ...]]:
+        """The device id, code and recipients (if the column is there) positions of the
+        shapes at ``which``, a column each."""
+        return [gather(pylist(digit), which) for digit in self._digits]
+
+    def values(self, which: Sequence[int]) -> list[tuple[int, int, int]]:
+        """The (device id, code, recipients) positions of the shapes at ``which`` (the
+        recipients' 0 without the column)."""
+        parts: list[Iterable[int]] = list(self.columns(which))
+        if len(parts) == 2:
+            parts.append(itertools.repeat(0))
+        return list(zip(*parts, strict=False))
+
+
 class Batch:
     """A record batch: per column, its values per row (a list) or :class:`Coded` (text).
 
     ``nulls`` names the columns with a null row. ``shapes``, when the device ids,
     codes and recipients (if any) are all :class:`Coded` and none is null, holds the
-    (device id, code, recipients) of the batch as tuples of their positions in those
-    columns' values (recipients 0 without the column), with each row's position: one
-    per distinct combination of a row's values, so with make columns a device whose
-    make changes may give a shape twice.
+    (device id, code, recipients) of the batch (:class:`Shapes`).
     ``makes`` holds, when the file has make columns and they are all text, the
     distinct (manufacturer, model, firmware) of the batch as tuples of the columns
     the file has (in that order), with each row's position; ``pairs``, when each
@@ -175,7 +218,7 @@ class Batch:
         self.nulls = nulls
         self.makes = makes
         self.pairs = pairs
-        self.shapes: Coded | None = None
+        self.shapes: Shapes | None = None
         #: Whether the timestamps are numbers in time order (none earlier than one before).
         self.ordered = False
 
@@ -401,13 +444,14 @@ def _combine(pa: Any, batch: Batch, indices: dict[str, Any], codes: Any) -> None
             columns["code"] = _coded(pa, "code", codes.dictionary_encode(), indices)
         return
     rows, digits = found
+    keyed = digits[: len(parts)]  # codes taken as they are stand for themselves in keys
     if raw is not None:
         # The distinct codes, numbered in the order rows first show them (as a dictionary's).
         code = digits[1].dictionary_encode()
         columns["code"] = Coded([*pylist(code.dictionary), None], rows, through=code.indices)
         digits[1], widths[1] = code.indices, len(code.dictionary)
     if shaped:
-        _shaped(batch, rows, digits[: len(parts)])
+        _shaped(pa, batch, rows, digits[: len(parts)], keyed, raw is not None)
     if makes:
         _made(pa, batch, rows, digits, widths, makes)
 
@@ -416,13 +460,27 @@ def _width(column: list[Any] | Coded) -> int:
     return len(cast("Coded", column).values)
 
 
-def _shaped(batch: Batch, rows: Any, digits: list[Any]) -> None:
-    """Give ``batch`` its shapes: the positions of the device id, code and recipients (if
-    any; recipients 0 without the column) in the distinct combinations of its rows."""
-    positions: list[Iterable[int]] = [pylist(part) for part in digits]
-    if len(positions) == 2:
-        positions.append(itertools.repeat(0))
-    batch.shapes = Coded(list(zip(*positions, strict=False)), rows)
+def _shaped(
+    pa: Any, batch: Batch, rows: Any, digits: list[Any], keyed: list[Any], raw: bool
+) -> None:
+    """Give ``batch`` its shapes (:class:`Shapes`): the positions of the device id, code and
+    recipients (if any) in the distinct combinations of its rows, each given a key from
+    ``keyed`` (the same, but the codes as they are when ``raw``) unless too wide."""
+    columns = batch.columns
+    scope = tuple(
+        None if raw and name == "code" else cast("Coded", columns[name]).values
+        for name in ("device_id", "code", "recipients")
+        if name in columns
+    )
+    widths = [_CODES + 1 if values is None else len(values) for values in scope]
+    keys = None
+    if math.prod(widths) < _KEY_LIMIT:
+        compute = pa.compute
+        key = keyed[0].cast(pa.int64())
+        for digit, width in zip(keyed[1:], widths[1:], strict=True):
+            key = compute.add(compute.multiply(key, width), digit)
+        keys = pylist(key)
+    batch.shapes = Shapes(digits, rows, keys, scope)
 
 
 def _made(

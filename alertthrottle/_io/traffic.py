@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import collections
 import contextlib
 import csv
 import functools
@@ -60,6 +61,7 @@ from .columnar import (
     Batch,
     Coded,
     ColumnarError,
+    Shapes,
     open_columnar,
     sniff_columnar,
 )
@@ -290,6 +292,10 @@ _DEVICE_CACHE = 1 << 20
 #: table: about one per device, code and recipient list; some 300 bytes each, so at most
 #: about 40 MB. A full table is started again empty.
 _ROW_CACHE = 1 << 17
+#: Batch keys (Shapes.keys) a columnar reader remembers with their shapes: one a shape
+#: but for other spellings of its values, so about the shapes of a table (some 100 bytes
+#: each); all forgotten when more.
+_SHAPE_KEYS = 1 << 18
 #: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
 _Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
 
@@ -688,8 +694,16 @@ class TrafficReader:
         self._given = 0
         #: Whether the reader is iterated alert by alert (each row's make is wanted).
         self._by_alert = False
-        #: A columnar batch's shapes in ``_shapes`` by (device id, code, recipients).
+        #: A columnar batch's shapes in ``_shapes`` by (device id, code, recipients): the
+        #: table's first ``_synced`` (see _by_value).
         self._shape_of: dict[_Key, int] = {}
+        self._synced = 0
+        #: The table's shapes by their key (Shapes.keys) in batches of the scope ``_scope``;
+        #: ``_keyed_all``: every shape of the table has its key there (a scope's batches
+        #: all have keys, or none has: then it is not used).
+        self._keyed: dict[int, int] = {}
+        self._scope: tuple[Any, ...] = ()
+        self._keyed_all = True
         #: The last batch's distinct device ids (Coded.values) and their canonical spelling.
         self._batch_ids: tuple[list[Any], list[str]] | None = None
         #: The last batch's canonical device ids and whether no two of them are one device.
@@ -1199,6 +1213,9 @@ class TrafficReader:
         self._shapes = ShapeTable(_ROW_CACHE)
         self._remembered.clear()
         self._shape_of.clear()
+        self._synced = 0
+        self._keyed.clear()
+        self._keyed_all = True
         self._shape_infos = []
         self._makes_of.clear()
         self._one_make = True
@@ -1481,28 +1498,115 @@ class TrafficReader:
 
     def _batch_shapes(
         self,
-        coded: Coded,
+        shaped: Shapes,
         found: list[str],
         codes: list[int],
         lists: list[tuple[str, ...]] | None,
     ) -> tuple[int, ...] | None:
         """Each row's shape in the reader's table, from a batch's distinct (device, code,
-        recipients) positions (each looked up or added once); None if they do not fit."""
-        if self._shapes.room < len(coded.values):
+        recipients) positions: by key when met in a batch before, else added at once as
+        new (:meth:`_new_keyed`) or by value (:meth:`_by_value`); None if they do not fit."""
+        count = len(shaped)
+        if self._shapes.room < count:
             self._new_shapes()  # the batch's shapes in one table
-            if self._shapes.room < len(coded.values):
+            if self._shapes.room < count:
                 return None
-        keys: list[_Key]
-        if lists is None:
-            keys = [(found[device], codes[code], ()) for device, code, _ in coded.values]
-        else:
-            keys = [(found[d], codes[c], lists[n]) for d, c, n in coded.values]
-        shapes: list[int | None] = list(map(self._shape_of.get, keys))
-        if None in shapes and not self._add_batch_shapes(keys, shapes):
-            shapes = list(self._add_shapes_one_by_one(keys))
+        keyed = self._keyed_in(shaped)
+        keys = shaped.keys
+        shapes: list[int | None]
+        shapes = [None] * count if keys is None else list(map(keyed.get, keys))
+        if None in shapes:
+            missing = list(_indices(shapes, None))
+            if keys is None or not self._new_keyed(shaped, missing, shapes, found, codes, lists):
+                self._by_value(shaped, missing, shapes, found, codes, lists)
         # The table's own int objects, which shaped_columns checks by identity; a tuple,
         # whose slices shaped_columns takes as they are (a list's it copies).
-        return gather(cast("list[int]", shapes), coded.positions)
+        return gather(cast("list[int]", shapes), shaped.positions)
+
+    def _keyed_in(self, shaped: Shapes) -> dict[int, int]:
+        """The shapes known by key for batches of ``shaped``'s scope (the same objects as the
+        last batch's): started again for another scope, or when full (then every shape
+        of the table has its key there only if it has no shape yet)."""
+        scope = shaped.scope
+        keyed = self._keyed
+        if (
+            len(scope) != len(self._scope)
+            or not all(map(operator.is_, scope, self._scope))
+            or len(keyed) + len(shaped) > _SHAPE_KEYS
+        ):
+            keyed.clear()
+            self._scope = scope
+            self._keyed_all = not len(self._shapes)
+        return keyed
+
+    def _new_keyed(
+        self,
+        shaped: Shapes,
+        missing: list[int],
+        shapes: list[int | None],
+        found: list[str],
+        codes: list[int],
+        lists: list[tuple[str, ...]] | None,
+    ) -> bool:
+        """Add the shapes at ``missing`` (keys not met) to the table at once and fill them in,
+        when each is new for sure: every shape of the table has its key, and no two
+        positions of the scope are one value (two spellings of a device id or a code,
+        of a recipient list), so a key not met is a shape not in the table. Else, or if
+        the table refuses them, False (adding none)."""
+        if not (
+            self._keyed_all
+            and self._one_spelling(found)
+            and _each_once(codes)
+            and (lists is None or _each_once(lists))
+        ):
+            return False
+        keys = gather(cast("list[int]", shaped.keys), missing)
+        firsts: dict[int, int] = {}  # each new key's first shape, in order
+        collections.deque(map(firsts.setdefault, keys, missing), 0)
+        table = self._shapes
+        start = len(table)
+        added = list(range(start, start + len(firsts)))
+        columns = shaped.columns(list(firsts.values()))
+        names = gather(lists, columns[2]) if lists is not None else ((),) * len(added)
+        try:
+            table.add_many(gather(found, columns[0]), gather(codes, columns[1]), names, added)
+        except InvalidAlertError:
+            return False
+        keyed = self._keyed
+        keyed.update(zip(firsts, added, strict=True))
+        collections.deque(map(shapes.__setitem__, missing, map(keyed.__getitem__, keys)), 0)
+        return True
+
+    def _by_value(
+        self,
+        shaped: Shapes,
+        missing: list[int],
+        shapes: list[int | None],
+        found: list[str],
+        codes: list[int],
+        lists: list[tuple[str, ...]] | None,
+    ) -> None:
+        """Fill in the shapes at ``missing`` by their (device id, code, recipients): looked up
+        in ``_shape_of`` (first given the table's shapes added by key), the new ones added."""
+        table = self._shapes
+        if self._synced < len(table):
+            at = self._synced
+            ids, numbers = table.device_ids[at:], table.codes[at:]
+            values = zip(ids, numbers, table.recipients[at:], strict=True)
+            self._shape_of.update(zip(values, table.positions[at:], strict=True))
+        keys: list[_Key]
+        if lists is None:
+            keys = [(found[device], codes[code], ()) for device, code, _ in shaped.values(missing)]
+        else:
+            keys = [(found[d], codes[c], lists[n]) for d, c, n in shaped.values(missing)]
+        added: list[int | None] = list(map(self._shape_of.get, keys))
+        if None in added and not self._add_batch_shapes(keys, added):
+            added = list(self._add_shapes_one_by_one(keys))
+        self._synced = len(table)
+        collections.deque(map(shapes.__setitem__, missing, added), 0)
+        if shaped.keys is not None:  # (all filled in now)
+            found_shapes = cast("list[int]", added)
+            self._keyed.update(zip(gather(shaped.keys, missing), found_shapes, strict=True))
 
     def _add_batch_shapes(self, keys: list[_Key], shapes: list[int | None]) -> bool:
         """Fill in the new shapes (None) of a batch's ``keys``, added to the table at once
