@@ -225,6 +225,21 @@ def test_column_replay_counted_by_shape_is_exact(
     assert list(columns.policies[0].busiest) == list(reference.policies[0].busiest)
 
 
+@pytest.mark.parametrize("table", [7, 40, 1 << 17])
+def test_column_replay_in_time_order_counted_by_shape_is_exact(
+    table: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No late alert: each block's keys are of its hour, folded with each shape's device
+    # counts kept for its table (a new table often: kept counts must not outlive it).
+    monkeypatch.setattr(traffic_module, "_ROW_CACHE", table)
+    traffic = sorted(_mixed(6, 2500), key=lambda alert: alert.timestamp)
+    files = [_csv(traffic[:1300]), _csv(traffic[1300:])]
+    columns, reference = _column_reports(files, SPECS[1:])
+    assert columns.policies[0].totals.late == 0
+    assert columns == reference
+    assert list(columns.policies[0].busiest) == list(reference.policies[0].busiest)
+
+
 @pytest.mark.parametrize("policies", [1, 2])
 def test_blocks_of_shapes_across_hour_ends_are_counted_in_their_hours(policies: int) -> None:
     # In time order, blocks (of 97 rows) spanning one or many hour ends, rows at an hour's

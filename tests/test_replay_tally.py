@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from alertthrottle import Decision, Verdict
 from alertthrottle._core.shapes import ShapeTable
+from alertthrottle._replay.tables import Counts
 from alertthrottle._replay.tally import Tally
 
 VERDICTS = (Verdict.THROTTLE, Verdict.DELIVER, Verdict.EXEMPT)
@@ -70,3 +71,47 @@ def test_a_block_longer_than_any_before_is_read_to_its_end() -> None:
     for length in (3, 10, 2, 600):
         decisions = [SHARED[0]] * (length - 1) + [SHARED[1]]
         assert tally.kinds(decisions) == ([0] * (length - 1) + [1], [])
+
+
+def _shaped_table() -> ShapeTable:
+    table = ShapeTable(8)
+    for i in range(4):
+        table.add(f"00-0D-6F-00-00-00-00-{i:02X}", 0x8F0C + i % 2)
+    return table
+
+
+def test_counts_folded_into_another_counts_are_its_own() -> None:
+    # Each shape's device counts are kept from fold to fold: for the Counts folded into.
+    table = _shaped_table()
+    tally = Tally(1)
+    keys = [0, 1, 8 + 2, 16 + 3, 0, 1]  # shapes, then DELIVER and EXEMPT (size 8)
+    first, second = Counts(), Counts()
+    tally.add_shaped(5, keys, table, first)
+    tally.fold(first)
+    tally.add_shaped(6, keys, table, second)
+    tally.fold(second)
+    devices = {
+        "00-0D-6F-00-00-00-00-00": [2, 2],
+        "00-0D-6F-00-00-00-00-01": [2, 2],
+        "00-0D-6F-00-00-00-00-02": [1, 0],
+        "00-0D-6F-00-00-00-00-03": [1, 0],
+    }
+    assert first.devices == second.devices == devices
+    assert list(first.devices) == list(devices)
+    assert second.hours == {6: {(0x8F0C, ()): [1, 2, 0], (0x8F0D, ()): [0, 2, 1]}}
+
+
+def test_counts_spanning_hours_are_folded_and_forgotten() -> None:
+    table = _shaped_table()
+    tally = Tally(1)
+    counts = Counts()
+    # Rows of hours 5 and 6 (a late one back in 5): keys of another hour than the first.
+    tally.add_shaped([5, 6, 5], [0, 1, 8 + 2], table, counts)
+    assert tally._spread
+    tally.fold(counts)
+    assert not tally._spread
+    assert counts.hours == {5: {(0x8F0C, ()): [1, 1, 0]}, 6: {(0x8F0D, ()): [0, 1, 0]}}
+    tally.add_shaped(7, [1], table, counts)
+    tally.fold(counts)
+    assert counts.hours[7] == {(0x8F0D, ()): [0, 1, 0]}
+    assert counts.devices["00-0D-6F-00-00-00-00-01"] == [2, 2]

@@ -61,6 +61,9 @@ class Tally:
         "_cells",
         "_cells_table",
         "_indices",
+        "_sent",
+        "_sent_devices",
+        "_spread",
         "_unique",
         "hours",
         "kept",
@@ -84,6 +87,12 @@ class Tally:
         self._cells_table: ShapeTable | None = None
         self._cells: list[tuple[int, tuple[str, ...]]] = []
         self._unique: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+        # Of the same table, for one policy: each shape's device counts in ``_sent_devices``
+        # (None until folded).
+        self._sent: list[list[int] | None] = []
+        self._sent_devices: dict[str, list[int]] | None = None
+        # The counts in ``shaped`` (by id) with keys of other hours than their first.
+        self._spread: set[int] = set()
         #: 0, 1, 2, ...: the indices of the longest block of decisions met so far.
         self._indices: list[int] = []
 
@@ -193,7 +202,7 @@ class Tally:
         if self.offered or (self.shaped and self.shaped[-1][1] is not table):
             self.fold(counts)
         if self._cells_table is not None and self._cells_table is not table:
-            self._cells_table, self._cells, self._unique = None, [], {}  # nor its cells
+            self._forget(None)  # nor its cells
         shaped = self.shaped
         if isinstance(hours, int):
             if not shaped or shaped[-1][0] != hours or shaped[-1][1] is not table:
@@ -204,6 +213,7 @@ class Tally:
             shaped.append((hours[0], table, Counter()))
         step = table.size * 3 ** len(self.kept)
         base = shaped[-1][0]
+        self._spread.add(id(shaped[-1][2]))
         shaped[-1][2].update(map(operator.add, keys, [(hour - base) * step for hour in hours]))
 
     def fold(self, counts: Counts) -> None:
@@ -248,11 +258,57 @@ class Tally:
             rows = hours.get(base)
             if rows is None:
                 rows = hours[base] = {}
-            if len(self.kept) == 1:
+            if len(self.kept) > 1:
+                self._fold_many(counts, base, rows, cells, table, counted)
+            elif id(counted) in self._spread:  # keys of other hours than the block's first
                 self._fold_one(counts, base, rows, cells, table, counted)
             else:
-                self._fold_many(counts, base, rows, cells, table, counted)
+                self._fold_hour(counts, rows, cells, table, counted)
         self.shaped.clear()
+        self._spread.clear()
+
+    def _forget(self, table: ShapeTable | None) -> None:
+        """Drop what is kept of the last table folded, to keep ``table``'s."""
+        self._cells_table, self._cells, self._unique = table, [], {}
+        self._sent, self._sent_devices = [], None
+
+    def _fold_hour(
+        self,
+        counts: Counts,
+        rows: HourRows,
+        cells: list[tuple[int, tuple[str, ...]]],
+        table: ShapeTable,
+        counted: Counter[int],
+    ) -> None:
+        """:meth:`_fold_one` of keys all of the block's hour: a throttled row's key is its
+        shape (most keys), and each shape's device counts are kept for the table."""
+        devices = counts.devices
+        if self._sent_devices is not devices:
+            # A device's counts are lists of ``counts``: another Counts, other lists.
+            self._sent, self._sent_devices = [], devices
+        sents = self._sent
+        sents.extend(itertools.repeat(None, len(cells) - len(sents)))
+        rows_get, ids, size = rows.get, table.device_ids, table.size
+        for key, n in counted.items():
+            if key < size:  # THROTTLE
+                shape, slot = key, 1
+            else:
+                kind, shape = divmod(key, size)
+                slot = _SLOT[kind]
+            cell = cells[shape]
+            row = rows_get(cell)
+            if row is None:
+                row = rows[cell] = [0, 0, 0]
+            row[slot] += n
+            sent = sents[shape]
+            if sent is None:
+                sent = devices.get(ids[shape])
+                if sent is None:
+                    sent = devices[ids[shape]] = [0, 0]
+                sents[shape] = sent
+            sent[0] += n
+            if slot == 1:  # THROTTLE
+                sent[1] += n
 
     def _cells_of(self, table: ShapeTable) -> list[tuple[int, tuple[str, ...]]]:
         """Each shape's (code, recipients) cell, one tuple per distinct cell, so the hour
@@ -265,14 +321,12 @@ class Tally:
         kept: :meth:`add_shaped` drops them when blocks of another table come.
         """
         if table is not self._cells_table:
-            self._cells_table, self._cells, self._unique = table, [], {}
+            self._forget(table)
         cells, unique = self._cells, self._unique
         known = len(cells)
         if known < len(table.codes):
-            cells.extend(
-                unique.setdefault(cell, cell)
-                for cell in zip(table.codes[known:], table.recipients[known:], strict=True)
-            )
+            new = list(zip(table.codes[known:], table.recipients[known:], strict=True))
+            cells.extend(map(unique.setdefault, new, new))
         return cells
 
     @staticmethod
@@ -284,7 +338,8 @@ class Tally:
         table: ShapeTable,
         counted: Counter[int],
     ) -> None:
-        """:meth:`_fold_shaped` of one segment for one policy (a key's kinds are its kind)."""
+        """:meth:`_fold_shaped` of one segment for one policy (a key's kinds are its kind),
+        whatever the hours of its keys."""
         devices = counts.devices
         devices_get, rows_get, slot_of = devices.get, rows.get, _SLOT
         ids, size = table.device_ids, table.size
