@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alertthrottle import Decision, Verdict
+from alertthrottle import Decision, ThrottleMetadata, Verdict
 from alertthrottle._core.shapes import ShapeTable
 from alertthrottle._replay.tables import Counts
 from alertthrottle._replay.tally import Tally
@@ -115,3 +115,12 @@ def test_counts_spanning_hours_are_folded_and_forgotten() -> None:
     tally.fold(counts)
     assert counts.hours[7] == {(0x8F0D, ()): [0, 1, 0]}
     assert counts.devices["00-0D-6F-00-00-00-00-01"] == [2, 2]
+
+
+def test_a_one_off_decision_does_not_take_the_shared_ones_place() -> None:
+    # A delivery with metadata is met once; the shared delivery stays the plain one, so
+    # the rows after it are told by identity.
+    tally = Tally(1)
+    one_off = Decision(Verdict.DELIVER, metadata=ThrottleMetadata(True, 3, 7))
+    assert tally.kinds([SHARED[1], one_off]) == ([1, 1], [])
+    assert tally.plain == [None, SHARED[1], None]

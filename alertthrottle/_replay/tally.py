@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._core.decision import Decision, Verdict
+from .._core.decision import NO_METADATA, Decision, Verdict
 from .._core.shapes import ShapeTable
 from .tables import Counts, HourRows
 
@@ -53,7 +53,7 @@ class Tally:
     policy ``i`` did not throttle (fewer than the throttled ones in a storm).
 
     Most decisions are shared instances with nothing to report (no events, not
-    late): ``plain`` keeps the last such decision met per verdict, and
+    late, no metadata): ``plain`` keeps the last such decision met per verdict, and
     :meth:`kinds` tells a decision that is one of them by identity alone.
     """
 
@@ -157,8 +157,9 @@ class Tally:
             kind = _kind(decision)
             if decision.events or decision.late:
                 noted.append(decision)
-            else:
-                # The latest: a one-off (a delivery with metadata) gives way to the shared one.
+            elif decision.metadata is NO_METADATA:
+                # A shared one (the engine's have no metadata), met first or again after
+                # another: a one-off (a delivery with metadata) would not come again.
                 plain[kind] = decision
             return values[kind]
 
