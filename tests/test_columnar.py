@@ -777,6 +777,19 @@ def test_keys_of_shapes_are_forgotten_when_too_many(tmp_path: Path) -> None:
     assert 0 < len(reader._keyed) <= 2
 
 
+def test_shapes_of_a_scope_without_keys_are_not_taken_as_keyed(tmp_path: Path) -> None:
+    # A row group too wide for keys (made so here), then one with keys: the shapes the
+    # first added have no key, so the second's are found by value, none added twice.
+    path = tmp_path / "day.parquet"
+    ids = [DEV, OTHER, "00-0D-6F-00-0A-BC-12-36", "00-0D-6F-00-0A-BC-12-37"]
+    _write(path, [{"device_id": ids, "code": [0x8014] * 4},
+                  {"device_id": [DEV, OTHER, DEV, OTHER], "code": [0x8014] * 4}])  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "_KEY_LIMIT", 4 << 16)  # five positions by the codes pass it
+        rows, table = _shaped_read(path)
+    assert rows == [0, 1, 2, 3, 0, 1, 0, 1] and len(table) == 4
+
+
 def test_new_shapes_by_key_are_added_one_by_one_when_not_all_at_once(tmp_path: Path) -> None:
     # Should the table refuse a batch's new shapes at once, they are added one by one.
     path = tmp_path / "day.parquet"
@@ -790,3 +803,91 @@ def test_new_shapes_by_key_are_added_one_by_one_when_not_all_at_once(tmp_path: P
         patch.setattr(traffic.ShapeTable, "add_many", refuse)
         rows, table = _shaped_read(path)
     assert rows == [0, 1, 1, 0, 2] and len(table) == 3
+
+
+def _by_key_read(path: Path) -> tuple[list[int], list[object], TrafficReader, int]:
+    """:func:`_shaped_read`, with a reader of its own read by batches of 2 and how many times
+    it looked shapes up by value."""
+    by_value = TrafficReader._by_value
+    calls: list[object] = []
+
+    def spy(*args: object) -> None:
+        calls.append(args)
+        by_value(*args)  # type: ignore[arg-type]
+
+    rows, table = _shaped_read(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BATCH_ROWS", 2)
+        patch.setattr(TrafficReader, "_by_value", spy)
+        reader = TrafficReader(path)
+        list(reader.blocks(512))
+    return rows, table, reader, len(calls)
+
+
+def test_shapes_are_found_by_key_in_a_dictionary_of_other_order(tmp_path: Path) -> None:
+    # Row groups of one device dictionary, each with its own recipients (in another
+    # order): the keys known are moved to the new positions.
+    path = tmp_path / "day.parquet"
+    first = {"device_id": [DEV, OTHER, DEV, DEV], "recipients": ["A", "B", "B", "A"]}
+    second = {"device_id": [DEV, OTHER, DEV, OTHER], "recipients": ["B", "A", "A", "B"]}
+    for group in (first, second):
+        group["code"] = [0x8014] * 4
+    _write(path, [first, second])
+    rows, table, reader, by_value = _by_key_read(path)
+    assert rows == [0, 1, 2, 0, 2, 3, 0, 1] and len(table) == 4
+    assert by_value == 0
+    assert sorted(reader._keyed.values()) == [0, 1, 2, 3]
+
+
+def test_shapes_are_found_by_value_in_a_dictionary_of_other_devices(tmp_path: Path) -> None:
+    # Another device dictionary: its shapes are found by value (the keys not moved).
+    third = "00-0D-6F-00-0A-BC-12-36"
+    path = tmp_path / "day.parquet"
+    first = {"device_id": [DEV, OTHER, DEV, DEV], "recipients": ["A", "B", "B", "A"]}
+    second = {"device_id": [third, DEV, DEV, third], "recipients": ["B", "A", "B", "A"]}
+    for group in (first, second):
+        group["code"] = [0x8014] * 4
+    _write(path, [first, second])
+    rows, table, _, by_value = _by_key_read(path)
+    assert rows == [0, 1, 2, 0, 3, 0, 2, 4]
+    assert [shape[0] for shape in table] == [DEV, OTHER, DEV, third, third]
+    assert by_value == 2
+
+
+def test_keys_are_not_moved_between_codes_as_they_are_and_a_dictionary() -> None:
+    reader = TrafficReader("day.parquet")
+    devices: list[object] = [DEV, None]
+    reader._scope, reader._values = (devices, None), ([DEV], [], None)
+    reader._keyed.update({5: 0})
+    assert reader._moved((devices, ["8014", None]), ([DEV], [0x8014], None)) is None
+    assert reader._moved((devices, None), ([DEV], [0x8015], None)) == {5: 0}
+
+
+def test_keys_too_wide_for_their_scope_are_not_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar, "_KEY_LIMIT", 1 << 20)  # 16 positions by the codes pass it
+    old, new = ([None] * 2, None, [None]), ([None] * 16, None, [None])
+    assert columnar.moved_keys([1, 2], old, new, [None] * 3) == [None] * 2
+    assert columnar.moved_keys([1, 2], old, old, [None] * 3) == [1, 2]
+
+
+def test_a_shape_whose_key_was_left_out_is_not_added_again(tmp_path: Path) -> None:
+    # Recipients "C" gone from the second row group's dictionary and back in the third's:
+    # the key of (DEV, C) was left out when moved, so the third's shapes go by value.
+    path = tmp_path / "day.parquet"
+    groups = [["A", "C"], ["A", "A"], ["C", "A"]]
+    _write(path, [{"device_id": [DEV] * 2, "code": [0x8014] * 2, "recipients": names}
+                  for names in groups])  # fmt: skip
+    rows, table, _, by_value = _by_key_read(path)
+    assert rows == [0, 1, 0, 0, 1, 0] and len(table) == 2
+    assert by_value == 1
+
+
+def test_empty_recipients_are_one_value_with_a_null_row_s(tmp_path: Path) -> None:
+    # Empty recipients read as () as a null would: the batch's new shapes are still added
+    # by key (a null row's position is in no batch with shapes).
+    path = tmp_path / "day.parquet"
+    names = ["", "A", ""]
+    _write(path, [{"device_id": [DEV, OTHER, DEV], "code": [0x8014] * 3, "recipients": names}])
+    rows, table, _, by_value = _by_key_read(path)
+    assert rows == [0, 1, 0] and table[0] == (DEV, 0x8014, ())
+    assert by_value == 0

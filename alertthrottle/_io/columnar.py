@@ -34,6 +34,7 @@ __all__ = [
     "ColumnarError",
     "ColumnarTable",
     "Shapes",
+    "moved_keys",
     "open_columnar",
     "sniff_columnar",
 ]
@@ -472,15 +473,49 @@ def _shaped(
         for name in ("device_id", "code", "recipients")
         if name in columns
     )
-    widths = [_CODES + 1 if values is None else len(values) for values in scope]
+    widths = _key_widths(scope)
     keys = None
     if math.prod(widths) < _KEY_LIMIT:
-        compute = pa.compute
-        key = keyed[0].cast(pa.int64())
-        for digit, width in zip(keyed[1:], widths[1:], strict=True):
-            key = compute.add(compute.multiply(key, width), digit)
-        keys = pylist(key)
+        keys = pylist(_key(pa, [keyed[0].cast(pa.int64()), *keyed[1:]], widths))
     batch.shapes = Shapes(digits, rows, keys, scope)
+
+
+def _key_widths(scope: tuple[Any, ...]) -> list[int]:
+    """The width of each position in the keys of shapes (Shapes.keys) of ``scope``."""
+    return [_CODES + 1 if values is None else len(values) for values in scope]
+
+
+def _key(pa: Any, digits: list[Any], widths: list[int]) -> Any:
+    """The int64 key of ``digits`` (int64 arrays, each below its width) in mixed radix."""
+    compute = pa.compute
+    key = digits[0]
+    for digit, width in zip(digits[1:], widths[1:], strict=True):
+        key = compute.add(compute.multiply(key, width), digit)
+    return key
+
+
+def moved_keys(
+    keys: list[int], old: tuple[Any, ...], new: tuple[Any, ...], moves: list[list[int] | None]
+) -> list[int | None]:
+    """Keys of shapes (Shapes.keys) in batches of scope ``old``, as the same shapes' keys in
+    batches of scope ``new``: each position moved to the one ``moves`` gives it (a list
+    per part, or None: the same position), None where a part's value is not there (-1).
+    """
+    pa = _pyarrow()
+    widths = _key_widths(new)
+    if math.prod(widths) >= _KEY_LIMIT:
+        return [None] * len(keys)
+    digits = _digits(pa, pa.array(keys, pa.int64()), _key_widths(old), None)
+    there = None
+    for i, move in enumerate(moves):
+        if move is not None:
+            digits[i] = pa.array(move, pa.int64()).take(digits[i])
+            found = pa.compute.greater_equal(digits[i], 0)
+            there = found if there is None else pa.compute.and_(there, found)
+    key = _key(pa, digits, widths)
+    if there is not None:
+        key = pa.compute.if_else(there, key, None)
+    return cast("list[int | None]", pylist(key))
 
 
 def _made(

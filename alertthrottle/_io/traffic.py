@@ -62,6 +62,7 @@ from .columnar import (
     Coded,
     ColumnarError,
     Shapes,
+    moved_keys,
     open_columnar,
     sniff_columnar,
 )
@@ -384,6 +385,9 @@ class _Block:
 
 #: A shape: (device id, code, recipients).
 _Key = tuple[str, int, tuple[str, ...]]
+#: A batch's values at the positions of its scope (Shapes.scope): canonical device ids,
+#: codes, recipient lists (None without the column).
+_Values = tuple[list[str], list[int], list[tuple[str, ...]] | None]
 
 
 @attrs.frozen(slots=True)
@@ -700,10 +704,12 @@ class TrafficReader:
         self._synced = 0
         #: The table's shapes by their key (Shapes.keys) in batches of the scope ``_scope``;
         #: ``_keyed_all``: every shape of the table has its key there (a scope's batches
-        #: all have keys, or none has: then it is not used).
+        #: all have keys, or none has: then it is not used, and no key is moved from it).
         self._keyed: dict[int, int] = {}
         self._scope: tuple[Any, ...] = ()
         self._keyed_all = True
+        #: The values at the positions of the last batch's scope (see _keyed_in).
+        self._values: _Values = ([], [], None)
         #: The last batch's distinct device ids (Coded.values) and their canonical spelling.
         self._batch_ids: tuple[list[Any], list[str]] | None = None
         #: The last batch's canonical device ids and whether no two of them are one device.
@@ -1511,7 +1517,7 @@ class TrafficReader:
             self._new_shapes()  # the batch's shapes in one table
             if self._shapes.room < count:
                 return None
-        keyed = self._keyed_in(shaped)
+        keyed = self._keyed_in(shaped, (found, codes, lists))
         keys = shaped.keys
         shapes: list[int | None]
         shapes = [None] * count if keys is None else list(map(keyed.get, keys))
@@ -1523,21 +1529,50 @@ class TrafficReader:
         # whose slices shaped_columns takes as they are (a list's it copies).
         return gather(cast("list[int]", shapes), shaped.positions)
 
-    def _keyed_in(self, shaped: Shapes) -> dict[int, int]:
+    def _keyed_in(self, shaped: Shapes, values: _Values) -> dict[int, int]:
         """The shapes known by key for batches of ``shaped``'s scope (the same objects as the
-        last batch's): started again for another scope, or when full (then every shape
-        of the table has its key there only if it has no shape yet)."""
+        last batch's), whose positions' values (device ids, codes, recipient lists) are
+        ``values``. For another scope with the same device ids (other recipients or codes:
+        a new row group's), the keys are moved to it (:meth:`_moved`), else started
+        again, as when full (then every shape of the table has its key there only if
+        it has no shape yet)."""
         scope = shaped.scope
         keyed = self._keyed
-        if (
-            len(scope) != len(self._scope)
-            or not all(map(operator.is_, scope, self._scope))
-            or len(keyed) + len(shaped) > _SHAPE_KEYS
-        ):
+        if len(scope) != len(self._scope) or not all(map(operator.is_, scope, self._scope)):
+            moved = None
+            if keyed and scope[0] is self._scope[0]:
+                moved = self._moved(scope, values)
+            if moved is None or len(moved) < len(keyed):
+                # (A shape whose key is left out may come in a later batch's scope.)
+                self._keyed_all = not len(self._shapes)
             keyed.clear()
+            keyed.update(moved or ())
             self._scope = scope
+        if len(keyed) + len(shaped) > _SHAPE_KEYS:
+            keyed.clear()
             self._keyed_all = not len(self._shapes)
+        self._values = values
         return keyed
+
+    def _moved(self, scope: tuple[Any, ...], values: _Values) -> dict[int, int] | None:
+        """The shapes known by key in the last batch's scope, by their keys in ``scope``
+        (each part's position moved to that of the same value there; a shape with a
+        value not there left out, as no batch of the scope can have it); None if a code
+        is taken as it is in one scope only."""
+        moves: list[list[int] | None] = []
+        for old, new, before, now in zip(self._scope, scope, self._values, values, strict=False):
+            if old is new:
+                moves.append(None)
+            elif old is None or new is None or before is None or now is None:
+                return None
+            else:
+                at = dict(zip(now, range(len(now)), strict=False))
+                moves.append(list(map(at.get, before, itertools.repeat(-1))))
+        keyed = self._keyed
+        keys = moved_keys(list(keyed), self._scope, scope, moves)
+        moved = dict(zip(keys, keyed.values(), strict=True))
+        moved.pop(None, None)
+        return cast("dict[int, int]", moved)
 
     def _new_keyed(
         self,
@@ -1557,7 +1592,8 @@ class TrafficReader:
             self._keyed_all
             and self._one_spelling(found)
             and _each_once(codes)
-            and (lists is None or _each_once(lists))
+            # (The last of lists is a null row's: there is none in a batch with shapes.)
+            and (lists is None or _each_once(lists[:-1]))
         ):
             return False
         keys = gather(cast("list[int]", shaped.keys), missing)
