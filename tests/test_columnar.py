@@ -891,3 +891,15 @@ def test_empty_recipients_are_one_value_with_a_null_row_s(tmp_path: Path) -> Non
     rows, table, _, by_value = _by_key_read(path)
     assert rows == [0, 1, 0] and table[0] == (DEV, 0x8014, ())
     assert by_value == 0
+
+
+def test_empty_recipients_keep_their_key_in_a_dictionary_of_other_order(tmp_path: Path) -> None:
+    # Recipients "" read as () as a null row's would: moved to the position of "", not to
+    # the null row's (the shape would then be added again).
+    path = tmp_path / "day.parquet"
+    groups = [["", "A", "", "A"], ["A", "", "A", ""]]
+    _write(path, [{"device_id": [DEV, DEV, OTHER, OTHER], "code": [0x8014] * 4, "recipients": names}
+                  for names in groups])  # fmt: skip
+    rows, table, _, by_value = _by_key_read(path)
+    assert rows == [0, 1, 2, 3, 1, 0, 3, 2] and len(table) == 4
+    assert by_value == 0

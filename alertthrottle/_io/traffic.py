@@ -1517,7 +1517,8 @@ class TrafficReader:
             self._new_shapes()  # the batch's shapes in one table
             if self._shapes.room < count:
                 return None
-        keyed = self._keyed_in(shaped, (found, codes, lists))
+        # (The last of lists is a null row's: there is none in a batch with shapes.)
+        keyed = self._keyed_in(shaped, (found, codes, None if lists is None else lists[:-1]))
         keys = shaped.keys
         shapes: list[int | None]
         shapes = [None] * count if keys is None else list(map(keyed.get, keys))
@@ -1592,8 +1593,7 @@ class TrafficReader:
             self._keyed_all
             and self._one_spelling(found)
             and _each_once(codes)
-            # (The last of lists is a null row's: there is none in a batch with shapes.)
-            and (lists is None or _each_once(lists[:-1]))
+            and (lists is None or _each_once(lists[:-1]))  # (the null row's left out)
         ):
             return False
         keys = gather(cast("list[int]", shaped.keys), missing)
