@@ -107,14 +107,18 @@ def test_counts_spanning_hours_are_folded_and_forgotten() -> None:
     counts = Counts()
     # Rows of hours 5 and 6 (a late one back in 5): keys of another hour than the first.
     tally.add_shaped([5, 6, 5], [0, 1, 8 + 2], table, counts)
-    assert tally._spread
     tally.fold(counts)
-    assert not tally._spread
     assert counts.hours == {5: {(0x8F0C, ()): [1, 1, 0]}, 6: {(0x8F0D, ()): [0, 1, 0]}}
     tally.add_shaped(7, [1], table, counts)
     tally.fold(counts)
     assert counts.hours[7] == {(0x8F0D, ()): [0, 1, 0]}
     assert counts.devices["00-0D-6F-00-00-00-00-01"] == [2, 2]
+    # A late row of an hour before the first (negative keys), throttled and delivered.
+    tally.add_shaped([9, 8, 8], [2, 3, 8 + 3], table, counts)
+    tally.fold(counts)
+    assert counts.hours[8] == {(0x8F0D, ()): [1, 1, 0]}
+    assert counts.hours[9] == {(0x8F0C, ()): [0, 1, 0]}
+    assert counts.devices["00-0D-6F-00-00-00-00-03"] == [2, 1]
 
 
 def test_a_one_off_decision_does_not_take_the_shared_ones_place() -> None:

@@ -63,7 +63,6 @@ class Tally:
         "_indices",
         "_sent",
         "_sent_devices",
-        "_spread",
         "_unique",
         "hours",
         "kept",
@@ -91,8 +90,6 @@ class Tally:
         # (None until folded).
         self._sent: list[list[int] | None] = []
         self._sent_devices: dict[str, list[int]] | None = None
-        # The counts in ``shaped`` (by id) with keys of other hours than their first.
-        self._spread: set[int] = set()
         #: 0, 1, 2, ...: the indices of the longest block of decisions met so far.
         self._indices: list[int] = []
 
@@ -214,7 +211,6 @@ class Tally:
             shaped.append((hours[0], table, Counter()))
         step = table.size * 3 ** len(self.kept)
         base = shaped[-1][0]
-        self._spread.add(id(shaped[-1][2]))
         shaped[-1][2].update(map(operator.add, keys, [(hour - base) * step for hour in hours]))
 
     def fold(self, counts: Counts) -> None:
@@ -259,57 +255,16 @@ class Tally:
             rows = hours.get(base)
             if rows is None:
                 rows = hours[base] = {}
-            if len(self.kept) > 1:
-                self._fold_many(counts, base, rows, cells, table, counted)
-            elif id(counted) in self._spread:  # keys of other hours than the block's first
+            if len(self.kept) == 1:
                 self._fold_one(counts, base, rows, cells, table, counted)
             else:
-                self._fold_hour(counts, rows, cells, table, counted)
+                self._fold_many(counts, base, rows, cells, table, counted)
         self.shaped.clear()
-        self._spread.clear()
 
     def _forget(self, table: ShapeTable | None) -> None:
         """Drop what is kept of the last table folded, to keep ``table``'s."""
         self._cells_table, self._cells, self._unique = table, [], {}
         self._sent, self._sent_devices = [], None
-
-    def _fold_hour(
-        self,
-        counts: Counts,
-        rows: HourRows,
-        cells: list[tuple[int, tuple[str, ...]]],
-        table: ShapeTable,
-        counted: Counter[int],
-    ) -> None:
-        """:meth:`_fold_one` of keys all of the block's hour: a throttled row's key is its
-        shape (most keys), and each shape's device counts are kept for the table."""
-        devices = counts.devices
-        if self._sent_devices is not devices:
-            # A device's counts are lists of ``counts``: another Counts, other lists.
-            self._sent, self._sent_devices = [], devices
-        sents = self._sent
-        sents.extend(itertools.repeat(None, len(cells) - len(sents)))
-        rows_get, ids, size = rows.get, table.device_ids, table.size
-        for key, n in counted.items():
-            if key < size:  # THROTTLE
-                shape, slot = key, 1
-            else:
-                kind, shape = divmod(key, size)
-                slot = _SLOT[kind]
-            cell = cells[shape]
-            row = rows_get(cell)
-            if row is None:
-                row = rows[cell] = [0, 0, 0]
-            row[slot] += n
-            sent = sents[shape]
-            if sent is None:
-                sent = devices.get(ids[shape])
-                if sent is None:
-                    sent = devices[ids[shape]] = [0, 0]
-                sents[shape] = sent
-            sent[0] += n
-            if slot == 1:  # THROTTLE
-                sent[1] += n
 
     def _cells_of(self, table: ShapeTable) -> list[tuple[int, tuple[str, ...]]]:
         """Each shape's (code, recipients) cell, one tuple per distinct cell, so the hour
@@ -330,8 +285,8 @@ class Tally:
             cells.extend(map(unique.setdefault, new, new))
         return cells
 
-    @staticmethod
     def _fold_one(
+        self,
         counts: Counts,
         base: int,
         rows: HourRows,
@@ -339,29 +294,36 @@ class Tally:
         table: ShapeTable,
         counted: Counter[int],
     ) -> None:
-        """:meth:`_fold_shaped` of one segment for one policy (a key's kinds are its kind),
-        whatever the hours of its keys."""
+        """:meth:`_fold_shaped` of one segment for one policy (a key's kinds are its kind):
+        a throttled row of the segment's first hour has its shape as key (most keys), and
+        each shape's device counts are kept for the table."""
         devices = counts.devices
-        devices_get, rows_get, slot_of = devices.get, rows.get, _SLOT
-        ids, size = table.device_ids, table.size
+        if self._sent_devices is not devices:
+            # A device's counts are lists of ``counts``: another Counts, other lists.
+            self._sent, self._sent_devices = [], devices
+        sents = self._sent
+        sents.extend(itertools.repeat(None, len(cells) - len(sents)))
+        ids, size, slot_of = table.device_ids, table.size, _SLOT
         for key, n in counted.items():
-            kind, shape = divmod(key, size)
+            if 0 <= key < size:  # THROTTLE, in the segment's first hour
+                shape, kind, at = key, 0, rows
+            else:
+                kind, shape = divmod(key, size)
+                at = rows
+                if not 0 <= kind <= 2:  # a row of another hour than the segment's first
+                    later, kind = divmod(kind, 3)
+                    at = counts.hours.setdefault(base + later, {})
             cell = cells[shape]
-            if 0 <= kind <= 2:
-                row = rows_get(cell)
-                if row is None:
-                    row = rows[cell] = [0, 0, 0]
-            else:  # a row of another hour than the block's first
-                later, kind = divmod(kind, 3)
-                other = counts.hours.setdefault(base + later, {})
-                row = other.get(cell)
-                if row is None:
-                    row = other[cell] = [0, 0, 0]
+            row = at.get(cell)
+            if row is None:
+                row = at[cell] = [0, 0, 0]
             row[slot_of[kind]] += n
-            device = ids[shape]
-            sent = devices_get(device)
+            sent = sents[shape]
             if sent is None:
-                sent = devices[device] = [0, 0]
+                sent = devices.get(ids[shape])
+                if sent is None:
+                    sent = devices[ids[shape]] = [0, 0]
+                sents[shape] = sent
             sent[0] += n
             if not kind:  # THROTTLE
                 sent[1] += n
