@@ -17,7 +17,7 @@ ipc = pytest.importorskip("pyarrow.ipc")
 
 from alertthrottle import Alert, DeviceInfo, TrafficError, TrafficReader, cli  # noqa: E402
 from alertthrottle._core.columns import shapes_of  # noqa: E402
-from alertthrottle._io import columnar, traffic  # noqa: E402
+from alertthrottle._io import batchshapes, columnar, traffic  # noqa: E402
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
 OTHER = "00-0D-6F-00-0A-BC-12-35"
@@ -624,7 +624,7 @@ def test_a_repeated_dictionary_s_device_ids_are_checked_for_two_spellings_once(
         out.write_table(table.slice(0, 4))
         out.write_table(table.slice(4))
     checked: list[list[object]] = []
-    each_once = traffic._each_once
+    each_once = batchshapes._each_once
 
     def spy(values: list[object]) -> bool:
         if isinstance(values[0], str):  # device ids (not codes, recipient lists)
@@ -633,7 +633,7 @@ def test_a_repeated_dictionary_s_device_ids_are_checked_for_two_spellings_once(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BATCH_ROWS", 2)
-        patch.setattr(traffic, "_each_once", spy)
+        patch.setattr(batchshapes, "_each_once", spy)
         by_batches, by_rows = _by_batches_and_rows(path)
     assert by_batches == by_rows
     assert checked == [[DEV, OTHER], [DEV, DEV]]
@@ -759,7 +759,7 @@ def test_shapes_without_keys_are_found_by_value(tmp_path: Path) -> None:
         reader = TrafficReader(path)
         list(reader.blocks(512))
     assert rows == [0, 1, 0, 1, 2, 3] and len(table) == 4
-    assert not reader._keyed
+    assert not reader._finder._keyed
 
 
 def test_keys_of_shapes_are_forgotten_when_too_many(tmp_path: Path) -> None:
@@ -768,13 +768,13 @@ def test_keys_of_shapes_are_forgotten_when_too_many(tmp_path: Path) -> None:
     ids = [DEV, OTHER, OTHER, DEV, DEV, "00-0D-6F-00-0A-BC-12-36", OTHER, DEV]
     _write(path, [{"device_id": ids, "code": [0x8014] * 8, "recipients": ["A"] * 8}])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(traffic, "_SHAPE_KEYS", 2)
+        patch.setattr(batchshapes, "_SHAPE_KEYS", 2)
         rows, table = _shaped_read(path)
         patch.setattr(columnar, "BATCH_ROWS", 2)
         reader = TrafficReader(path)
         list(reader.blocks(512))
     assert rows == [0, 1, 1, 0, 0, 2, 1, 0] and len(table) == 3
-    assert 0 < len(reader._keyed) <= 2
+    assert 0 < len(reader._finder._keyed) <= 2
 
 
 def test_shapes_of_a_scope_without_keys_are_not_taken_as_keyed(tmp_path: Path) -> None:
@@ -808,7 +808,7 @@ def test_new_shapes_by_key_are_added_one_by_one_when_not_all_at_once(tmp_path: P
 def _by_key_read(path: Path) -> tuple[list[int], list[object], TrafficReader, int]:
     """:func:`_shaped_read`, with a reader of its own read by batches of 2 and how many times
     it looked shapes up by value."""
-    by_value = TrafficReader._by_value
+    by_value = batchshapes._BatchShapes._by_value
     calls: list[object] = []
 
     def spy(*args: object) -> None:
@@ -818,7 +818,7 @@ def _by_key_read(path: Path) -> tuple[list[int], list[object], TrafficReader, in
     rows, table = _shaped_read(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BATCH_ROWS", 2)
-        patch.setattr(TrafficReader, "_by_value", spy)
+        patch.setattr(batchshapes._BatchShapes, "_by_value", spy)
         reader = TrafficReader(path)
         list(reader.blocks(512))
     return rows, table, reader, len(calls)
@@ -836,7 +836,7 @@ def test_shapes_are_found_by_key_in_a_dictionary_of_other_order(tmp_path: Path) 
     rows, table, reader, by_value = _by_key_read(path)
     assert rows == [0, 1, 2, 0, 2, 3, 0, 1] and len(table) == 4
     assert by_value == 0
-    assert sorted(reader._keyed.values()) == [0, 1, 2, 3]
+    assert sorted(reader._finder._keyed.values()) == [0, 1, 2, 3]
 
 
 def test_shapes_are_found_by_value_in_a_dictionary_of_other_devices(tmp_path: Path) -> None:
@@ -857,10 +857,11 @@ def test_shapes_are_found_by_value_in_a_dictionary_of_other_devices(tmp_path: Pa
 def test_keys_are_not_moved_between_codes_as_they_are_and_a_dictionary() -> None:
     reader = TrafficReader("day.parquet")
     devices: list[object] = [DEV, None]
-    reader._scope, reader._values = (devices, None), ([DEV], [], None)
-    reader._keyed.update({5: 0})
-    assert reader._moved((devices, ["8014", None]), ([DEV], [0x8014], None)) is None
-    assert reader._moved((devices, None), ([DEV], [0x8015], None)) == {5: 0}
+    finder = reader._finder
+    finder._scope, finder._values = (devices, None), ([DEV], [], None)
+    finder._keyed.update({5: 0})
+    assert finder._moved((devices, ["8014", None]), ([DEV], [0x8014], None)) is None
+    assert finder._moved((devices, None), ([DEV], [0x8015], None)) == {5: 0}
 
 
 def test_keys_too_wide_for_their_scope_are_not_moved(monkeypatch: pytest.MonkeyPatch) -> None:
