@@ -36,7 +36,7 @@ from .errors import InvalidAlertError
 from .shapes import ShapeTable
 from .validation import check_timestamp
 
-__all__ = ["AlertColumns", "gather", "shaped_columns", "shapes_of"]
+__all__ = ["AlertColumns", "gather", "positions_of", "shaped_columns", "shapes_of"]
 
 _NUMBERS = frozenset((int, float))
 _INTEGERS = frozenset((int,))
@@ -190,6 +190,14 @@ def gather(values: Sequence[Any], positions: Sequence[int]) -> tuple[Any, ...]:
     if len(positions) < 2:
         return tuple(values[i] for i in positions)
     return cast("tuple[Any, ...]", operator.itemgetter(*positions)(values))
+
+
+def positions_of(values: Sequence[Any], missing: object) -> Iterator[int]:
+    """The positions of ``missing`` in ``values``, found by identity in C (values such as
+    DeviceInfo compare with a method call)."""
+    return itertools.compress(
+        itertools.count(), map(operator.is_, values, itertools.repeat(missing))
+    )
 
 
 def _check_shapes(index: tuple[object, ...], size: int) -> None:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import collections
 import itertools
 import operator
-from collections.abc import Iterator
 from typing import Any, cast
 
-from .._core.columns import gather
+from .._core.columns import gather, positions_of
 from .._core.errors import InvalidAlertError
 from .._core.shapes import ShapeTable
 from .columnar import Shapes, moved_keys
@@ -34,14 +33,6 @@ _Key = tuple[str, int, tuple[str, ...]]
 #: A batch's values at the positions of its scope (Shapes.scope): canonical device ids,
 #: codes, recipient lists (None without the column).
 _Values = tuple[list[str], list[int], list[tuple[str, ...]] | None]
-
-
-def _indices(values: list[Any], missing: object) -> Iterator[int]:
-    """The positions of ``missing`` in ``values``, found by identity (values such as
-    DeviceInfo compare with a method call)."""
-    return itertools.compress(
-        itertools.count(), map(operator.is_, values, itertools.repeat(missing))
-    )
 
 
 def _each_once(values: list[Any]) -> bool:
@@ -113,7 +104,7 @@ class _BatchShapes:
         shapes: list[int | None]
         shapes = [None] * count if keys is None else list(map(keyed.get, keys))
         if None in shapes:
-            missing = list(_indices(shapes, None))
+            missing = list(positions_of(shapes, None))
             if keys is None or not self._new_keyed(shaped, missing, shapes, found, codes, lists):
                 self._by_value(shaped, missing, shapes, found, codes, lists)
         # The table's own int objects, which shaped_columns checks by identity; a tuple,
@@ -249,7 +240,7 @@ class _BatchShapes:
         table = self._table
         start = len(table)
         new: dict[_Key, int] = {}
-        for i in _indices(shapes, None):
+        for i in positions_of(shapes, None):
             key = keys[i]
             shape = new.get(key)
             if shape is None:

@@ -45,7 +45,7 @@ from .._core.alert import (
     parse_device_id,
     parse_timestamp,
 )
-from .._core.columns import AlertColumns, gather, shaped_columns
+from .._core.columns import AlertColumns, gather, positions_of, shaped_columns
 from .._core.errors import (
     InvalidAlertError,
     PolicyError,
@@ -55,7 +55,7 @@ from .._core.errors import (
 from .._core.shapes import ShapeTable, all_canonical
 from .._core.text import write_csv
 from .._core.validation import check_timestamp
-from .batchshapes import _BatchShapes, _indices
+from .batchshapes import _BatchShapes
 from .columnar import (
     COLUMNAR_FORMATS,
     Batch,
@@ -561,7 +561,7 @@ def _looked_up(
     except TypeError:  # unhashable values (lists): each one parsed
         found = [None] * len(values)
     if None in found:  # (a scan that stops at the first, cheaper than finding them all)
-        for i in _indices(found, None):
+        for i in positions_of(found, None):
             found[i] = parse(values[i])
     return found
 
@@ -1239,7 +1239,7 @@ class TrafficReader:
             if layout.has_makes:
                 keys = list(zip(*layout.makes(columns), strict=True))
                 infos = list(map(self._infos.get, keys, itertools.repeat(_UNKNOWN)))
-                for i in _indices(infos, _UNKNOWN):
+                for i in positions_of(infos, _UNKNOWN):
                     infos[i] = self._device_info(keys[i])
         except InvalidAlertError:
             return None
@@ -1253,7 +1253,7 @@ class TrafficReader:
         ids = list(map(cache.get, values))
         if None not in ids:
             return cast("list[str]", ids)
-        missing = list(_indices(ids, None))
+        missing = list(positions_of(ids, None))
         new = list(map(values.__getitem__, missing))
         if (
             operator.countOf(map(type, new), str) == len(new)
@@ -1567,7 +1567,7 @@ class TrafficReader:
             if makes:
                 keys = list(zip(*(part[name] for name in makes), strict=True))
                 found = list(map(infos.get, keys, itertools.repeat(_UNKNOWN)))
-                for i in _indices(found, _UNKNOWN):
+                for i in positions_of(found, _UNKNOWN):
                     found[i] = infos[keys[i]] = self._column_make(keys[i], makes)
             columns = AlertColumns(times, ids, codes, names)
         except InvalidAlertError:
