@@ -31,7 +31,8 @@ from ._engine.policy import EngageAt, LateMode, ThrottlePolicy
 from ._io.devices import load_device_registry
 from ._io.policyfile import PolicySpec, builtin_policy, load_policy, parse_policy
 from ._io.reorder import reorder
-from ._io.traffic import TrafficReader, merge_traffic, read_traffic, write_traffic
+from ._io.traffic import TrafficReader, read_traffic
+from ._io.trafficwrite import merge_traffic, write_traffic
 from ._ops.digest import DigestBatch, DigestBuilder, DigestRow
 from ._ops.incidents import (
     Incident,

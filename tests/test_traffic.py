@@ -14,14 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, parse_code
-from alertthrottle._io.traffic import (
-    KEPT_SKIPS,
-    TrafficReader,
-    _row_error,
-    merge_traffic,
-    open_traffic_output,
-    write_traffic,
-)
+from alertthrottle._io.traffic import KEPT_SKIPS, TrafficReader, _row_error
+from alertthrottle._io.trafficwrite import merge_traffic, open_traffic_output, write_traffic
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
 OTHER = "00-0D-6F-00-0A-BC-12-35"
@@ -95,7 +89,7 @@ def test_skip_counts_every_bad_row_and_keeps_the_first_ten(tmp_path: Path) -> No
     assert len(reader.skipped_rows) == KEPT_SKIPS
     first = reader.skipped_rows[0]
     assert (first.line, first.field) == (3, "timestamp")
-    assert str(first) == f"{path}:3: timestamp: must be finite and >= 0, got \"-1\""
+    assert str(first) == f'{path}:3: timestamp: must be finite and >= 0, got "-1"'
 
 
 def test_missing_header_column_is_fatal_even_when_skipping(tmp_path: Path) -> None:
