@@ -7,7 +7,7 @@ things a user calls.
 """
 
 from ._core.public import publish
-from ._io.traffic import SkippedRow
+from ._io.trafficerrors import SkippedRow
 from ._replay.report import (
     CapacityReport,
     DeviceRow,

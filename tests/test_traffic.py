@@ -14,7 +14,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, parse_code
-from alertthrottle._io.traffic import KEPT_SKIPS, TrafficReader, _row_error
+from alertthrottle._io.traffic import KEPT_SKIPS, TrafficReader
+from alertthrottle._io.trafficerrors import _row_error
 from alertthrottle._io.trafficwrite import merge_traffic, open_traffic_output, write_traffic
 
 DEV = "00-0D-6F-00-0A-BC-12-34"

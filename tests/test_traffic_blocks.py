@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from alertthrottle import AlertColumns, DeviceInfo, TrafficError, TrafficReader
 from alertthrottle._core.columns import shapes_of
+from alertthrottle._io import lines as lines_module
 from alertthrottle._io import traffic
-from alertthrottle._io.traffic import MAX_RECORD
+from alertthrottle._io.lines import MAX_RECORD
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
 OTHER = "00-0D-6F-00-0A-BC-12-35"
@@ -337,7 +338,7 @@ def readline_pieces(data: bytes, step: int, fail: bool) -> tuple[list[str], bool
     )
     pieces: list[str] = []
     try:
-        while piece := text.readline(traffic.MAX_RECORD + 1):
+        while piece := text.readline(lines_module.MAX_RECORD + 1):
             pieces.append(piece)
     except OSError:
         return pieces, True
@@ -346,7 +347,7 @@ def readline_pieces(data: bytes, step: int, fail: bool) -> tuple[list[str], bool
 
 def chunked_pieces(data: bytes, step: int, fail: bool, take: int) -> tuple[list[str], bool]:
     raw: io.RawIOBase = Failing(data, step) if fail else io.BytesIO(data)
-    lines = traffic._Lines(io.BufferedReader(raw))
+    lines = lines_module._Lines(io.BufferedReader(raw))
     pieces: list[str] = []
     while True:
         if take:
@@ -389,8 +390,8 @@ def test_lines_are_read_as_readline_reads_them(
     # Small chunks and a small MAX_RECORD put chunk and piece boundaries everywhere.
     data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(parts)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(traffic, "MAX_RECORD", 12)
-        patch.setattr(traffic, "_CHUNK", step)
+        patch.setattr(lines_module, "MAX_RECORD", 12)
+        patch.setattr(lines_module, "_CHUNK", step)
         expected = readline_pieces(data, step, fail)
         assert chunked_pieces(data, step, fail, take) == expected
 
@@ -407,7 +408,7 @@ def test_crlf_lines_are_read_as_readline_reads_them(parts: list[str], step: int,
     # boundary anywhere (between a \r and its \n too).
     data = "".join(parts).encode()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(traffic, "_CHUNK", step)
+        patch.setattr(lines_module, "_CHUNK", step)
         assert chunked_pieces(data, step, False, take) == readline_pieces(data, step, False)
 
 
@@ -421,17 +422,17 @@ def test_crlf_text_is_cut_at_every_break(text: str) -> None:
     data = text.encode()
     for step in (1, 2, 3, 8192):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(traffic, "_CHUNK", step)
+            patch.setattr(lines_module, "_CHUNK", step)
             assert chunked_pieces(data, step, False, 0) == readline_pieces(data, step, False)
 
 
-def summed_take(lines: traffic._Lines, size: int) -> list[str]:
+def summed_take(lines: lines_module._Lines, size: int) -> list[str]:
     """take() with the block's text measured by summing its lines' lengths."""
     start = lines._next
     taken = lines._lines[start : start + size]
     lines._next = start + len(taken)
     text = sum(map(len, taken))
-    while len(taken) < size and text <= traffic._BLOCK_TEXT and lines._fill():
+    while len(taken) < size and text <= lines_module._BLOCK_TEXT and lines._fill():
         more = lines._lines[: size - len(taken)]
         lines._next = len(more)
         taken += more
@@ -452,10 +453,10 @@ def test_take_stops_past_the_block_text_as_summed(
     # take() knows each chunk's text from _fill instead of summing the lines it takes.
     data = "".join(parts).encode()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(traffic, "_CHUNK", step)
-        patch.setattr(traffic, "_BLOCK_TEXT", limit)
-        ours = traffic._Lines(io.BytesIO(data))
-        summed = traffic._Lines(io.BytesIO(data))
+        patch.setattr(lines_module, "_CHUNK", step)
+        patch.setattr(lines_module, "_BLOCK_TEXT", limit)
+        ours = lines_module._Lines(io.BytesIO(data))
+        summed = lines_module._Lines(io.BytesIO(data))
         next(ours, None), next(summed, None)  # a header read first: takes start mid-chunk
         while True:
             taken, error = ours.take(size)

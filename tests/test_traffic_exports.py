@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from alertthrottle import Alert, TrafficError, TrafficReader
-from alertthrottle._io.traffic import MAX_RECORD
+from alertthrottle._io.lines import MAX_RECORD
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
 HEADER = "timestamp,device_id,code,recipients,manufacturer\n"

@@ -14,7 +14,7 @@ from typing import Any
 from .._core.alert import DeviceInfo, parse_device_id
 from .._core.errors import AlertThrottleError, TrafficError
 from .encoding import BadByte
-from .traffic import _row_error
+from .trafficerrors import _row_error
 
 __all__ = ["REGISTRY_COLUMNS", "load_device_registry"]
 

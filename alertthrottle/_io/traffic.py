@@ -4,7 +4,7 @@ A traffic file holds one alert per row: ``timestamp, device_id, code,
 recipients`` and, optionally, ``manufacturer, model, firmware`` (which
 become a :class:`DeviceInfo` per device). Files may be gzip-compressed and
 ``-`` is standard input. Reading is a stream: memory holds one row (at most
-:data:`MAX_RECORD` characters), the caches of distinct codes and recipient
+:data:`~.lines.MAX_RECORD` characters), the caches of distinct codes and recipient
 lists, and one ``DeviceInfo`` per device that has any.
 
 A bad row either stops the read with a :class:`TrafficError` that says
@@ -17,10 +17,8 @@ truncated gzip, a header without the needed columns) always stops the read.
 from __future__ import annotations
 
 import bisect
-import codecs
 import contextlib
 import csv
-import functools
 import gzip
 import io
 import itertools
@@ -46,12 +44,23 @@ from .._core.columns import AlertColumns, gather, positions_of, shaped_columns
 from .._core.errors import (
     InvalidAlertError,
     PolicyError,
-    TrafficError,
-    shown,
 )
 from .._core.shapes import ShapeTable, all_canonical
 from .._core.validation import check_timestamp
 from .batchshapes import _BatchShapes
+from .cells import (
+    _DEVICE_CACHE,
+    _DEVICE_FIELDS,
+    _REQUIRED,
+    _UNITS,
+    _UNKNOWN,
+    _YEAR_10000,
+    _looked_up,
+    _out_of_range,
+    _parse_time_text,
+    _scaled,
+    _unguarded,
+)
 from .columnar import (
     COLUMNAR_FORMATS,
     Batch,
@@ -61,13 +70,13 @@ from .columnar import (
     open_columnar,
     sniff_columnar,
 )
+from .lines import MAX_RECORD, _line_problem, _Lines, _not_utf8
+from .trafficerrors import SkippedRow, _file_error, _row_error, _shown
 
 __all__ = [
     "BLOCK_ROWS",
     "KEPT_SKIPS",
-    "MAX_RECORD",
     "OnError",
-    "SkippedRow",
     "TimeUnit",
     "TrafficFormat",
     "TrafficReader",
@@ -82,76 +91,8 @@ TimeUnit = Literal["s", "ms", "us"]
 KEPT_SKIPS = 10
 #: Rows per block that :meth:`TrafficReader.blocks` gives by default.
 BLOCK_ROWS = 512
-#: The longest line or CSV record (quoted line breaks included) a reader takes, in
-#: characters: a longer one is a bad row, read no further than this, so a line with no
-#: end (a gzip bomb of one line, a quote that never closes) cannot exhaust memory.
-MAX_RECORD = 1 << 16
 
-_REQUIRED = ("timestamp", "device_id", "code")
-_DEVICE_FIELDS = ("manufacturer", "model", "firmware")
 _GZIP_MAGIC = b"\x1f\x8b"
-#: Epoch seconds of 10000-01-01T00:00:00Z: times must come before it.
-_YEAR_10000 = 253_402_300_800
-_UNITS: dict[str, int] = {"s": 1, "ms": 1000, "us": 1_000_000}
-_UNIT_NAMES = {"ms": "milliseconds", "us": "microseconds"}
-
-
-@attrs.frozen(slots=True)
-class SkippedRow:
-    """A row left out of a replay with ``on_error="skip"``, and why."""
-
-    source: str
-    line: int
-    field: str
-    problem: str
-    value: str
-    """The offending value as the file has it (shortened to 60 characters)."""
-    last_line: int = 0
-    """The record's last line when it ran over several (a stray quote joins the lines up to
-    the next quote into one record), else 0."""
-
-    def __str__(self) -> str:
-        where = _where(self.source, self.line, self.last_line)
-        return f"{where}: {self.field}: {self.problem}, got {self.value}"
-
-
-def _shown(value: object) -> str:
-    """A value as an error shows it: a cell's text in quotes, anything else as Python has it."""
-    if isinstance(value, str):
-        # Bytes that are not UTF-8 (read with surrogateescape) are shown as \xNN.
-        value = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        if not value.strip():
-            return "an empty cell" if not value else f'"{value}"'
-        text = value.rstrip("\r\n")
-        return f'"{text}"' if len(text) <= 60 else f'"{text[:57]}..."'
-    text = shown(value)  # never raises, even for a huge int or a broken repr
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _where(source: str, line: int, last_line: int = 0) -> str:
-    """``file:line``, ``file:first-last`` for a record over several lines, ``file`` for none."""
-    if not line:
-        return source
-    return f"{source}:{line}-{last_line}" if last_line > line else f"{source}:{line}"
-
-
-def _row_error(
-    source: str, line: int, field: str, value: object, problem: str, last_line: int = 0
-) -> TrafficError:
-    """A :class:`TrafficError` worded for the file: the cell's text, not a Python repr.
-
-    ``line`` is where the record starts; ``last_line`` where it ends, if on another line.
-    """
-    error = TrafficError(source, line, field, value, problem)
-    error.args = (f"{_where(source, line, last_line)}: {field}: {problem}, got {_shown(value)}",)
-    return error
-
-
-def _file_error(source: str, line: int, problem: str) -> TrafficError:
-    """A problem with the whole file (at ``line``, 0 for none): ``file: problem``."""
-    error = TrafficError(source, line, "file", None, problem)
-    error.args = (f"{source}:{line}: {problem}" if line else f"{source}: {problem}",)
-    return error
 
 
 def _format_for(name: str) -> TrafficFormat | None:
@@ -167,64 +108,6 @@ def _format_for(name: str) -> TrafficFormat | None:
     return None
 
 
-def _parse_time_text(text: str) -> int | float | datetime:
-    """Epoch seconds (int or float text) or ISO 8601; the Alert checks the range and offset."""
-    stripped = text.strip()
-    # int() refuses more than 4300 digits with a ValueError; such a number is no time.
-    if stripped.isdecimal() and len(stripped) <= 20:
-        return int(stripped)
-    try:
-        return float(stripped)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(stripped)
-    except ValueError:
-        raise InvalidAlertError(
-            "timestamp", text, "must be epoch seconds or ISO 8601 with a UTC offset"
-        ) from None
-
-
-def _out_of_range(value: float, text: object, unit: str) -> InvalidAlertError:
-    """The error for a time outside 0 <= t < year 10000, with a hint when it looks scaled."""
-    if not value >= 0:
-        return InvalidAlertError("timestamp", text, "must be finite and >= 0")
-    if unit == "s" and value < _YEAR_10000 * 1000:
-        hint = "epoch milliseconds: read the file with time_unit='ms' (--time-unit ms)"
-    elif unit in ("s", "ms") and value < _YEAR_10000 * 1_000_000:
-        hint = "epoch microseconds: read the file with time_unit='us' (--time-unit us)"
-    else:
-        hint = ""
-    problem = "must be before the year 10000"
-    if hint and value < float("inf"):
-        problem += f"; it looks like {hint}"
-    return InvalidAlertError("timestamp", text, problem)
-
-
-def _scaled(value: int | float, unit: str) -> int | float:
-    """Epoch ``value`` in ``unit`` as seconds: an int when it is whole seconds."""
-    divisor = _UNITS[unit]
-    if divisor == 1:
-        return value
-    if type(value) is int and value % divisor == 0:
-        return value // divisor
-    return value / divisor
-
-
-#: A cell write_csv guarded against spreadsheet formulas: ``'`` then what a formula starts with.
-_GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
-
-
-def _unguarded(text: str) -> str:
-    """A CSV cell as it was before :func:`write_traffic` guarded it (``'=x`` -> ``=x``)."""
-    return text[1:] if text.startswith(_GUARDED) else text
-
-
-def _guarded(text: str) -> str:
-    """A cell that already looks guarded gets one more ``'``, so reading it back is exact."""
-    return "'" + text if text.startswith(_GUARDED) else text
-
-
 def _separator_hint(header: list[str]) -> str:
     """A hint for a header that is one cell holding the required names split by another
     separator (spreadsheets in many locales save ';', others tabs): else nothing."""
@@ -234,20 +117,6 @@ def _separator_hint(header: list[str]) -> str:
             if all(required in names for required in _REQUIRED):
                 return f"; its columns seem separated by {name}: save the file comma-separated"
     return ""
-
-
-def _not_utf8(line: str) -> str | None:
-    """Why ``line`` (decoded with surrogateescape) is not UTF-8, or None when it is."""
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        # surrogateescape turned each undecodable byte into U+DC80..U+DCFF.
-        byte = ord(line[exc.start]) - 0xDC00
-        return (
-            f"has a byte that is not UTF-8 (0x{byte:02X} at character {exc.start + 1}); "
-            "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-        )
-    return None
 
 
 class _FieldTwice(Exception):
@@ -277,9 +146,6 @@ class _RecordNotUtf8(Exception):
     """A line inside a quoted CSV record is not UTF-8."""
 
 
-_UNKNOWN: Any = object()
-#: Distinct device-id spellings a reader remembers (one entry per device, not per row).
-_DEVICE_CACHE = 1 << 20
 #: Distinct rows (less their timestamp) a CSV reader remembers, each as a shape of its
 #: table: about one per device, code and recipient list; some 300 bytes each, so at most
 #: about 40 MB. A full table is started again empty.
@@ -333,14 +199,6 @@ class _Layout:
 
 #: A row read one by one: timestamp, device id, code, recipients, make, line.
 _Row = tuple[int | float, str, int, tuple[str, ...], DeviceInfo | None, int]
-#: Bytes read at a time: as many as a text wrapper reads (io's chunk size), so a read error
-#: comes after the same lines.
-_CHUNK = 8192
-#: The characters a block's lines may reach before the block is cut short: an overlong line
-#: comes in pieces of MAX_RECORD + 1, and a block must not hold many of them.
-_BLOCK_TEXT = 1 << 20
-#: The line breaks of str.splitlines in ASCII text, besides \n and \r.
-_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 _COMMAS = itertools.repeat(",")
 _QUOTES = itertools.repeat('"')
 #: What stands between two quoted cells.
@@ -394,104 +252,6 @@ class _Clean:
     ordered: bool = False
 
 
-class _Lines:
-    """A binary stream's lines as ``readline(MAX_RECORD + 1)`` on a text wrapper gives them.
-
-    UTF-8 (after any byte-order mark), a byte that is not UTF-8 kept as a surrogate, a
-    line ending at ``\\n``, ``\\r\\n`` or ``\\r`` and kept, a longer line in pieces of
-    ``MAX_RECORD + 1`` characters. Read a chunk at a time, as the text wrapper reads them,
-    so a read error comes after the same lines; :meth:`take` gives many lines at once.
-    """
-
-    def __init__(self, binary: IO[bytes]) -> None:
-        self._read = getattr(binary, "read1", binary.read)
-        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
-        self._decode = decoder.decode
-        self._lines: list[str] = []
-        self._next = 0
-        self._tail = ""  # the start of a line whose end is not read yet
-        self._size = 0  # the characters of the lines in _lines
-        self._ended = False
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self._next >= len(self._lines) and not self._fill():
-            raise StopIteration
-        line = self._lines[self._next]
-        self._next += 1
-        return line
-
-    def take(self, size: int) -> tuple[list[str], Exception | None]:
-        """Up to ``size`` lines (fewer at the end, or once past :data:`_BLOCK_TEXT`
-        characters), and the error that stopped the reading, if one did."""
-        start = self._next
-        lines = self._lines[start : start + size]
-        self._next = start + len(lines)
-        text = 0
-        if len(lines) < size:
-            text = self._size if start == 0 else sum(map(len, lines))
-        try:
-            while len(lines) < size and text <= _BLOCK_TEXT and self._fill():
-                more = self._lines[: size - len(lines)]
-                self._next = len(more)
-                lines += more
-                # Short of size: all of the chunk's lines, whose length _fill kept.
-                if len(lines) < size:
-                    text += self._size
-        except Exception as exc:  # the caller raises it after the rows before it
-            return lines, exc
-        return lines, None
-
-    def _fill(self) -> bool:
-        """Read on to the next whole line(s), into ``_lines``; False at the end."""
-        while not self._ended:
-            data = self._read(_CHUNK)
-            self._ended = not data
-            text = self._tail + self._decode(data, self._ended)
-            lines = text.splitlines(True)
-            # Regular text: a short stretch that splitlines cuts at readline's breaks only
-            # (the last line may be unfinished). Else cut as readline cuts.
-            unfinished = not text.endswith("\n")
-            if len(text) > MAX_RECORD or not _readline_breaks_only(text, lines, unfinished):
-                lines = _readline_pieces(text)
-                unfinished = not (lines and _finished(lines[-1]))
-            self._tail = lines.pop() if unfinished and lines and not self._ended else ""
-            self._size = len(text) - len(self._tail)  # the lines are the text less its tail
-            if lines:
-                self._lines, self._next = lines, 0
-                return True
-        return False
-
-
-def _readline_breaks_only(text: str, lines: list[str], unfinished: bool) -> bool:
-    """Whether ``lines``, ``text`` as ``str.splitlines`` cuts it, end where readline in
-    universal-newline mode ends them: at ``\n``, ``\r\n`` or ``\r`` (the last may be
-    unfinished). splitlines also cuts at other breaks: ``\x0b``, ``\x0c``, ``\x1c`` to
-    ``\x1e`` and, beyond ASCII, ``\x85``, ``\u2028`` and ``\u2029``."""
-    if text.isascii():
-        # Each a fast scan (a count of \r\n in a CRLF file costs several times more).
-        return not any(map(text.__contains__, _OTHER_BREAKS))
-    # Each \r\n or \n is one break: as many lines as either (less an unfinished last one)
-    # leave no room for another break.
-    lines_left = len(lines) - unfinished
-    if "\r" in text and lines_left == text.count("\r\n"):
-        return True
-    return lines_left == text.count("\n")
-
-
-def _finished(piece: str) -> bool:
-    """Whether readline would give ``piece`` whatever comes after it."""
-    return piece.endswith("\n") or len(piece) > MAX_RECORD
-
-
-def _readline_pieces(text: str) -> list[str]:
-    """``text`` cut as ``readline(MAX_RECORD + 1)`` cuts it (in universal-newline mode)."""
-    read = functools.partial(io.StringIO(text, newline="").readline, MAX_RECORD + 1)
-    return list(iter(read, ""))
-
-
 def _plain_times(stamps: tuple[str, ...], unit: str) -> list[int | float] | None:
     """Timestamp cells in ``unit`` as the row-by-row path reads them, in seconds, a column
     at a time; None when any needs more (text, or a mix of whole and decimal numbers)."""
@@ -542,20 +302,6 @@ def _unquoted(taken: list[str], width: int) -> list[str] | None:
     ):
         return list(map(str.replace, taken, _QUOTES, _NOTHING))
     return None
-
-
-def _looked_up(
-    known: Mapping[Any, Any], values: list[Any], parse: Callable[[Any], Any]
-) -> list[Any]:
-    """``values`` looked up in ``known``, a column at a time; misses through ``parse``."""
-    try:
-        found = list(map(known.get, values))
-    except TypeError:  # unhashable values (lists): each one parsed
-        found = [None] * len(values)
-    if None in found:  # (a scan that stops at the first, cheaper than finding them all)
-        for i in positions_of(found, None):
-            found[i] = parse(values[i])
-    return found
 
 
 def _open_binary(source: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], IO[bytes]]:
@@ -871,19 +617,6 @@ class TrafficReader:
             row = SkippedRow(self.name, line, field, problem, shown_value, last_line)
             self.skipped_rows.append(row)
 
-    @staticmethod
-    def _line_problem(line: str, lines: Iterator[str]) -> str | None:
-        """Why a line that is long or not ASCII is a bad row (None: it is fine).
-
-        An overlong line is read on to its end, in bounded pieces, and dropped.
-        """
-        if len(line) > MAX_RECORD and not line.endswith("\n"):
-            for more in lines:
-                if more.endswith("\n"):
-                    break
-            return f"is longer than {MAX_RECORD:,} characters"
-        return None if line.isascii() else _not_utf8(line)
-
     # -- fields -------------------------------------------------------------------------
 
     def _code(self, value: object) -> int:
@@ -944,7 +677,7 @@ class TrafficReader:
 
     def _layout(self, first: str, lines: Iterator[str]) -> _Layout:
         """Read the header line; a header without the required columns stops the read."""
-        problem = self._line_problem(first, lines)
+        problem = _line_problem(first, lines)
         if problem is not None:
             raise _file_error(self.name, 1, f"header: {problem}")
         header, _, problem = self._record(first, lines)
@@ -1315,7 +1048,7 @@ class TrafficReader:
             self._at += 1
             at = self._at
             if len(line) > MAX_RECORD or not line.isascii():
-                problem = self._line_problem(line, more)
+                problem = _line_problem(line, more)
                 if problem is not None:
                     self.rows += 1
                     bad(at, "row", line[:60], problem)
@@ -1651,7 +1384,7 @@ class TrafficReader:
         bad = self._bad
         for number, line in enumerate(lines, 1):
             if len(line) > MAX_RECORD or not line.isascii():
-                problem = self._line_problem(line, lines)
+                problem = _line_problem(line, lines)
                 if problem is not None:
                     self.rows += 1
                     bad(number, "row", line[:60], problem)

@@ -22,7 +22,9 @@ from typing import IO, cast
 from .._core.alert import Alert, DeviceInfo, format_code
 from .._core.errors import InvalidAlertError, PolicyError
 from .._core.text import write_csv
-from .traffic import _DEVICE_FIELDS, TrafficFormat, _guarded, _row_error
+from .cells import _DEVICE_FIELDS, _guarded
+from .traffic import TrafficFormat
+from .trafficerrors import _row_error
 
 __all__ = [
     "atomic_traffic_output",

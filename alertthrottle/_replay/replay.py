@@ -23,7 +23,8 @@ from .._core.shapes import ShapeTable
 from .._core.timefmt import HOUR
 from .._engine.policy import ThrottlePolicy
 from .._io.policyfile import PolicySpec
-from .._io.traffic import SkippedRow, TrafficReader
+from .._io.traffic import TrafficReader
+from .._io.trafficerrors import SkippedRow
 from .._ops.shadow import ShadowPolicy
 from .lane import Lane
 from .report import Report

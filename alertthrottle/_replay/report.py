@@ -13,7 +13,7 @@ from .._core.alert import DeviceInfo
 from .._core.events import CapacityLevel
 from .._core.timefmt import hour_text, instant_text
 from .._io.policyfile import PolicySpec
-from .._io.traffic import SkippedRow
+from .._io.trafficerrors import SkippedRow
 from .._ops.incidents import UNROUTED, IncidentStrategy
 from .._ops.shadow import ShadowComparison
 

@@ -36,7 +36,8 @@ from .._io.policyfile import (
     load_policy,
 )
 from .._io.reorder import MAX_WINDOW, reorder
-from .._io.traffic import KEPT_SKIPS, SkippedRow, TrafficReader
+from .._io.traffic import KEPT_SKIPS, TrafficReader
+from .._io.trafficerrors import SkippedRow
 from .._io.trafficwrite import atomic_traffic_output, merge_traffic, write_traffic
 from .._ops.rootcause import RootCauseReport, root_cause_csv, root_cause_json
 from .._replay.replay import PROGRESS_EVERY, Replay
@@ -164,7 +165,7 @@ class _Traffic:
         for alert, name, line in self._ordered(merged, _first_timestamp):
             if alert.timestamp < newest:
                 problem = (
-                    f'is late for policy {policy} (late = "reject"): the replay is already at '
+                    f"is late for policy {policy} (late = \"reject\"): the replay is already at "
                     f"{seconds_text(newest)} UTC; sort the traffic (--sort) or reorder it "
                     "(--reorder-window SECONDS)"
                 )
