@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from alertthrottle import AlertColumns, DeviceInfo, TrafficError, TrafficReader
 from alertthrottle._core.columns import shapes_of
+from alertthrottle._io import csvrows, traffic
 from alertthrottle._io import lines as lines_module
-from alertthrottle._io import traffic
 from alertthrottle._io.lines import MAX_RECORD
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
@@ -90,7 +90,7 @@ def by_blocks(
 
 def careful(data: bytes, **options: Any) -> tuple[list[object], object, tuple[object, ...]]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(TrafficReader, "_plain_block", lambda *args: None)
+        patch.setattr(csvrows._CsvRows, "_plain_block", lambda *args: None)
         return by_alerts(data, **options)
 
 
