@@ -165,7 +165,7 @@ class _Traffic:
         for alert, name, line in self._ordered(merged, _first_timestamp):
             if alert.timestamp < newest:
                 problem = (
-                    f"is late for policy {policy} (late = \"reject\"): the replay is already at "
+                    f'is late for policy {policy} (late = "reject"): the replay is already at '
                     f"{seconds_text(newest)} UTC; sort the traffic (--sort) or reorder it "
                     "(--reorder-window SECONDS)"
                 )
