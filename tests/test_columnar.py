@@ -302,9 +302,9 @@ def test_parquet_blocks_read_as_the_row_loop(
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(columnar, "BATCH_ROWS", 7)
             by_batches = _devices_in_order(_columnar_read(path, size, on_error=on_error))
-            patch.setattr(columnarrows._ColumnarRows, "_clean_batch", lambda *args: None)
+            patch.setattr(columnarrows.ColumnarRows, "_clean_batch", lambda *args: None)
             by_columns = _devices_in_order(_columnar_read(path, size, on_error=on_error))
-            patch.setattr(columnarrows._ColumnarRows, "_column_block", lambda *args: None)
+            patch.setattr(columnarrows.ColumnarRows, "_column_block", lambda *args: None)
             by_rows = _devices_in_order(_columnar_read(path, size, on_error=on_error))
     assert by_batches == by_rows
     assert by_columns == by_rows
@@ -368,8 +368,8 @@ def test_clean_batches_read_as_the_row_loop(
             patch.setattr(traffic, "_ROW_CACHE", shapes)
             patch.setattr(columnar, "BATCH_ROWS", batch)
             by_batches = _devices_in_order(_columnar_read(path, size, on_error=on_error))
-            patch.setattr(columnarrows._ColumnarRows, "_clean_batch", lambda *args: None)
-            patch.setattr(columnarrows._ColumnarRows, "_column_block", lambda *args: None)
+            patch.setattr(columnarrows.ColumnarRows, "_clean_batch", lambda *args: None)
+            patch.setattr(columnarrows.ColumnarRows, "_column_block", lambda *args: None)
             by_rows = _devices_in_order(_columnar_read(path, size, on_error=on_error))
     assert by_batches == by_rows
 
@@ -445,8 +445,8 @@ def _by_batches_and_rows(path: Path, **options: object) -> tuple[object, object]
     """The read of ``path`` by clean batches, and row by row."""
     by_batches = _devices_in_order(_columnar_read(path, 512, **options))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columnarrows._ColumnarRows, "_clean_batch", lambda *args: None)
-        patch.setattr(columnarrows._ColumnarRows, "_column_block", lambda *args: None)
+        patch.setattr(columnarrows.ColumnarRows, "_clean_batch", lambda *args: None)
+        patch.setattr(columnarrows.ColumnarRows, "_column_block", lambda *args: None)
         by_rows = _devices_in_order(_columnar_read(path, 512, **options))
     return by_batches, by_rows
 
@@ -517,7 +517,7 @@ def test_a_batch_s_new_device_ids_are_taken_as_they_are_only_when_canonical(
     alerts = [alert for alert, _ in by_rows[0]]  # type: ignore[index]
     canonical = [DEV, OTHER, DEV, "00-0D-6F-00-0A-BC-12-36", OTHER, DEV]
     assert [alert.device_id for alert in alerts] == canonical
-    rows = columnarrows._ColumnarRows(TrafficReader(path))
+    rows = columnarrows.ColumnarRows(TrafficReader(path))
     assert rows._batch_devices([OTHER, DEV, None]) == [OTHER, DEV]
     with pytest.raises(traffic.InvalidAlertError, match="must be a str"):
         rows._batch_devices([DEV.encode(), None])
@@ -529,15 +529,15 @@ def test_a_repeated_dictionary_s_device_ids_are_converted_once(tmp_path: Path) -
     path = tmp_path / "day.parquet"
     pq.write_table(pa.table(_day(12)), path)
     given: list[list[str]] = []
-    convert = columnarrows._ColumnarRows._batch_devices
+    convert = columnarrows.ColumnarRows._batch_devices
 
-    def spy(rows: columnarrows._ColumnarRows, values: list[object]) -> list[str]:
+    def spy(rows: columnarrows.ColumnarRows, values: list[object]) -> list[str]:
         given.append(convert(rows, values))  # type: ignore[arg-type]
         return given[-1]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BATCH_ROWS", 4)
-        patch.setattr(columnarrows._ColumnarRows, "_batch_devices", spy)
+        patch.setattr(columnarrows.ColumnarRows, "_batch_devices", spy)
         by_batches, by_rows = _by_batches_and_rows(path)
     assert by_batches == by_rows
     assert len(given) == 3 and given[1] is given[0] and given[2] is given[0]
@@ -598,8 +598,8 @@ def test_alert_by_alert_a_clean_batch_gives_each_make_as_its_row_is_read(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(traffic, "BLOCK_ROWS", 3)  # a block's rows are counted from its start
         by_batches = read()
-        patch.setattr(columnarrows._ColumnarRows, "_clean_batch", lambda *args: None)
-        patch.setattr(columnarrows._ColumnarRows, "_column_block", lambda *args: None)
+        patch.setattr(columnarrows.ColumnarRows, "_clean_batch", lambda *args: None)
+        patch.setattr(columnarrows.ColumnarRows, "_column_block", lambda *args: None)
         by_rows = read()
     assert by_batches == by_rows
     assert [len(devices) for _, devices in by_rows] == [1, 2, 2, 2, 2, 3, 3]
@@ -803,26 +803,26 @@ def test_new_shapes_by_key_are_added_one_by_one_when_not_all_at_once(tmp_path: P
     assert rows == [0, 1, 1, 0, 2] and len(table) == 3
 
 
-def _read_finder(path: Path) -> batchshapes._BatchShapes:
+def _read_finder(path: Path) -> batchshapes.BatchShapes:
     """Read ``path`` by blocks; the shape finder of the read (its columnar rows' own)."""
-    made: list[columnarrows._ColumnarRows] = []
-    init = columnarrows._ColumnarRows.__init__
+    made: list[columnarrows.ColumnarRows] = []
+    init = columnarrows.ColumnarRows.__init__
 
-    def kept(rows: columnarrows._ColumnarRows, reader: TrafficReader) -> None:
+    def kept(rows: columnarrows.ColumnarRows, reader: TrafficReader) -> None:
         init(rows, reader)
         made.append(rows)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columnarrows._ColumnarRows, "__init__", kept)
+        patch.setattr(columnarrows.ColumnarRows, "__init__", kept)
         list(TrafficReader(path).blocks(512))
     (rows,) = made
     return rows._finder
 
 
-def _by_key_read(path: Path) -> tuple[list[int], list[object], batchshapes._BatchShapes, int]:
+def _by_key_read(path: Path) -> tuple[list[int], list[object], batchshapes.BatchShapes, int]:
     """:func:`_shaped_read`, with the shape finder of a read of its own by batches of 2 and
     how many times it looked shapes up by value."""
-    by_value = batchshapes._BatchShapes._by_value
+    by_value = batchshapes.BatchShapes._by_value
     calls: list[object] = []
 
     def spy(*args: object) -> None:
@@ -832,7 +832,7 @@ def _by_key_read(path: Path) -> tuple[list[int], list[object], batchshapes._Batc
     rows, table = _shaped_read(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BATCH_ROWS", 2)
-        patch.setattr(batchshapes._BatchShapes, "_by_value", spy)
+        patch.setattr(batchshapes.BatchShapes, "_by_value", spy)
         finder = _read_finder(path)
     return rows, table, finder, len(calls)
 
@@ -869,7 +869,7 @@ def test_shapes_are_found_by_value_in_a_dictionary_of_other_devices(tmp_path: Pa
 
 def test_keys_are_not_moved_between_codes_as_they_are_and_a_dictionary() -> None:
     devices: list[object] = [DEV, None]
-    finder = columnarrows._ColumnarRows(TrafficReader("day.parquet"))._finder
+    finder = columnarrows.ColumnarRows(TrafficReader("day.parquet"))._finder
     finder._scope, finder._values = (devices, None), ([DEV], [], None)
     finder._keyed.update({5: 0})
     assert finder._moved((devices, ["8014", None]), ([DEV], [0x8014], None)) is None

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from alertthrottle import Alert, DeviceInfo, InvalidAlertError, TrafficError, parse_code
 from alertthrottle._io.traffic import KEPT_SKIPS, TrafficReader
-from alertthrottle._io.trafficerrors import _row_error
+from alertthrottle._io.trafficerrors import row_error
 from alertthrottle._io.trafficwrite import merge_traffic, open_traffic_output, write_traffic
 
 DEV = "00-0D-6F-00-0A-BC-12-34"
@@ -367,7 +367,7 @@ def test_csv_rows_read_as_the_csv_module_and_alert_read_them(
 
 def test_a_row_error_shows_any_value_without_raising() -> None:
     # repr() refuses an int past 4300 digits; the message shortens it instead.
-    error = _row_error("day.csv", 7, "code", 10**5000, "is not an alert code")
+    error = row_error("day.csv", 7, "code", 10**5000, "is not an alert code")
     assert str(error).startswith("day.csv:7: code: is not an alert code, got <int of ")
 
 

@@ -90,7 +90,7 @@ def by_blocks(
 
 def careful(data: bytes, **options: Any) -> tuple[list[object], object, tuple[object, ...]]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csvrows._CsvRows, "_plain_block", lambda *args: None)
+        patch.setattr(csvrows.CsvRows, "_plain_block", lambda *args: None)
         return by_alerts(data, **options)
 
 
@@ -347,7 +347,7 @@ def readline_pieces(data: bytes, step: int, fail: bool) -> tuple[list[str], bool
 
 def chunked_pieces(data: bytes, step: int, fail: bool, take: int) -> tuple[list[str], bool]:
     raw: io.RawIOBase = Failing(data, step) if fail else io.BytesIO(data)
-    lines = lines_module._Lines(io.BufferedReader(raw))
+    lines = lines_module.Lines(io.BufferedReader(raw))
     pieces: list[str] = []
     while True:
         if take:
@@ -426,7 +426,7 @@ def test_crlf_text_is_cut_at_every_break(text: str) -> None:
             assert chunked_pieces(data, step, False, 0) == readline_pieces(data, step, False)
 
 
-def summed_take(lines: lines_module._Lines, size: int) -> list[str]:
+def summed_take(lines: lines_module.Lines, size: int) -> list[str]:
     """take() with the block's text measured by summing its lines' lengths."""
     start = lines._next
     taken = lines._lines[start : start + size]
@@ -455,8 +455,8 @@ def test_take_stops_past_the_block_text_as_summed(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lines_module, "_CHUNK", step)
         patch.setattr(lines_module, "_BLOCK_TEXT", limit)
-        ours = lines_module._Lines(io.BytesIO(data))
-        summed = lines_module._Lines(io.BytesIO(data))
+        ours = lines_module.Lines(io.BytesIO(data))
+        summed = lines_module.Lines(io.BytesIO(data))
         next(ours, None), next(summed, None)  # a header read first: takes start mid-chunk
         while True:
             taken, error = ours.take(size)

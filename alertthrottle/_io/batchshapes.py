@@ -8,7 +8,7 @@ positions), a shape met before is found by that key, with no tuple of its values
 or hashed, and the keys not met are added at once as new shapes when none can be in the
 table already. Else a batch's shapes are found by value (device id, code, recipients)
 and the new ones added. What is known here is about one table: the reader starts it
-again (:meth:`_BatchShapes.reset`) with each new table.
+again (:meth:`BatchShapes.reset`) with each new table.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .._core.columns import gather, positions_of
 from .._core.errors import InvalidAlertError
 from .._core.shapes import ShapeTable
 from .columnar import Shapes, moved_keys
+
+__all__ = ["BatchShapes"]
 
 #: Batch keys (Shapes.keys) a columnar reader remembers with their shapes: one a shape
 #: but for other spellings of its values, so about the shapes of a table (some 100 bytes
@@ -40,7 +42,7 @@ def _each_once(values: list[Any]) -> bool:
     return len(set(values)) == len(values)
 
 
-class _BatchShapes:
+class BatchShapes:
     """The shapes of a reader's table known by value and by key, for its record batches.
 
     ``shapes`` gives each row of a batch its shape (adding the new ones to the table),

@@ -15,18 +15,32 @@ from typing import Any
 from .._core.columns import positions_of
 from .._core.errors import InvalidAlertError
 
-_REQUIRED = ("timestamp", "device_id", "code")
-_DEVICE_FIELDS = ("manufacturer", "model", "firmware")
+__all__ = [
+    "DEVICE_CACHE",
+    "DEVICE_FIELDS",
+    "REQUIRED",
+    "UNITS",
+    "UNKNOWN",
+    "YEAR_10000",
+    "guard_cell",
+    "looked_up",
+    "out_of_range",
+    "parse_time_text",
+    "scaled",
+    "unguard_cell",
+]
+
+REQUIRED = ("timestamp", "device_id", "code")
+DEVICE_FIELDS = ("manufacturer", "model", "firmware")
 #: Epoch seconds of 10000-01-01T00:00:00Z: times must come before it.
-_YEAR_10000 = 253_402_300_800
-_UNITS: dict[str, int] = {"s": 1, "ms": 1000, "us": 1_000_000}
-_UNIT_NAMES = {"ms": "milliseconds", "us": "microseconds"}
-_UNKNOWN: Any = object()
+YEAR_10000 = 253_402_300_800
+UNITS: dict[str, int] = {"s": 1, "ms": 1000, "us": 1_000_000}
+UNKNOWN: Any = object()
 #: Distinct device-id spellings a reader remembers (one entry per device, not per row).
-_DEVICE_CACHE = 1 << 20
+DEVICE_CACHE = 1 << 20
 
 
-def _parse_time_text(text: str) -> int | float | datetime:
+def parse_time_text(text: str) -> int | float | datetime:
     """Epoch seconds (int or float text) or ISO 8601; the Alert checks the range and offset."""
     stripped = text.strip()
     # int() refuses more than 4300 digits with a ValueError; such a number is no time.
@@ -44,13 +58,13 @@ def _parse_time_text(text: str) -> int | float | datetime:
         ) from None
 
 
-def _out_of_range(value: float, text: object, unit: str) -> InvalidAlertError:
+def out_of_range(value: float, text: object, unit: str) -> InvalidAlertError:
     """The error for a time outside 0 <= t < year 10000, with a hint when it looks scaled."""
     if not value >= 0:
         return InvalidAlertError("timestamp", text, "must be finite and >= 0")
-    if unit == "s" and value < _YEAR_10000 * 1000:
+    if unit == "s" and value < YEAR_10000 * 1000:
         hint = "epoch milliseconds: read the file with time_unit='ms' (--time-unit ms)"
-    elif unit in ("s", "ms") and value < _YEAR_10000 * 1_000_000:
+    elif unit in ("s", "ms") and value < YEAR_10000 * 1_000_000:
         hint = "epoch microseconds: read the file with time_unit='us' (--time-unit us)"
     else:
         hint = ""
@@ -60,9 +74,9 @@ def _out_of_range(value: float, text: object, unit: str) -> InvalidAlertError:
     return InvalidAlertError("timestamp", text, problem)
 
 
-def _scaled(value: int | float, unit: str) -> int | float:
+def scaled(value: int | float, unit: str) -> int | float:
     """Epoch ``value`` in ``unit`` as seconds: an int when it is whole seconds."""
-    divisor = _UNITS[unit]
+    divisor = UNITS[unit]
     if divisor == 1:
         return value
     if type(value) is int and value % divisor == 0:
@@ -74,17 +88,17 @@ def _scaled(value: int | float, unit: str) -> int | float:
 _GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
 
 
-def _unguarded(text: str) -> str:
+def unguard_cell(text: str) -> str:
     """A CSV cell as it was before :func:`write_traffic` guarded it (``'=x`` -> ``=x``)."""
     return text[1:] if text.startswith(_GUARDED) else text
 
 
-def _guarded(text: str) -> str:
+def guard_cell(text: str) -> str:
     """A cell that already looks guarded gets one more ``'``, so reading it back is exact."""
     return "'" + text if text.startswith(_GUARDED) else text
 
 
-def _looked_up(
+def looked_up(
     known: Mapping[Any, Any], values: list[Any], parse: Callable[[Any], Any]
 ) -> list[Any]:
     """``values`` looked up in ``known``, a column at a time; misses through ``parse``."""

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, cast
 
 from .._core.columns import gather
+from .cells import DEVICE_FIELDS, REQUIRED
 
 __all__ = [
     "BATCH_ROWS",
@@ -46,8 +47,6 @@ BATCH_ROWS = 1 << 17
 #: The columnar formats: Parquet, and Arrow IPC (file or stream).
 COLUMNAR_FORMATS = ("parquet", "arrow")
 _COLUMNS = ("timestamp", "device_id", "code", "recipients", "manufacturer", "model", "firmware")
-_REQUIRED = ("timestamp", "device_id", "code")
-_MAKES = ("manufacturer", "model", "firmware")
 #: Combined keys (make, device and make) are int64: products of widths must stay below.
 _KEY_LIMIT = 1 << 62
 #: Keys of a few columns are int32 first: products of widths must stay at most this.
@@ -261,10 +260,10 @@ class ColumnarTable:
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise ColumnarError(f"is not a readable {fmt} file ({exc})") from None
         names = [name.strip().lower() for name in schema.names]
-        missing = [name for name in _REQUIRED if name not in names]
+        missing = [name for name in REQUIRED if name not in names]
         if missing:
             raise ColumnarError(
-                f"header: must name the columns {', '.join(_REQUIRED)} "
+                f"header: must name the columns {', '.join(REQUIRED)} "
                 f"(missing {', '.join(missing)}), got {', '.join(schema.names)}"
             )
         self._fields = {name: schema.names[names.index(name)] for name in _COLUMNS if name in names}
@@ -432,7 +431,7 @@ def _combine(pa: Any, batch: Batch, indices: dict[str, Any], codes: Any) -> None
     raw = _small_codes(pa, codes) if shaped and codes is not None else None
     if codes is not None and raw is None:
         columns["code"] = _coded(pa, "code", codes.dictionary_encode(), indices)
-    makes = [name for name in _MAKES if name in columns]
+    makes = [name for name in DEVICE_FIELDS if name in columns]
     if not all(name in indices for name in makes):
         makes = []
     if not shaped:

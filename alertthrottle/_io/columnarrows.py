@@ -2,7 +2,7 @@
 
 A batch whose every distinct value checks out (:class:`_Clean`) is cut into blocks of
 columns gathered from its values, converted once each, its rows' shapes found in the
-reader's table by :class:`~.batchshapes._BatchShapes`. Else a block is converted a column
+reader's table by :class:`~.batchshapes.BatchShapes`. Else a block is converted a column
 at a time, and one with anything unusual (a bad or missing value, text times) is read
 row by row, which reports its bad rows. Opening the file and its batches is
 :mod:`.columnar`'s.
@@ -22,17 +22,19 @@ from .._core.alert import Alert, DeviceInfo, parse_device_id
 from .._core.columns import AlertColumns, gather, positions_of, shaped_columns
 from .._core.errors import InvalidAlertError
 from .._core.shapes import ShapeTable
-from .batchshapes import _BatchShapes
-from .cells import _DEVICE_CACHE, _DEVICE_FIELDS, _REQUIRED, _UNKNOWN, _looked_up, _out_of_range
+from .batchshapes import BatchShapes
+from .cells import DEVICE_CACHE, DEVICE_FIELDS, REQUIRED, UNKNOWN, looked_up, out_of_range
 from .columnar import Batch, Coded, ColumnarError, Shapes, open_columnar
-from .trafficerrors import _file_error
+from .trafficerrors import file_error
+
+__all__ = ["ColumnarRows"]
 
 if TYPE_CHECKING:
-    from .traffic import TrafficReader, _Block, _Row
+    from .traffic import Block, Row, TrafficReader
 
 _NUMBERS = frozenset((int, float))
 #: The columns a row cannot be without (a null one is a bad row).
-_NEEDED = frozenset(_REQUIRED)
+_NEEDED = frozenset(REQUIRED)
 _INT = {int}
 
 
@@ -41,7 +43,7 @@ class _Clean:
     """A record batch whose every value checked out, as columns of values per row (each
     distinct value converted once): when each device of the batch comes with one make,
     ``firsts`` the rows where a device's make first shows, in order, with that device
-    and make in ``made_ids`` and ``made_infos`` (as ``made`` in :class:`_Block`); else
+    and make in ``made_ids`` and ``made_infos`` (as ``made`` in :class:`Block`); else
     ``infos`` the make of each row, if any."""
 
     times: Sequence[int | float]
@@ -60,7 +62,7 @@ class _Clean:
     ordered: bool = False
 
 
-class _ColumnarRows:
+class ColumnarRows:
     """A Parquet or Arrow file's rows for a :class:`~.traffic.TrafficReader`, as blocks.
 
     Owns what only columnar reading knows: the shapes of the reader's table known by
@@ -103,13 +105,13 @@ class _ColumnarRows:
         self._seconds = reader._seconds
         self.time_unit = reader.time_unit  # fixed once the read starts
         #: A batch's shapes in the reader's table, found by key or by value.
-        self._finder = _BatchShapes(reader._shapes)
+        self._finder = BatchShapes(reader._shapes)
         #: The last batch's distinct device ids (Coded.values) and their canonical spelling.
         self._batch_ids: tuple[list[Any], list[str]] | None = None
         #: The columnar row read last.
         self._at = 0
 
-    def blocks(self, binary: IO[bytes], fmt: str, size: int) -> Iterator[_Block]:
+    def blocks(self, binary: IO[bytes], fmt: str, size: int) -> Iterator[Block]:
         """The file's rows as blocks of up to ``size`` (``fmt``: parquet or arrow)."""
         reader = self._reader
         try:
@@ -118,11 +120,11 @@ class _ColumnarRows:
             batches = table.batches(self.time_unit)
             yield from self._columnar_blocks(batches, table.columns, size)
         except ColumnarError as exc:
-            raise _file_error(reader.name, 0, f"{exc}; {reader.rows:,} rows were read") from None
+            raise file_error(reader.name, 0, f"{exc}; {reader.rows:,} rows were read") from None
 
     def _columnar_blocks(
         self, batches: Iterator[Batch], columns: tuple[str, ...], size: int
-    ) -> Iterator[_Block]:
+    ) -> Iterator[Block]:
         """Blocks from record batches, rows numbered from 1 (there is no header line).
 
         A batch whose every distinct value checks out is cut into blocks of columns
@@ -130,7 +132,7 @@ class _ColumnarRows:
         column at a time; one with anything unusual (a bad or missing value, text times)
         is read row by row, which reports its bad rows.
         """
-        makes = [name for name in _DEVICE_FIELDS if name in columns]
+        makes = [name for name in DEVICE_FIELDS if name in columns]
         infos: dict[Any, DeviceInfo | None] = {}
         for batch in batches:
             start = 0
@@ -205,7 +207,7 @@ class _ColumnarRows:
         lists: list[tuple[str, ...]] | None,
     ) -> tuple[int, ...] | None:
         """Each row's shape in the reader's table, from a batch's distinct (device, code,
-        recipients) positions (see :class:`_BatchShapes`); None if they do not fit."""
+        recipients) positions (see :class:`BatchShapes`); None if they do not fit."""
         count = len(shaped)
         if self._reader._shapes.room < count:
             self._new_shapes()  # the batch's shapes in one table
@@ -254,7 +256,7 @@ class _ColumnarRows:
             given = tuple(itertools.compress(given, given))
         return None, (rows, ids, cast("tuple[DeviceInfo, ...]", given))
 
-    def _clean_block(self, clean: _Clean, start: int, stop: int) -> _Block | None:
+    def _clean_block(self, clean: _Clean, start: int, stop: int) -> Block | None:
         """Rows ``start`` to ``stop`` of a clean batch as a block; None if they fail."""
         names = clean.names
         try:
@@ -291,24 +293,24 @@ class _ColumnarRows:
 
     def _column_block(
         self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
-    ) -> _Block | None:
+    ) -> Block | None:
         """The rows of ``part`` as a block, converted a column at a time; None if any is bad."""
         times = part["timestamp"]
         if not _NUMBERS.issuperset(map(type, times)):
             return None
         try:
-            ids = _looked_up(self._device_ids, part["device_id"], self._column_device)
+            ids = looked_up(self._device_ids, part["device_id"], self._column_device)
             codes = part["code"]
             if set(map(type, codes)) != _INT:
-                codes = _looked_up(self._codes, codes, self._column_code)
+                codes = looked_up(self._codes, codes, self._column_code)
             names = None
             if "recipients" in part:
-                names = _looked_up(self._recipients, part["recipients"], self._column_recipients)
+                names = looked_up(self._recipients, part["recipients"], self._column_recipients)
             found = None
             if makes:
                 keys = list(zip(*(part[name] for name in makes), strict=True))
-                found = list(map(infos.get, keys, itertools.repeat(_UNKNOWN)))
-                for i in positions_of(found, _UNKNOWN):
+                found = list(map(infos.get, keys, itertools.repeat(UNKNOWN)))
+                for i in positions_of(found, UNKNOWN):
                     found[i] = infos[keys[i]] = self._column_make(keys[i], makes)
             columns = AlertColumns(times, ids, codes, names)
         except InvalidAlertError:
@@ -320,7 +322,7 @@ class _ColumnarRows:
 
     def _column_rows(
         self, part: dict[str, list[Any]], makes: list[str], infos: dict[Any, DeviceInfo | None]
-    ) -> Iterator[_Row]:
+    ) -> Iterator[Row]:
         """The rows of ``part`` one by one, bad ones reported."""
         reader = self._reader
         none = itertools.repeat(None)
@@ -346,8 +348,8 @@ class _ColumnarRows:
                 if names is None:
                     names = self._column_recipients(r)
                 new_alert(timestamp, device_id, code, names)  # checks the time and code
-                info = infos.get(m, _UNKNOWN) if m is not None else None
-                if info is _UNKNOWN:
+                info = infos.get(m, UNKNOWN) if m is not None else None
+                if info is UNKNOWN:
                     info = infos[m] = self._column_make(m, makes)
             except InvalidAlertError as exc:
                 self._column_bad(number, t, exc)
@@ -361,14 +363,14 @@ class _ColumnarRows:
             return
         problem = exc.problem
         if type(t) in (int, float):
-            problem = _out_of_range(cast("float", t), t, self.time_unit).problem
+            problem = out_of_range(cast("float", t), t, self.time_unit).problem
         self._bad(number, "timestamp", t, problem)
 
     def _column_device(self, value: object) -> str:
         if value is None:
             raise InvalidAlertError("device_id", None, "is missing (null)")
         device_id = parse_device_id(value)
-        if type(value) is str and len(self._device_ids) < _DEVICE_CACHE:
+        if type(value) is str and len(self._device_ids) < DEVICE_CACHE:
             self._device_ids[value] = device_id
         return device_id
 
@@ -392,5 +394,5 @@ class _ColumnarRows:
             if value is not None and type(value) is not str:
                 raise InvalidAlertError(name, value, "must be text")
         given = dict(zip(makes, cells, strict=True))
-        key = tuple(given.get(name) or "" for name in _DEVICE_FIELDS)
+        key = tuple(given.get(name) or "" for name in DEVICE_FIELDS)
         return self._device_info(cast("tuple[str, str, str]", key))

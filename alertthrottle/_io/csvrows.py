@@ -23,15 +23,17 @@ from .._core.alert import DeviceInfo, parse_device_id
 from .._core.columns import AlertColumns, gather, positions_of, shaped_columns
 from .._core.errors import InvalidAlertError
 from .._core.validation import check_timestamp
-from .cells import _DEVICE_CACHE, _DEVICE_FIELDS, _REQUIRED, _UNITS, _UNKNOWN, _looked_up
-from .lines import MAX_RECORD, _line_problem, _Lines, _not_utf8
-from .trafficerrors import _file_error, _row_error
+from .cells import DEVICE_CACHE, DEVICE_FIELDS, REQUIRED, UNITS, UNKNOWN, looked_up
+from .lines import MAX_RECORD, Lines, line_problem, not_utf8
+from .trafficerrors import file_error, row_error
+
+__all__ = ["Cells", "CsvRows"]
 
 if TYPE_CHECKING:
-    from .traffic import TrafficReader, _Block, _Row
+    from .traffic import Block, Row, TrafficReader
 
 #: A CSV row's cells other than the timestamp, parsed: device id, code, recipients, make.
-_Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
+Cells = tuple[str, int, tuple[str, ...], DeviceInfo | None]
 _COMMAS = itertools.repeat(",")
 _QUOTES = itertools.repeat('"')
 #: What stands between two quoted cells.
@@ -48,7 +50,7 @@ def _separator_hint(header: list[str]) -> str:
     if len(header) == 1:
         for name, separator in _OTHER_SEPARATORS:
             names = [cell.strip().lower() for cell in header[0].split(separator)]
-            if all(required in names for required in _REQUIRED):
+            if all(required in names for required in REQUIRED):
                 return f"; its columns seem separated by {name}: save the file comma-separated"
     return ""
 
@@ -107,7 +109,7 @@ class _Layout:
 def _plain_times(stamps: tuple[str, ...], unit: str) -> list[int | float] | None:
     """Timestamp cells in ``unit`` as the row-by-row path reads them, in seconds, a column
     at a time; None when any needs more (text, or a mix of whole and decimal numbers)."""
-    divisor = _UNITS[unit]
+    divisor = UNITS[unit]
     joined = "".join(stamps)
     # A float's text has at most one ".": if all convert, as many dots as cells means
     # that each has one, so none is a whole number (which the row path reads as an int).
@@ -124,7 +126,7 @@ def _plain_times(stamps: tuple[str, ...], unit: str) -> list[int | float] | None
         whole: list[int] = list(map(int, stamps))
         if divisor == 1:
             return whole  # type: ignore[return-value]  # list is invariant
-        # As _scaled: an int when it is whole seconds.
+        # As scaled: an int when it is whole seconds.
         return [t // divisor if not t % divisor else t / divisor for t in whole]
     return None
 
@@ -156,7 +158,7 @@ def _unquoted(taken: list[str], width: int) -> list[str] | None:
     return None
 
 
-class _CsvRows:
+class CsvRows:
     """A CSV file's rows for a :class:`~.traffic.TrafficReader`, as blocks.
 
     Owns what only CSV reading knows: the rows remembered as shapes of the reader's table
@@ -210,18 +212,18 @@ class _CsvRows:
 
     def _layout(self, first: str, lines: Iterator[str]) -> _Layout:
         """Read the header line; a header without the required columns stops the read."""
-        problem = _line_problem(first, lines)
+        problem = line_problem(first, lines)
         if problem is not None:
-            raise _file_error(self._reader.name, 1, f"header: {problem}")
+            raise file_error(self._reader.name, 1, f"header: {problem}")
         header, _, problem = self._record(first, lines)
         if header is None:
-            raise _file_error(self._reader.name, 1, f"header: {problem}")
+            raise file_error(self._reader.name, 1, f"header: {problem}")
         columns = [name.strip().lower() for name in header]
-        missing = [name for name in _REQUIRED if name not in columns]
+        missing = [name for name in REQUIRED if name not in columns]
         if missing:
-            raise _row_error(
+            raise row_error(
                 self._reader.name, 1, "header", ",".join(header),
-                f"must name the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)})"
+                f"must name the columns {', '.join(REQUIRED)} (missing {', '.join(missing)})"
                 + _separator_hint(header),
             )  # fmt: skip
         width = len(columns)
@@ -232,11 +234,11 @@ class _CsvRows:
             code=columns.index("code"),
             recipients=columns.index("recipients") if "recipients" in columns else -1,
             makes=operator.itemgetter(
-                *(columns.index(n) if n in columns else width for n in _DEVICE_FIELDS)
+                *(columns.index(n) if n in columns else width for n in DEVICE_FIELDS)
             ),
-            has_makes=any(name in columns for name in _DEVICE_FIELDS),
+            has_makes=any(name in columns for name in DEVICE_FIELDS),
             # Absent make columns read as the empty cell appended to every row.
-            pad=any(name not in columns for name in _DEVICE_FIELDS),
+            pad=any(name not in columns for name in DEVICE_FIELDS),
         )
 
     @staticmethod
@@ -258,8 +260,8 @@ class _CsvRows:
                 size += len(more)
                 if size > MAX_RECORD:
                     raise _RecordTooLong
-                if not more.isascii() and _not_utf8(more):
-                    raise _RecordNotUtf8(_not_utf8(more))
+                if not more.isascii() and not_utf8(more):
+                    raise _RecordNotUtf8(not_utf8(more))
                 yield more
 
         try:
@@ -275,7 +277,7 @@ class _CsvRows:
         except csv.Error as exc:
             return None, extra, f"is not CSV ({exc})"
 
-    def _cells(self, row: list[str], layout: _Layout) -> _Cells:
+    def _cells(self, row: list[str], layout: _Layout) -> Cells:
         """A row's fields other than the timestamp, parsed and checked."""
         text = row[layout.code]
         code = self._codes.get(text, -1)
@@ -295,21 +297,21 @@ class _CsvRows:
             if layout.pad:
                 row.append("")
             key = layout.makes(row)
-            info = self._infos.get(key, _UNKNOWN)
-            if info is _UNKNOWN:
+            info = self._infos.get(key, UNKNOWN)
+            if info is UNKNOWN:
                 info = self._device_info(key)
         return device_id, code, recipients, info
 
     def _csv_device(self, text: str) -> str:
         """A device id cell in canonical spelling, remembered (while the cache has room)."""
         device_id = parse_device_id(text)
-        if len(self._device_ids) < _DEVICE_CACHE:
+        if len(self._device_ids) < DEVICE_CACHE:
             self._device_ids[text] = device_id
         return device_id
 
     def _row(
         self, line: str, lines: Iterator[str], layout: _Layout, at: int
-    ) -> tuple[_Cells | None, str, int, bool]:
+    ) -> tuple[Cells | None, str, int, bool]:
         """Read a row the reader does not remember: (cells, timestamp text, extra lines,
         whether it is a row at all). Cells are None for a bad row, reported here, and for
         a blank line, which is no row.
@@ -337,7 +339,7 @@ class _CsvRows:
             return None, "", extra, True
         return cells, row[layout.time], extra, True
 
-    def blocks(self, first: str, lines: _Lines, size: int) -> Iterator[_Block]:
+    def blocks(self, first: str, lines: Lines, size: int) -> Iterator[Block]:
         """The file's rows as blocks of up to ``size``, ``first`` its header line."""
         layout = self._layout(first, lines)
         self._at = 1  # the header's line
@@ -350,7 +352,7 @@ class _CsvRows:
             taken, error = lines.take(size)
             block = self._plain_block(taken, layout) if fast and taken else None
             if block is None and taken:
-                rows: list[_Row] = []
+                rows: list[Row] = []
                 try:
                     rows.extend(self._csv_rows(taken, lines, layout))
                 except Exception as exc:  # raised below, after the rows read before it
@@ -364,7 +366,7 @@ class _CsvRows:
             if not taken:
                 return
 
-    def _plain_block(self, taken: list[str], layout: _Layout) -> _Block | None:
+    def _plain_block(self, taken: list[str], layout: _Layout) -> Block | None:
         """The block of ``taken`` read a column at a time, or None if any line is unusual.
 
         Usual is a line of plain text (no quote, not overlong, UTF-8) that reads as a
@@ -374,7 +376,7 @@ class _CsvRows:
         text = "".join(taken)
         if len(text) > MAX_RECORD and max(map(len, taken)) > MAX_RECORD:
             return None
-        if not text.isascii() and _not_utf8(text) is not None:
+        if not text.isascii() and not_utf8(text) is not None:
             return None
         if '"' in text:
             unquoted = _unquoted(taken, layout.width)
@@ -476,16 +478,16 @@ class _CsvRows:
         columns: list[Sequence[str]] = [(), *zip(*rows, strict=True), ("",) * count]
         infos: list[DeviceInfo | None] = [None] * count
         try:
-            codes = _looked_up(self._codes, columns[layout.code], self._code)  # type: ignore[arg-type]
+            codes = looked_up(self._codes, columns[layout.code], self._code)  # type: ignore[arg-type]
             names: list[tuple[str, ...]] = [()] * count
             if layout.recipients >= 0:
                 cells = columns[layout.recipients]
-                names = _looked_up(self._recipients, cells, self._recipient_list)  # type: ignore[arg-type]
+                names = looked_up(self._recipients, cells, self._recipient_list)  # type: ignore[arg-type]
             ids = self._devices(columns[layout.device], self._csv_device)
             if layout.has_makes:
                 keys = list(zip(*layout.makes(columns), strict=True))
-                infos = list(map(self._infos.get, keys, itertools.repeat(_UNKNOWN)))
-                for i in positions_of(infos, _UNKNOWN):
+                infos = list(map(self._infos.get, keys, itertools.repeat(UNKNOWN)))
+                for i in positions_of(infos, UNKNOWN):
                     infos[i] = self._device_info(keys[i])
         except InvalidAlertError:
             return None
@@ -515,7 +517,7 @@ class _CsvRows:
                 shapes[i] = found
         return True
 
-    def _csv_rows(self, taken: list[str], lines: Iterator[str], layout: _Layout) -> Iterator[_Row]:
+    def _csv_rows(self, taken: list[str], lines: Iterator[str], layout: _Layout) -> Iterator[Row]:
         """The rows of ``taken`` (and of the lines a record runs on to), read one by one."""
         pending = iter(taken)
         more = itertools.chain(pending, lines)  # a record may run on past the block
@@ -528,12 +530,12 @@ class _CsvRows:
             self._at += 1
             at = self._at
             if len(line) > MAX_RECORD or not line.isascii():
-                problem = _line_problem(line, more)
+                problem = line_problem(line, more)
                 if problem is not None:
                     reader.rows += 1
                     bad(at, "row", line[:60], problem)
                     continue
-            cells: _Cells | None = None
+            cells: Cells | None = None
             unquoted = '"' not in line
             if remember and unquoted:
                 stamp, _, rest = line.partition(",")

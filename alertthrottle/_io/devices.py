@@ -14,7 +14,7 @@ from typing import Any
 from .._core.alert import DeviceInfo, parse_device_id
 from .._core.errors import AlertThrottleError, TrafficError
 from .encoding import BadByte
-from .trafficerrors import _row_error
+from .trafficerrors import row_error
 
 __all__ = ["REGISTRY_COLUMNS", "load_device_registry"]
 
@@ -54,7 +54,7 @@ def load_device_registry(path: str | os.PathLike[str]) -> dict[str, DeviceInfo]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = BadByte(data, exc)
-        raise _row_error(
+        raise row_error(
             name, bad.line, "row", bad.row.decode("utf-8", "surrogateescape"),
             f"has a byte that is not UTF-8 (0x{bad.byte:02X} at character {bad.column}); "
             "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.alert import Alert, DeviceInfo
 from .._core.errors import InvalidAlertError
-from .cells import _DEVICE_FIELDS, _REQUIRED
-from .lines import MAX_RECORD, _line_problem
+from .cells import DEVICE_FIELDS, REQUIRED
+from .lines import MAX_RECORD, line_problem
+
+__all__ = ["JsonRows"]
 
 if TYPE_CHECKING:
-    from .traffic import TrafficReader, _Row
+    from .traffic import Row, TrafficReader
 
 
 class _FieldTwice(Exception):
@@ -39,7 +41,7 @@ def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _load_object = json.JSONDecoder(object_pairs_hook=_unique_fields).decode
 
 
-class _JsonRows:
+class JsonRows:
     """A JSON Lines file's rows for a :class:`~.traffic.TrafficReader`, which owns the row
     count, the skipped rows and the caches of values read once."""
 
@@ -53,13 +55,13 @@ class _JsonRows:
         self._device_info = reader._device_info
         self._seconds = reader._seconds
 
-    def rows(self, lines: Iterator[str]) -> Iterator[_Row]:
+    def rows(self, lines: Iterator[str]) -> Iterator[Row]:
         """The rows of ``lines`` one by one, numbered from 1; bad ones reported."""
         reader = self._reader
         bad = self._bad
         for number, line in enumerate(lines, 1):
             if len(line) > MAX_RECORD or not line.isascii():
-                problem = _line_problem(line, lines)
+                problem = line_problem(line, lines)
                 if problem is not None:
                     reader.rows += 1
                     bad(number, "row", line[:60], problem)
@@ -93,7 +95,7 @@ class _JsonRows:
             yield alert.timestamp, alert.device_id, alert.code, alert.recipients, info, number
 
     def _json_alert(self, row: Mapping[str, Any]) -> tuple[Alert, DeviceInfo | None]:
-        for name in _REQUIRED:
+        for name in REQUIRED:
             if name not in row:
                 raise InvalidAlertError(name, None, "is required")
         recipients = row.get("recipients")
@@ -103,7 +105,7 @@ class _JsonRows:
             self._seconds(row["timestamp"]), row["device_id"], self._code(row["code"]), recipients
         )
         parts = []
-        for name in _DEVICE_FIELDS:
+        for name in DEVICE_FIELDS:
             value = row.get(name)
             if value is not None and type(value) is not str:
                 raise InvalidAlertError(name, value, "must be a str or null")

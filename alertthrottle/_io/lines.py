@@ -15,7 +15,7 @@ import io
 from collections.abc import Iterator
 from typing import IO
 
-__all__ = ["MAX_RECORD"]
+__all__ = ["MAX_RECORD", "Lines", "line_problem", "not_utf8"]
 
 #: The longest line or CSV record (quoted line breaks included) a reader takes, in
 #: characters: a longer one is a bad row, read no further than this, so a line with no
@@ -31,7 +31,7 @@ _BLOCK_TEXT = 1 << 20
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
 
 
-class _Lines:
+class Lines:
     """A binary stream's lines as ``readline(MAX_RECORD + 1)`` on a text wrapper gives them.
 
     UTF-8 (after any byte-order mark), a byte that is not UTF-8 kept as a surrogate, a
@@ -50,7 +50,7 @@ class _Lines:
         self._size = 0  # the characters of the lines in _lines
         self._ended = False
 
-    def __iter__(self) -> _Lines:
+    def __iter__(self) -> Lines:
         return self
 
     def __next__(self) -> str:
@@ -129,7 +129,7 @@ def _readline_pieces(text: str) -> list[str]:
     return list(iter(read, ""))
 
 
-def _not_utf8(line: str) -> str | None:
+def not_utf8(line: str) -> str | None:
     """Why ``line`` (decoded with surrogateescape) is not UTF-8, or None when it is."""
     try:
         line.encode("utf-8")
@@ -143,7 +143,7 @@ def _not_utf8(line: str) -> str | None:
     return None
 
 
-def _line_problem(line: str, lines: Iterator[str]) -> str | None:
+def line_problem(line: str, lines: Iterator[str]) -> str | None:
     """Why a line that is long or not ASCII is a bad row (None: it is fine).
 
     An overlong line is read on to its end, in bounded pieces, and dropped.
@@ -153,4 +153,4 @@ def _line_problem(line: str, lines: Iterator[str]) -> str | None:
             if more.endswith("\n"):
                 break
         return f"is longer than {MAX_RECORD:,} characters"
-    return None if line.isascii() else _not_utf8(line)
+    return None if line.isascii() else not_utf8(line)

@@ -41,26 +41,28 @@ from .._core.columns import AlertColumns, positions_of
 from .._core.errors import InvalidAlertError, PolicyError
 from .._core.shapes import ShapeTable, all_canonical
 from .cells import (
-    _DEVICE_CACHE,
-    _UNITS,
-    _UNKNOWN,
-    _YEAR_10000,
-    _out_of_range,
-    _parse_time_text,
-    _scaled,
-    _unguarded,
+    DEVICE_CACHE,
+    UNITS,
+    UNKNOWN,
+    YEAR_10000,
+    out_of_range,
+    parse_time_text,
+    scaled,
+    unguard_cell,
 )
 from .columnar import COLUMNAR_FORMATS, sniff_columnar
-from .columnarrows import _ColumnarRows
-from .csvrows import _Cells, _CsvRows
-from .jsonrows import _JsonRows
-from .lines import _Lines
-from .trafficerrors import SkippedRow, _file_error, _row_error, _shown
+from .columnarrows import ColumnarRows
+from .csvrows import Cells, CsvRows
+from .jsonrows import JsonRows
+from .lines import Lines
+from .trafficerrors import SkippedRow, cell_shown, file_error, row_error
 
 __all__ = [
     "BLOCK_ROWS",
     "KEPT_SKIPS",
+    "Block",
     "OnError",
+    "Row",
     "TimeUnit",
     "TrafficFormat",
     "TrafficReader",
@@ -82,11 +84,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 #: about 40 MB. A full table is started again empty.
 _ROW_CACHE = 1 << 17
 #: A row read one by one: timestamp, device id, code, recipients, make, line.
-_Row = tuple[int | float, str, int, tuple[str, ...], DeviceInfo | None, int]
+Row = tuple[int | float, str, int, tuple[str, ...], DeviceInfo | None, int]
 
 
 @attrs.frozen(slots=True)
-class _Block:
+class Block:
     """Alerts read together: their columns, the line of each, and each row's make (None:
     no row has one) or, when each device of the rows comes with one make, ``made``: the
     rows where a device's make first shows (row in the block, device, make), in order."""
@@ -180,11 +182,11 @@ class TrafficReader:
         for field, value, allowed in (
             ("on_error", on_error, ("fail", "skip")),
             ("format", format, (None, "csv", "jsonl", *COLUMNAR_FORMATS)),
-            ("time_unit", time_unit, tuple(_UNITS)),
+            ("time_unit", time_unit, tuple(UNITS)),
         ):
             if value not in allowed:
                 choices = ", ".join(repr(choice) for choice in allowed)
-                raise _row_error(name, 0, field, value, f"must be one of {choices}")
+                raise row_error(name, 0, field, value, f"must be one of {choices}")
         self.format: TrafficFormat | None = format if format else _format_for(name)
         self.on_error: OnError = on_error
         self.time_unit: TimeUnit = time_unit
@@ -295,47 +297,47 @@ class TrafficReader:
             else:
                 self._given = len(self._shapes)
 
-    def _blocks(self, size: int) -> Iterator[_Block]:
+    def _blocks(self, size: int) -> Iterator[Block]:
         """The one reading path: the file's rows as blocks, whichever way they are wanted."""
         if self._started:
-            raise _file_error(self.name, 0, "a TrafficReader can be iterated only once")
+            raise file_error(self.name, 0, "a TrafficReader can be iterated only once")
         self._started = True
         try:
             raw, binary = _open_binary(self._source)
         except OSError as exc:
-            raise _file_error(self.name, 0, f"cannot be read ({exc.strerror or exc})") from None
+            raise file_error(self.name, 0, f"cannot be read ({exc.strerror or exc})") from None
         self._raw = raw
         owned = isinstance(self._source, str | os.PathLike) and os.fspath(self._source) != "-"
         try:
             yield from self._read(binary, size)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise _file_error(
+            raise file_error(
                 self.name,
                 0,
                 f"is a truncated or corrupt gzip file ({exc}); {self.rows:,} rows were read "
                 "before it",
             ) from None
         except OSError as exc:
-            raise _file_error(
+            raise file_error(
                 self.name, 0, f"cannot be read ({exc.strerror or exc}) after {self.rows:,} rows"
             ) from None
         finally:
             if owned:
                 raw.close()
 
-    def _read(self, binary: IO[bytes], size: int) -> Iterator[_Block]:
+    def _read(self, binary: IO[bytes], size: int) -> Iterator[Block]:
         columnar = self.format or sniff_columnar(cast("Any", binary).peek(8)[:8])
         if columnar in COLUMNAR_FORMATS:
             self.format = cast("TrafficFormat", columnar)
-            yield from _ColumnarRows(self).blocks(binary, columnar, size)
+            yield from ColumnarRows(self).blocks(binary, columnar, size)
             return
         # A byte that is not UTF-8 becomes a row error, not a crash; an endless line is read
         # in pieces of MAX_RECORD + 1 characters.
-        lines = _Lines(binary)
+        lines = Lines(binary)
         first = next(lines, "")
         # No rows is a JSON Lines file of no alerts, but a CSV file without its header.
         if not first and self.format != "jsonl":
-            raise _file_error(
+            raise file_error(
                 self.name, 0, "is empty: a traffic file starts with a header line (CSV) "
                 "or a JSON object per line"
             )  # fmt: skip
@@ -344,17 +346,17 @@ class TrafficReader:
             fmt = "jsonl" if first.lstrip().startswith("{") else "csv"
             self.format = fmt
         if fmt == "csv":
-            yield from _CsvRows(self).blocks(first, lines, size)
+            yield from CsvRows(self).blocks(first, lines, size)
         else:
-            rows = _JsonRows(self).rows(itertools.chain((first,), lines))
+            rows = JsonRows(self).rows(itertools.chain((first,), lines))
             yield from self._packed(rows, size)
 
     # -- blocks -------------------------------------------------------------------------
 
-    def _packed(self, rows: Iterator[_Row], size: int) -> Iterator[_Block]:
+    def _packed(self, rows: Iterator[Row], size: int) -> Iterator[Block]:
         """Rows read one by one, as blocks of ``size``; a row that raises ends its block."""
         while True:
-            chunk: list[_Row] = []
+            chunk: list[Row] = []
             error: Exception | None = None
             try:
                 chunk.extend(itertools.islice(rows, size))  # keeps the rows before an error
@@ -367,7 +369,7 @@ class TrafficReader:
             if len(chunk) < size:
                 return
 
-    def _block_of(self, rows: list[_Row]) -> _Block:
+    def _block_of(self, rows: list[Row]) -> Block:
         """A block of rows read one by one (their values are checked already)."""
         times, ids, codes, recipients, infos, lines = zip(*rows, strict=True)
         return self._block(AlertColumns(times, ids, codes, recipients), lines, infos)
@@ -380,7 +382,7 @@ class TrafficReader:
         made: Sequence[tuple[int, str, DeviceInfo]] | None = None,
         pairs: Iterable[tuple[str, DeviceInfo]] | None = None,
         in_order: bool = False,
-    ) -> _Block:
+    ) -> Block:
         """The block of ``columns``, with the read's time range and disorder brought up to date
         (``in_order``: its times are known to be in order, none earlier than one before it)."""
         times = columns.timestamps
@@ -402,7 +404,7 @@ class TrafficReader:
         self.out_of_order += disorder
         if infos is not None and not any(infos):
             infos = pairs = None
-        return _Block(columns, lines, infos, made, pairs)
+        return Block(columns, lines, infos, made, pairs)
 
     # -- errors -----------------------------------------------------------------------
 
@@ -412,10 +414,10 @@ class TrafficReader:
         A record over several lines (``last_line`` its last) is ``file:line-last_line``.
         """
         if self.on_error == "fail":
-            raise _row_error(self.name, line, field, value, problem, last_line)
+            raise row_error(self.name, line, field, value, problem, last_line)
         self.skipped += 1
         if len(self.skipped_rows) < KEPT_SKIPS:
-            shown_value = _shown(value)
+            shown_value = cell_shown(value)
             row = SkippedRow(self.name, line, field, problem, shown_value, last_line)
             self.skipped_rows.append(row)
 
@@ -434,7 +436,7 @@ class TrafficReader:
     def _recipient_list(self, text: str) -> tuple[str, ...]:
         cached = self._recipients.get(text)
         if cached is None:
-            cached = tuple(part.strip() for part in _unguarded(text).split(";"))
+            cached = tuple(part.strip() for part in unguard_cell(text).split(";"))
             if not all(cached):
                 raise InvalidAlertError("recipients", text, "must be ';'-separated non-empty names")
             if len(self._recipients) < 4096:
@@ -443,9 +445,9 @@ class TrafficReader:
 
     def _device_info(self, cells: tuple[str, str, str]) -> DeviceInfo | None:
         """The make in ``cells`` (manufacturer, model, firmware), None when all are empty."""
-        info = self._infos.get(cells, _UNKNOWN)
-        if info is _UNKNOWN:
-            parts = [_unguarded(cell.strip()) or None for cell in cells]
+        info = self._infos.get(cells, UNKNOWN)
+        if info is UNKNOWN:
+            parts = [unguard_cell(cell.strip()) or None for cell in cells]
             info = None if parts == [None, None, None] else DeviceInfo(*parts)
             if len(self._infos) < 4096:
                 self._infos[cells] = info
@@ -456,16 +458,16 @@ class TrafficReader:
         if value is None:
             raise InvalidAlertError("timestamp", None, "is missing (null)")
         unit = self.time_unit
-        stamp = _parse_time_text(value) if type(value) is str else value
+        stamp = parse_time_text(value) if type(value) is str else value
         if isinstance(stamp, datetime):
             return parse_timestamp(stamp)
         kind = type(stamp)
         if kind is not int and kind is not float:
             return parse_timestamp(stamp)  # refuses it, naming the type
         number = cast("int | float", stamp)
-        if not 0 <= number < _YEAR_10000 * _UNITS[unit]:
-            raise _out_of_range(number, value, unit)
-        return _scaled(number, unit)
+        if not 0 <= number < YEAR_10000 * UNITS[unit]:
+            raise out_of_range(number, value, unit)
+        return scaled(number, unit)
 
     def _time_error(self, text: str) -> InvalidAlertError:
         """The error :meth:`_seconds` gives for a timestamp cell (with its hints)."""
@@ -473,7 +475,7 @@ class TrafficReader:
             self._seconds(text)
         except InvalidAlertError as exc:
             return exc
-        return _out_of_range(float(text), text, self.time_unit)
+        return out_of_range(float(text), text, self.time_unit)
 
     def _devices(self, values: Sequence[Any], parse: Callable[[Any], str]) -> list[str]:
         """Device ids (CSV cells, a batch's distinct values) in canonical spelling: looked
@@ -487,7 +489,7 @@ class TrafficReader:
         new = list(map(values.__getitem__, missing))
         if (
             operator.countOf(map(type, new), str) == len(new)
-            and len(cache) + len(new) <= _DEVICE_CACHE
+            and len(cache) + len(new) <= DEVICE_CACHE
             and all_canonical(new)
         ):
             cache.update(zip(new, new, strict=True))
@@ -509,7 +511,7 @@ class TrafficReader:
         self._one_make = True
         self._given = 0
 
-    def _add_shape(self, cells: _Cells) -> int:
+    def _add_shape(self, cells: Cells) -> int:
         """Add a good row's cells as a shape of the table (which has room); its index."""
         device_id, code, recipients, info = cells
         shape = self._shapes.add(device_id, code, recipients)

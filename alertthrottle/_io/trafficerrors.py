@@ -11,7 +11,7 @@ import attrs
 
 from .._core.errors import TrafficError, shown
 
-__all__ = ["SkippedRow"]
+__all__ = ["SkippedRow", "cell_shown", "file_error", "row_error"]
 
 
 @attrs.frozen(slots=True)
@@ -33,7 +33,7 @@ class SkippedRow:
         return f"{where}: {self.field}: {self.problem}, got {self.value}"
 
 
-def _shown(value: object) -> str:
+def cell_shown(value: object) -> str:
     """A value as an error shows it: a cell's text in quotes, anything else as Python has it."""
     if isinstance(value, str):
         # Bytes that are not UTF-8 (read with surrogateescape) are shown as \xNN.
@@ -53,7 +53,7 @@ def _where(source: str, line: int, last_line: int = 0) -> str:
     return f"{source}:{line}-{last_line}" if last_line > line else f"{source}:{line}"
 
 
-def _row_error(
+def row_error(
     source: str, line: int, field: str, value: object, problem: str, last_line: int = 0
 ) -> TrafficError:
     """A :class:`TrafficError` worded for the file: the cell's text, not a Python repr.
@@ -61,11 +61,13 @@ def _row_error(
     ``line`` is where the record starts; ``last_line`` where it ends, if on another line.
     """
     error = TrafficError(source, line, field, value, problem)
-    error.args = (f"{_where(source, line, last_line)}: {field}: {problem}, got {_shown(value)}",)
+    error.args = (
+        f"{_where(source, line, last_line)}: {field}: {problem}, got {cell_shown(value)}",
+    )
     return error
 
 
-def _file_error(source: str, line: int, problem: str) -> TrafficError:
+def file_error(source: str, line: int, problem: str) -> TrafficError:
     """A problem with the whole file (at ``line``, 0 for none): ``file: problem``."""
     error = TrafficError(source, line, "file", None, problem)
     error.args = (f"{source}:{line}: {problem}" if line else f"{source}: {problem}",)

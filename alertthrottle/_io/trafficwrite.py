@@ -22,9 +22,9 @@ from typing import IO, cast
 from .._core.alert import Alert, DeviceInfo, format_code
 from .._core.errors import InvalidAlertError, PolicyError
 from .._core.text import write_csv
-from .cells import _DEVICE_FIELDS, _guarded
+from .cells import DEVICE_FIELDS, guard_cell
 from .traffic import TrafficFormat
-from .trafficerrors import _row_error
+from .trafficerrors import row_error
 
 __all__ = [
     "atomic_traffic_output",
@@ -96,12 +96,12 @@ def _csv_rows(
         counter[0] += 1
         cells: tuple[str, ...] = (
             _time_text(alert.timestamp), alert.device_id, format_code(alert.code),
-            _guarded(";".join(alert.recipients)),
+            guard_cell(";".join(alert.recipients)),
         )  # fmt: skip
         if devices is not None:
             info = devices.get(alert.device_id, empty)
             cells += tuple(
-                _guarded(part or "") for part in (info.manufacturer, info.model, info.firmware)
+                guard_cell(part or "") for part in (info.manufacturer, info.model, info.firmware)
             )
         yield cells
 
@@ -121,13 +121,13 @@ def write_traffic(
     """
     if format not in ("csv", "jsonl"):
         name = getattr(out, "name", "<output>")
-        raise _row_error(str(name), 0, "format", format, "must be 'csv' or 'jsonl'")
+        raise row_error(str(name), 0, "format", format, "must be 'csv' or 'jsonl'")
     if not callable(getattr(out, "write", None)):
         raise PolicyError("out", out, "must be a text stream (with a write method)")
     if format == "csv":
         header = ["timestamp", "device_id", "code", "recipients"]
         if devices is not None:
-            header += _DEVICE_FIELDS
+            header += DEVICE_FIELDS
         counter = [0]
         write_csv(out, header, _csv_rows(alerts, devices, counter))
         return counter[0]
