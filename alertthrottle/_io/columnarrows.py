@@ -25,6 +25,7 @@ from .._core.shapes import ShapeTable
 from .batchshapes import BatchShapes
 from .cells import DEVICE_CACHE, DEVICE_FIELDS, REQUIRED, UNKNOWN, looked_up, out_of_range
 from .columnar import Batch, Coded, ColumnarError, Shapes, open_columnar
+from .formatrows import FormatRows
 from .trafficerrors import file_error
 
 __all__ = ["ColumnarRows"]
@@ -62,7 +63,7 @@ class _Clean:
     ordered: bool = False
 
 
-class ColumnarRows:
+class ColumnarRows(FormatRows):
     """A Parquet or Arrow file's rows for a :class:`~.traffic.TrafficReader`, as blocks.
 
     Owns what only columnar reading knows: the shapes of the reader's table known by
@@ -73,37 +74,12 @@ class ColumnarRows:
 
     __slots__ = (
         "_at",
-        "_bad",
         "_batch_ids",
-        "_code",
-        "_codes",
-        "_device_ids",
-        "_device_info",
-        "_devices",
         "_finder",
-        "_reader",
-        "_recipient_list",
-        "_recipients",
-        "_seconds",
-        "time_unit",
     )
 
     def __init__(self, reader: TrafficReader) -> None:
-        self._reader = reader
-        # The reader's caches of values read once (never rebound) and the methods that check
-        # and fill them, held here so that the per-row paths reach them in one lookup, as
-        # before. The reader keeps no reference to this object (it lives as long as the
-        # read), so no cycle keeps the reader's caches alive.
-        self._bad = reader._bad
-        self._codes = reader._codes
-        self._code = reader._code
-        self._recipients = reader._recipients
-        self._recipient_list = reader._recipient_list
-        self._device_ids = reader._device_ids
-        self._devices = reader._devices
-        self._device_info = reader._device_info
-        self._seconds = reader._seconds
-        self.time_unit = reader.time_unit  # fixed once the read starts
+        super().__init__(reader)
         #: A batch's shapes in the reader's table, found by key or by value.
         self._finder = BatchShapes(reader._shapes)
         #: The last batch's distinct device ids (Coded.values) and their canonical spelling.

@@ -24,6 +24,7 @@ from .._core.columns import AlertColumns, gather, positions_of, shaped_columns
 from .._core.errors import InvalidAlertError
 from .._core.validation import check_timestamp
 from .cells import DEVICE_CACHE, DEVICE_FIELDS, REQUIRED, UNITS, UNKNOWN, looked_up
+from .formatrows import FormatRows
 from .lines import MAX_RECORD, Lines, line_problem, not_utf8
 from .trafficerrors import file_error, row_error
 
@@ -158,7 +159,7 @@ def _unquoted(taken: list[str], width: int) -> list[str] | None:
     return None
 
 
-class CsvRows:
+class CsvRows(FormatRows):
     """A CSV file's rows for a :class:`~.traffic.TrafficReader`, as blocks.
 
     Owns what only CSV reading knows: the rows remembered as shapes of the reader's table
@@ -170,41 +171,16 @@ class CsvRows:
     __slots__ = (
         "_add_shape",
         "_at",
-        "_bad",
-        "_code",
-        "_codes",
-        "_device_ids",
-        "_device_info",
-        "_devices",
         "_infos",
-        "_reader",
-        "_recipient_list",
-        "_recipients",
         "_remembered",
-        "_seconds",
         "_time_error",
-        "time_unit",
     )
 
     def __init__(self, reader: TrafficReader) -> None:
-        self._reader = reader
-        # The reader's caches of values read once (never rebound) and the methods that check
-        # and fill them, held here so that the per-row paths reach them in one lookup, as
-        # before. The reader keeps no reference to this object (it lives as long as the
-        # read), so no cycle keeps the reader's caches alive.
-        self._bad = reader._bad
-        self._codes = reader._codes
-        self._code = reader._code
-        self._recipients = reader._recipients
-        self._recipient_list = reader._recipient_list
-        self._device_ids = reader._device_ids
-        self._devices = reader._devices
+        super().__init__(reader)
         self._infos = reader._infos
-        self._device_info = reader._device_info
-        self._seconds = reader._seconds
         self._time_error = reader._time_error
         self._add_shape = reader._add_shape
-        self.time_unit = reader.time_unit  # fixed once the read starts
         #: A row's shape in the reader's table by the text after its timestamp (see blocks).
         self._remembered = _Remembered()
         #: The line read last.

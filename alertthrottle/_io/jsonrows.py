@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from .._core.alert import Alert, DeviceInfo
 from .._core.errors import InvalidAlertError
 from .cells import DEVICE_FIELDS, REQUIRED
+from .formatrows import FormatRows
 from .lines import MAX_RECORD, line_problem
 
 __all__ = ["JsonRows"]
 
 if TYPE_CHECKING:
-    from .traffic import Row, TrafficReader
+    from .traffic import Row
 
 
 class _FieldTwice(Exception):
@@ -41,19 +42,11 @@ def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _load_object = json.JSONDecoder(object_pairs_hook=_unique_fields).decode
 
 
-class JsonRows:
+class JsonRows(FormatRows):
     """A JSON Lines file's rows for a :class:`~.traffic.TrafficReader`, which owns the row
     count, the skipped rows and the caches of values read once."""
 
-    __slots__ = ("_bad", "_code", "_device_info", "_reader", "_seconds")
-
-    def __init__(self, reader: TrafficReader) -> None:
-        self._reader = reader
-        # The reader's checks, held so that the per-row path reaches them in one lookup.
-        self._bad = reader._bad
-        self._code = reader._code
-        self._device_info = reader._device_info
-        self._seconds = reader._seconds
+    __slots__ = ()
 
     def rows(self, lines: Iterator[str]) -> Iterator[Row]:
         """The rows of ``lines`` one by one, numbered from 1; bad ones reported."""
