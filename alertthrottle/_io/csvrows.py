@@ -505,12 +505,8 @@ class CsvRows(FormatRows):
         for line in pending:
             self._at += 1
             at = self._at
-            if len(line) > MAX_RECORD or not line.isascii():
-                problem = line_problem(line, more)
-                if problem is not None:
-                    reader.rows += 1
-                    bad(at, "row", line[:60], problem)
-                    continue
+            if (len(line) > MAX_RECORD or not line.isascii()) and self._refused(line, more, at):
+                continue
             cells: Cells | None = None
             unquoted = '"' not in line
             if remember and unquoted:

@@ -9,7 +9,10 @@ so no cycle keeps the reader's caches alive.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from .lines import line_problem
 
 if TYPE_CHECKING:
     from .traffic import TrafficReader
@@ -46,3 +49,13 @@ class FormatRows:
         self._device_info = reader._device_info
         self._seconds = reader._seconds
         self.time_unit = reader.time_unit
+
+    def _refused(self, line: str, lines: Iterator[str], number: int) -> bool:
+        """Whether ``line`` (overlong, or not ASCII) is a bad row; then it is counted as a
+        row read and reported at ``number``. (An overlong line is read on to its end.)"""
+        problem = line_problem(line, lines)
+        if problem is None:
+            return False
+        self._reader.rows += 1
+        self._bad(number, "row", line[:60], problem)
+        return True

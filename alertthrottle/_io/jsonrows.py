@@ -15,7 +15,7 @@ from .._core.alert import Alert, DeviceInfo
 from .._core.errors import InvalidAlertError
 from .cells import DEVICE_FIELDS, REQUIRED
 from .formatrows import FormatRows
-from .lines import MAX_RECORD, line_problem
+from .lines import MAX_RECORD
 
 __all__ = ["JsonRows"]
 
@@ -53,12 +53,10 @@ class JsonRows(FormatRows):
         reader = self._reader
         bad = self._bad
         for number, line in enumerate(lines, 1):
-            if len(line) > MAX_RECORD or not line.isascii():
-                problem = line_problem(line, lines)
-                if problem is not None:
-                    reader.rows += 1
-                    bad(number, "row", line[:60], problem)
-                    continue
+            if (len(line) > MAX_RECORD or not line.isascii()) and self._refused(
+                line, lines, number
+            ):
+                continue
             if not line.strip():
                 continue
             reader.rows += 1
